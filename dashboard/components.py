@@ -1,0 +1,93 @@
+"""Reusable pieces: KPI card, status badge, sparkline, tables. Pure functions, no Redis."""
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+from dash import dcc, html
+
+STATUS_LABEL = {"ok": "OK", "warn": "WARN", "breach": "BREACH", "stale": "STALE", "no_data": "NO DATA"}
+STATUS_COLOUR = {"ok": "#22c55e", "warn": "#f59e0b", "breach": "#ef4444", "stale": "#94a3b8", "no_data": "#64748b"}
+
+
+def dom_id(kpi_id: str) -> str:
+    return "kpi-" + kpi_id.replace(".", "-").replace("_", "-")
+
+
+def format_value(value: float | None, decimals: int = 0, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.{decimals}f}"
+    return text
+
+
+def format_age(age_s: float | None) -> str:
+    if age_s is None:
+        return "no data yet"
+    if age_s < 0:
+        age_s = 0
+    if age_s < 90:
+        return f"{age_s:.0f} s ago"
+    if age_s < 5400:
+        return f"{age_s / 60:.0f} min ago"
+    if age_s < 2 * 86400:
+        return f"{age_s / 3600:.1f} h ago"
+    return f"{age_s / 86400:.0f} days ago"
+
+
+def target_text(kpi: dict) -> str:
+    if kpi["direction"] == "none" or kpi["target"] is None:
+        return "informational"
+    op = "≤" if kpi["direction"] == "lower" else "≥"
+    return f"target {op} {format_value(kpi['target'], kpi['decimals'])}{(' ' + kpi['unit']) if kpi['unit'] else ''}"
+
+
+def sparkline_svg(values: list[float], colour: str, width: int = 160, height: int = 36) -> str:
+    """A trend line as a data: URI SVG: a few hundred bytes, no plotly figure to build or ship."""
+    pts = [v for v in values if v is not None]
+    if len(pts) < 2:
+        return ""
+    lo, hi = min(pts), max(pts)
+    span = (hi - lo) or 1.0
+    step = width / (len(pts) - 1)
+    coords = " ".join(f"{i * step:.1f},{height - 3 - (v - lo) / span * (height - 6):.1f}" for i, v in enumerate(pts))
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+           f'<polyline fill="none" stroke="{colour}" stroke-width="2.5" stroke-linejoin="round" points="{coords}"/></svg>')
+    return "data:image/svg+xml;utf8," + quote(svg)
+
+
+def status_badge(status: str) -> html.Span:
+    return html.Span(STATUS_LABEL.get(status, status.upper()), className=f"badge badge-{status}")
+
+
+def kpi_card(kpi: dict, history: list[float] | None = None, value: float | None = None,
+             status: str | None = None, href: str | None = None) -> html.Div:
+    """One KPI: name, big value, unit, target, status colour and word, trend, as-of age.
+
+    ``value``/``status`` override the citywide figure (a district's card)."""
+    value = kpi["value"] if value is None and status is None else value
+    status = status or kpi["status"]
+    spark = sparkline_svg(history or [], STATUS_COLOUR.get(status, "#94a3b8"))
+    title = kpi["definition"] + (f" — clock: {kpi['clock']}" if kpi.get("clock") else "") + (
+        f" — standard: {kpi['standard']}" if kpi.get("standard") else "")
+    body = [
+        html.Div([html.Span(kpi["name"], className="kpi-name"), status_badge(status)], className="kpi-head"),
+        html.Div([html.Span(format_value(value, kpi["decimals"]), className="kpi-value"),
+                  html.Span(kpi["unit"], className="kpi-unit")], className="kpi-figure"),
+        html.Div(target_text(kpi), className="kpi-target"),
+        html.Img(src=spark, className="kpi-spark", alt="") if spark else html.Div(className="kpi-spark"),
+        html.Div(("as of " + format_age(kpi["age_s"])) if kpi["age_s"] is not None else "no data yet",
+                 className="kpi-age"),
+    ]
+    card = html.Div(body, id=dom_id(kpi["id"]), className=f"kpi-card status-{status}", title=title)
+    return dcc.Link(card, href=href, className="kpi-link") if href else card
+
+
+def stale_banner(message: str | None) -> list:
+    return [html.Span("⚠ ", className="banner-icon"), message] if message else []
+
+
+def now_text(tz) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(time.time(), tz).strftime("%H:%M:%S")

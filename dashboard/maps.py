@@ -1,0 +1,124 @@
+"""Map figures as plain dicts (no go.Figure on the refresh path), MapLibre with no network.
+
+The base style is inline (a background layer only), so an air-gapped operations centre and the
+tests draw the map with no tile server; MAP_TILE_URL adds a raster tile layer under the traces.
+No text labels: symbol text would fetch glyphs from the internet.
+"""
+from __future__ import annotations
+
+from feeds.config import City
+
+# TomTom speed-ratio bands (feed-formats.md §3.4): lower bound, colour, label.
+SPEED_BANDS = [
+    (0.9, "#1a9850", "≥ 90 % of free flow"),
+    (0.8, "#91cf60", "80–90 %"),
+    (0.7, "#fee08b", "70–80 %"),
+    (0.6, "#fc8d59", "60–70 %"),
+    (0.0, "#d73027", "< 60 % (congested)"),
+]
+NO_DATA_COLOUR = "#7c8799"
+THEME_BG = {"dark": "#0b1220", "light": "#eef2f6"}
+THEME_OUTLINE = {"dark": "#51627d", "light": "#8a99ad"}
+
+
+def band_of(ratio: float | None) -> int | None:
+    if ratio is None:
+        return None
+    for i, (lo, _, _) in enumerate(SPEED_BANDS):
+        if ratio >= lo:
+            return i
+    return len(SPEED_BANDS) - 1
+
+
+def base_layout(city: City, theme: str, tile_url: str | None, center=None, zoom=None, uirevision="city") -> dict:
+    style = {"version": 8, "sources": {}, "layers": [
+        {"id": "background", "type": "background", "paint": {"background-color": THEME_BG.get(theme, THEME_BG["dark"])}}]}
+    layers = []
+    if tile_url:
+        layers.append({"below": "traces", "sourcetype": "raster", "source": [tile_url], "opacity": 0.55})
+    c = center or city.center
+    return {
+        "map": {"style": style, "center": {"lon": c[0], "lat": c[1]}, "zoom": zoom or city.zoom, "layers": layers},
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "showlegend": True,
+        "legend": {"orientation": "h", "x": 0, "y": 0, "yanchor": "bottom", "bgcolor": "rgba(0,0,0,0.45)" if theme == "dark" else "rgba(255,255,255,0.8)",
+                   "font": {"color": "#e5e7eb" if theme == "dark" else "#111827", "size": 13}},
+        "uirevision": uirevision,
+        "clickmode": "event",
+    }
+
+
+def districts_geojson(city: City) -> dict:
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": d.id, "properties": {"id": d.id, "name": d.name},
+         "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in d.polygon]]}} for d in city.districts]}
+
+
+def district_layer(city: City, values: dict[str, float | None], label: str, theme: str,
+                   colorscale, zmin: float, zmax: float, focus: str | None = None) -> dict:
+    ids = [d.id for d in city.districts]
+    names = {d.id: d.name for d in city.districts}
+    z = [values.get(d) if values.get(d) is not None else zmin for d in ids]
+    text = [f"{names[d]}: {label} {values[d]:.2f}" if values.get(d) is not None else f"{names[d]}: no data" for d in ids]
+    return {
+        "type": "choroplethmap", "geojson": districts_geojson(city), "locations": ids, "featureidkey": "id",
+        "z": z, "zmin": zmin, "zmax": zmax, "colorscale": colorscale, "showscale": False,
+        "marker": {"opacity": [0.10 if focus and d != focus else 0.28 for d in ids],
+                   "line": {"color": [("#f8fafc" if theme == "dark" else "#0f172a") if d == focus
+                                      else THEME_OUTLINE[theme] for d in ids],
+                            "width": [4 if d == focus else 1.5 for d in ids]}},
+        "text": text, "hovertemplate": "%{text}<br>click to drill down<extra></extra>",
+        "name": "Districts", "showlegend": False,
+    }
+
+
+def line_traces(links, theme: str) -> list[dict]:
+    """One trace per speed band (lines split by None), plus one for links without data."""
+    groups: dict[int | None, tuple[list, list]] = {}
+    for link in links:
+        lons, lats = groups.setdefault(band_of(link.ratio), ([], []))
+        for lon, lat in link.points:
+            lons.append(lon)
+            lats.append(lat)
+        lons.append(None)
+        lats.append(None)
+    traces = []
+    for i, (_, colour, label) in enumerate(SPEED_BANDS):
+        lons, lats = groups.get(i, ([], []))
+        traces.append({"type": "scattermap", "mode": "lines", "lon": lons, "lat": lats, "name": label,
+                       "line": {"color": colour, "width": 4}, "hoverinfo": "skip"})
+    lons, lats = groups.get(None, ([], []))
+    traces.append({"type": "scattermap", "mode": "lines", "lon": lons, "lat": lats, "name": "no data",
+                   "line": {"color": NO_DATA_COLOUR, "width": 2}, "hoverinfo": "skip"})
+    return traces
+
+
+def link_hover_trace(links, mids: dict[str, tuple[float, float]]) -> dict:
+    lon, lat, text, ids = [], [], [], []
+    for link in links:
+        m = mids.get(link.id)
+        if m is None:
+            continue
+        lon.append(m[0])
+        lat.append(m[1])
+        ids.append(link.id)
+        if link.speed_kmh is None:
+            text.append(f"{link.name}<br>no reading")
+        elif link.ratio is None:
+            text.append(f"{link.name}<br>{link.speed_kmh:.0f} km/h (free flow unknown)")
+        else:
+            text.append(f"{link.name}<br>{link.speed_kmh:.0f} km/h, {link.ratio * 100:.0f} % of free flow")
+    return {"type": "scattermap", "mode": "markers", "lon": lon, "lat": lat, "text": text, "customdata": ids,
+            "marker": {"size": 9, "opacity": 0.01, "color": "#ffffff"}, "hovertemplate": "%{text}<extra></extra>",
+            "name": "links", "showlegend": False}
+
+
+def incidents_trace(incidents: list[dict]) -> dict:
+    colour = {"minor": "#facc15", "major": "#fb923c", "critical": "#f43f5e"}
+    return {"type": "scattermap", "mode": "markers", "name": "road incidents",
+            "lon": [i["lon"] for i in incidents], "lat": [i["lat"] for i in incidents],
+            "text": [f"{i['type']} ({i['severity']})<br>{i.get('description', '')}" for i in incidents],
+            "marker": {"size": 16, "color": [colour.get(i["severity"], "#facc15") for i in incidents],
+                       "opacity": 0.95},
+            "hovertemplate": "%{text}<extra></extra>"}

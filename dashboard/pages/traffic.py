@@ -1,0 +1,117 @@
+"""Traffic "/traffic": KPI cards, the congestion map over district outlines, district drill-down.
+
+``/traffic?district=D5`` is the drill-down: the district's KPIs, its links worst first, the map
+zoomed to it. The URL carries the state, so the view can be shared.
+"""
+from __future__ import annotations
+
+from dash import dcc, html
+
+from dashboard.components import format_age, format_value, kpi_card, status_badge
+from dashboard.maps import base_layout, district_layer, incidents_trace, line_traces, link_hover_trace
+from feeds.config import City
+
+TRAFFIC_KPIS = ("traffic.travel_time_index", "traffic.congested_share_pct", "traffic.coverage_pct",
+                "traffic.open_incidents")
+TTI_SCALE = [[0, "#1a9850"], [0.25, "#91cf60"], [0.5, "#fee08b"], [0.75, "#fc8d59"], [1, "#d73027"]]
+
+
+def layout(city: City, district: str | None) -> html.Div:
+    names = {d.id: d.name for d in city.districts}
+    if district:
+        heading = [html.H1(["Traffic — ", html.Span(names[district], id="traffic-district-name")]),
+                   dcc.Link("← whole city", href="/traffic", className="back-link", id="traffic-back")]
+    else:
+        heading = [html.H1("Traffic — whole city"),
+                   html.Span("Click a district on the map or in the table to drill down.", className="muted")]
+    return html.Div(className="traffic-page", children=[
+        dcc.Store(id="traffic-focus", data=district),
+        html.Div(heading, className="page-head"),
+        html.Div(id="traffic-cards", className="cards"),
+        html.Div(className="traffic-body", children=[
+            html.Div(dcc.Graph(id="traffic-map", className="map", config={"displayModeBar": False, "scrollZoom": True},
+                               figure={"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)",
+                                                              "plot_bgcolor": "rgba(0,0,0,0)"}}),
+                     className="panel map-panel"),
+            html.Div(id="traffic-side", className="panel side-panel"),
+        ]),
+    ])
+
+
+def _polygon_view(city: City, district: str):
+    d = next(d for d in city.districts if d.id == district)
+    lons = [p[0] for p in d.polygon]
+    lats = [p[1] for p in d.polygon]
+    return ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2), city.zoom + 1.2
+
+
+def render(city: City, kpis: dict[str, dict], histories: dict[str, list[float]], links, midpoints,
+           incidents: list[dict], focus: str | None, theme: str, tile_url: str | None):
+    """(cards, map figure, side panel) for the whole city or one district."""
+    cards = []
+    for kid in TRAFFIC_KPIS:
+        k = kpis[kid]
+        if focus:
+            dv = k["by_district"].get(focus, {"value": None, "status": "no_data"})
+            cards.append(kpi_card(k, None, value=dv["value"], status=dv["status"]))
+        else:
+            cards.append(kpi_card(k, histories.get(kid)))
+
+    tti = kpis["traffic.travel_time_index"]["by_district"]
+    tti_values = {d: v["value"] for d, v in tti.items()}
+    shown = [link for link in links if not focus or link.district == focus]
+    shown_incidents = [i for i in incidents if not focus or i.get("district") == focus]
+    center, zoom = _polygon_view(city, focus) if focus else (None, None)
+    figure = {
+        "data": [district_layer(city, tti_values, "TTI", theme, TTI_SCALE, 1.0, 1.8, focus),
+                 *line_traces(shown, theme), link_hover_trace(shown, midpoints), incidents_trace(shown_incidents)],
+        "layout": base_layout(city, theme, tile_url, center, zoom, uirevision=f"traffic-{focus or 'city'}"),
+    }
+    side = district_links_table(shown, incidents=shown_incidents) if focus else district_table(city, kpis)
+    return cards, figure, side
+
+
+def district_table(city: City, kpis: dict[str, dict]) -> list:
+    """Districts worst first by TTI; a district missing a target is flagged."""
+    tti = kpis["traffic.travel_time_index"]["by_district"]
+    cong = kpis["traffic.congested_share_pct"]["by_district"]
+    cov = kpis["traffic.coverage_pct"]["by_district"]
+    inc = kpis["traffic.open_incidents"]["by_district"]
+    order = sorted(city.districts, key=lambda d: -(tti[d.id]["value"] or 0))
+    rows = []
+    for d in order:
+        worst = max((tti[d.id]["status"], cong[d.id]["status"], cov[d.id]["status"]),
+                    key=["no_data", "ok", "stale", "warn", "breach"].index)
+        rows.append(html.Tr([
+            html.Td(dcc.Link(d.name, href=f"/traffic?district={d.id}", id=f"district-link-{d.id}")),
+            html.Td(format_value(tti[d.id]["value"], 2)),
+            html.Td(format_value(cong[d.id]["value"], 1)),
+            html.Td(format_value(cov[d.id]["value"], 0)),
+            html.Td(format_value(inc[d.id]["value"], 0)),
+            html.Td(status_badge(worst)),
+        ], className=f"row-{worst}"))
+    return [html.H3("Districts, worst first"),
+            html.Table([html.Thead(html.Tr([html.Th(h) for h in ("district", "TTI", "congested %", "coverage %",
+                                                                  "incidents", "")])),
+                        html.Tbody(rows)], className="table", id="district-table")]
+
+
+def district_links_table(links, incidents: list[dict], limit: int = 14) -> list:
+    import time
+
+    now = time.time()
+    with_data = sorted((link for link in links if link.ratio is not None), key=lambda link: link.ratio)
+    rows = [html.Tr([html.Td(link.name, className="link-name"), html.Td(f"{link.speed_kmh:.0f}"),
+                     html.Td(f"{link.ratio * 100:.0f} %"), html.Td(format_age(now - link.as_of))],
+                    className="row-breach" if link.ratio < 0.6 else "") for link in with_data[:limit]]
+    missing = sum(1 for link in links if link.ratio is None)
+    parts = [html.H3("Slowest links"),
+             html.Table([html.Thead(html.Tr([html.Th(h) for h in ("link", "km/h", "of free flow", "as of")])),
+                         html.Tbody(rows)], className="table", id="links-table")]
+    if missing:
+        parts.append(html.P(f"{missing} link(s) without a reading.", className="muted"))
+    if incidents:
+        parts.append(html.H3("Open road incidents"))
+        parts.append(html.Ul([html.Li(f"{i['type']} ({i['severity']}) — {i.get('description', '')}")
+                              for i in incidents], className="incident-list"))
+    return parts

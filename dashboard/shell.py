@@ -1,0 +1,39 @@
+"""The app shell around every page: navigation, clock, connection state, theme, refresh tick."""
+from __future__ import annotations
+
+from dash import dcc, html
+
+NAV = [("/", "Overview"), ("/traffic", "Traffic"), ("/transit", "Buses"), ("/emergency", "Emergency"),
+       ("/environment", "Environment"), ("/services", "Services")]
+
+
+def nav_links(pathname: str, search: str = "") -> list:
+    theme = ""
+    if search and "theme=" in search:
+        from urllib.parse import parse_qs
+
+        t = parse_qs(search.lstrip("?")).get("theme", [""])[0]
+        theme = f"?theme={t}" if t in ("light", "dark") else ""
+    return [dcc.Link(label, href=href + theme, className="nav-link active" if pathname == href else "nav-link",
+                     id=f"nav-{label.lower()}") for href, label in NAV]
+
+
+def shell(city_name: str, refresh_ms: int) -> html.Div:
+    return html.Div(id="shell", className="shell theme-dark", children=[
+        dcc.Location(id="url", refresh="callback-nav"),
+        dcc.Store(id="theme", storage_type="local"),
+        dcc.Store(id="last-ok"),
+        dcc.Interval(id="tick", interval=refresh_ms, n_intervals=0),
+        html.Header(className="topbar", children=[
+            html.Div([html.Span("City Brain", className="brand-name"),
+                      html.Span(city_name, className="brand-city")], className="brand"),
+            html.Nav(id="nav", className="nav", children=nav_links("/")),
+            html.Div(className="topbar-right", children=[
+                html.Span(id="conn", className="conn conn-live", children="● LIVE"),
+                html.Span(id="clock", className="clock"),
+                html.Button("◐", id="theme-toggle", className="theme-toggle", title="Dark / light theme", n_clicks=0),
+            ]),
+        ]),
+        html.Div(id="banner", className="banner hidden"),
+        html.Main(id="page", className="page"),
+    ])

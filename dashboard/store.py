@@ -1,0 +1,194 @@
+"""The read side: every Redis read the pages and the API make. Never writes.
+
+Raises StoreUnavailable when Redis does not answer; callers show "stale" and try again on
+the next tick, so a Redis outage never crashes a page.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import orjson
+import redis
+
+from feeds.config import City
+from feeds.geo import polyline_midpoint
+from feeds.kpi.catalogue import CATALOGUE, resolve_target
+from feeds.kpi.engine import FRESHNESS_INTERVALS, configured_links
+from feeds.kpi.status import NO_DATA, STALE, effective_status
+from feeds.kpi.traffic import speed_ratio
+from feeds.schema import Keys
+from feeds.timeparse import epoch_to_iso
+
+FEED_STATUSES = ("ok", "stale", "error", "never")
+
+
+class StoreUnavailable(Exception):
+    """Redis did not answer."""
+
+
+@dataclass(frozen=True)
+class LinkState:
+    id: str
+    name: str
+    district: str | None
+    points: list
+    free_flow_kmh: float | None
+    speed_kmh: float | None
+    ratio: float | None
+    as_of: float | None
+
+
+class Store:
+    def __init__(self, r: redis.Redis, keys: Keys, city: City):
+        self.r = r
+        self.keys = keys
+        self.city = city
+        self.config_links = {link.id: link for link in city.traffic.links}
+        self.link_districts = {lid: info.district for lid, info in configured_links(city).items()}
+        self.link_midpoints = {link.id: polyline_midpoint(link.points) for link in city.traffic.links}
+        self.district_names = {d.id: d.name for d in city.districts}
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        except (redis.RedisError, OSError) as e:
+            raise StoreUnavailable(f"{type(e).__name__}: {e}") from None
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.r.ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    # --- KPIs ---------------------------------------------------------------------
+    def version(self) -> int:
+        return int(self._call(self.r.get, self.keys.kpi_version()) or 0)
+
+    def kpi_values(self) -> dict[str, dict]:
+        raw = self._call(self.r.hgetall, self.keys.kpi_values())
+        return {k: orjson.loads(v) for k, v in raw.items()}
+
+    def kpis(self, now: float | None = None, domain: str | None = None, values: dict | None = None) -> list[dict]:
+        """Every catalogued KPI in the API shape, ``no_data`` where nothing was computed yet."""
+        now = time.time() if now is None else now
+        values = self.kpi_values() if values is None else values
+        out = []
+        for kdef in CATALOGUE.values():
+            if domain and kdef.domain != domain:
+                continue
+            out.append(self._shape(kdef, values.get(kdef.id), now))
+        return out
+
+    def _shape(self, kdef, stored: dict | None, now: float) -> dict:
+        target, warn = resolve_target(kdef, self.city.targets)
+        status = effective_status(stored, now)
+        by_district = {}
+        for d in self.city.district_ids():
+            dv = (stored or {}).get("by_district", {}).get(d)
+            if dv is None or dv.get("value") is None:
+                by_district[d] = {"value": None, "status": NO_DATA}
+            else:
+                by_district[d] = {"value": dv["value"], "status": STALE if status == STALE else dv["status"]}
+        as_of = (stored or {}).get("as_of")
+        return {
+            "id": kdef.id, "domain": kdef.domain, "name": kdef.name,
+            "value": (stored or {}).get("value"), "unit": kdef.unit, "target": target, "warn": warn,
+            "direction": kdef.direction, "status": status, "as_of": epoch_to_iso(as_of),
+            "age_s": round(now - as_of, 1) if as_of is not None else None,
+            "window": kdef.window, "standard": kdef.standard, "definition": kdef.definition,
+            "clock": kdef.clock, "decimals": kdef.decimals, "by_district": by_district,
+            "detail": (stored or {}).get("detail", {}),
+        }
+
+    def kpi(self, kpi_id: str, since: float | None = None, now: float | None = None) -> dict | None:
+        kdef = CATALOGUE.get(kpi_id)
+        if kdef is None:
+            return None
+        now = time.time() if now is None else now
+        stored = self.kpi_values().get(kpi_id)
+        out = self._shape(kdef, stored, now)
+        out["history"] = self.history(kpi_id, since)
+        return out
+
+    def history(self, kpi_id: str, since: float | None = None) -> list[dict]:
+        lo = "-inf" if since is None else since
+        points = self._call(self.r.zrangebyscore, self.keys.kpi_history(kpi_id), lo, "+inf")
+        return [{"t": epoch_to_iso(p["t"]), "value": p["v"], "status": p["s"]} for p in map(orjson.loads, points)]
+
+    def histories(self, kpi_ids: list[str], last: int = 60) -> dict[str, list[float]]:
+        """The last ``last`` values of several KPIs in one round trip (sparklines)."""
+        pipe = self.r.pipeline(transaction=False)
+        for kid in kpi_ids:
+            pipe.zrange(self.keys.kpi_history(kid), -last, -1)
+        rows = self._call(pipe.execute)
+        return {kid: [orjson.loads(p)["v"] for p in pts] for kid, pts in zip(kpi_ids, rows)}
+
+    # --- feeds --------------------------------------------------------------------
+    def feeds(self, now: float | None = None) -> list[dict]:
+        now = time.time() if now is None else now
+        names = sorted(self._call(self.r.smembers, self.keys.feeds()))
+        pipe = self.r.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(self.keys.feed_health(name))
+        out = []
+        for name, h in zip(names, self._call(pipe.execute)):
+            out.append(feed_status(name, h, now))
+        return out
+
+    # --- traffic ------------------------------------------------------------------
+    def links(self) -> list[LinkState]:
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(self.keys.link_latest())
+        pipe.hgetall(self.keys.link_meta())
+        latest, meta = self._call(pipe.execute)
+        out = []
+        for lid, link in self.config_links.items():
+            reading = orjson.loads(latest[lid]) if lid in latest else None
+            speed = reading["v"] if reading else None
+            out.append(LinkState(lid, link.name, self.link_districts[lid], link.points, link.free_flow_kmh, speed,
+                                 speed_ratio(speed, link.free_flow_kmh) if speed else None,
+                                 reading["t"] if reading else None))
+        for lid, m in meta.items():
+            if lid in self.config_links:
+                continue
+            m = orjson.loads(m)
+            reading = orjson.loads(latest[lid]) if lid in latest else None
+            out.append(LinkState(lid, m.get("name", ""), m.get("district"), m["points"], None,
+                                 reading["v"] if reading else None, None, reading["t"] if reading else None))
+        return out
+
+    def open_road_incidents(self) -> list[dict]:
+        ids = sorted(self._call(self.r.smembers, self.keys.road_incidents_open()))
+        if not ids:
+            return []
+        return [orjson.loads(v) for v in self._call(self.r.hmget, self.keys.road_incidents(), ids) if v]
+
+    def dead_letters(self, count: int = 50) -> list[dict]:
+        rows = self._call(self.r.xrevrange, self.keys.deadletter(), "+", "-", count)
+        return [{"id": rid, **fields} for rid, fields in rows]
+
+
+def feed_status(name: str, h: dict, now: float) -> dict:
+    interval = float(h.get("interval_s") or 60)
+    last_success = float(h["last_success"]) if h.get("last_success") else None
+    last_attempt = float(h["last_attempt"]) if h.get("last_attempt") else None
+    if last_success is None:
+        status = "error" if h.get("last_error") else "never"
+    elif h.get("last_error") and last_attempt and last_attempt > last_success:
+        status = "error"
+    elif now - last_success > FRESHNESS_INTERVALS * interval:
+        status = "stale"
+    else:
+        status = "ok"
+    return {
+        "name": name, "domain": h.get("domain", ""), "title": h.get("title", ""), "status": status,
+        "last_success": epoch_to_iso(last_success), "last_error": h.get("last_error") or None,
+        "records": int(h.get("records", 0)), "rejected": int(h.get("rejected", 0)),
+        "duplicates": int(h.get("duplicates", 0)), "skipped": int(h.get("skipped", 0)),
+        "warnings": int(h.get("warnings", 0)),
+        "lag_s": float(h["lag_s"]) if h.get("lag_s") else None, "interval_s": interval,
+        "age_s": round(now - last_success, 1) if last_success is not None else None,
+        "last_batch": orjson.loads(h["last_batch"]) if h.get("last_batch") else None,
+    }
+

@@ -1,0 +1,40 @@
+"""Screenshots of running pages in headless Chromium, for the README and for looking at the UI.
+
+    python docs/screenshot.py http://127.0.0.1:8050/traffic docs/traffic.png [--size 1920x1080] [--wait 6]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from selenium import webdriver
+
+
+def shoot(url: str, out: str, size: str = "1920x1080", wait: float = 6.0, click: str | None = None) -> None:
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+                "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                f"--window-size={size.replace('x', ',')}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(options=opts)
+    try:
+        driver.get(url)
+        time.sleep(wait)
+        if click:
+            driver.find_element("css selector", click).click()
+            time.sleep(wait)
+        driver.save_screenshot(out)
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("url")
+    p.add_argument("out")
+    p.add_argument("--size", default="1920x1080")
+    p.add_argument("--wait", type=float, default=6.0)
+    p.add_argument("--click", help="CSS selector to click before the shot")
+    a = p.parse_args()
+    shoot(a.url, a.out, a.size, a.wait, a.click)

@@ -1,0 +1,301 @@
+"""The adapter contract and the runner that drives adapters.
+
+An adapter is ``fetch -> parse -> validate -> publish``. The runner owns everything else:
+scheduling, retry with backoff, de-duplication, dead letters, feed health, and the KPI
+recompute after each batch (compute on write), so adapters stay short.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import orjson
+import redis
+
+from feeds.config import City, ConfigError, FeedSource
+from feeds.schema import DEADLETTER_RETENTION, READINGS_RETENTION, Keys
+
+log = logging.getLogger("feeds")
+
+BATCH = 2000  # records per pipelined round trip
+MAX_RAW_BYTES = 1 << 20  # a dead letter keeps at most 1 MiB of raw payload
+FETCH_TIMEOUT_S = 20
+
+
+class Rejected(Exception):
+    """A malformed record or payload. Goes to the dead-letter stream with this reason."""
+
+
+class Skipped(Exception):
+    """A well-formed record that carries no observation (e.g. a sensor's 'no data' status).
+
+    Counted per reason in feed health; not a dead letter, because nothing is wrong with it.
+    """
+
+
+@dataclass(slots=True)
+class Record:
+    key: str  # the entity observed (link id, incident id, ...): unit of de-duplication
+    version: float  # observation time, epoch s; a record not newer than the stored one is a duplicate
+    data: dict[str, Any]
+    # Defects in a record that is still kept (e.g. a broken geometry beside a valid speed):
+    # each goes to the dead-letter stream with the raw record, marked "record kept".
+    warnings: list[str] = field(default_factory=list)
+
+
+class Adapter:
+    """Base of every feed adapter. Subclasses set the class attributes and parse/validate/publish."""
+
+    name: str = ""
+    domain: str = ""
+    title: str = ""
+    formats: tuple[str, ...] = ()
+    kpi_domains: tuple[str, ...] = ()
+
+    def __init__(self, city: City, source: FeedSource):
+        self.city = city
+        self.source = source
+
+    # fetch ------------------------------------------------------------------------
+    def fetch(self) -> bytes:
+        if self.source.file:
+            try:
+                return Path(self.source.file).read_bytes()
+            except OSError as e:
+                raise ConfigError(f"{self.name}: cannot read --file {self.source.file}: {e.strerror}") from None
+        if self.source.url:
+            req = urllib.request.Request(self.source.url, headers=self.request_headers())
+            with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT_S) as resp:
+                return resp.read()
+        raise ConfigError(f"{self.name}: no source: give --url or --file, or set feeds.{self.name}.url in CITY_CONFIG")
+
+    def request_headers(self) -> dict[str, str]:
+        return {"User-Agent": "CityBrain/0.1", "Accept": "application/json"}
+
+    # the three steps an adapter writes ----------------------------------------------------------
+    def parse(self, payload: bytes) -> Iterable[Any]:
+        """Split a payload into raw records. Raise Rejected if the payload as a whole is unreadable."""
+        raise NotImplementedError
+
+    def validate(self, raw: Any) -> Record:
+        """Turn one raw record into a Record, or raise Rejected / Skipped with a reason."""
+        raise NotImplementedError
+
+    def publish(self, pipe: redis.client.Pipeline, keys: Keys, records: list[Record]) -> None:
+        """Queue the writes of accepted, de-duplicated records on a pipeline."""
+        raise NotImplementedError
+
+
+@dataclass
+class BatchResult:
+    feed: str
+    fetched: int = 0  # raw records parsed from the payload
+    stored: int = 0
+    rejected: int = 0
+    warnings: int = 0  # stored, with a defect written to the dead-letter stream
+    duplicates: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    newest: float | None = None  # newest observation time stored
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        skipped = sum(self.skipped.values())
+        return (f"{self.feed}: {self.fetched} records, {self.stored} stored, {self.rejected} rejected, "
+                f"{self.duplicates} duplicate, {skipped} without data, {self.warnings} kept with a defect in {self.seconds * 1000:.0f} ms")
+
+
+def trim_args(retention: tuple[int, int]) -> dict:
+    """XADD arguments that bound a stream by count (the age bound is applied by trim_by_age)."""
+    return {"maxlen": retention[0], "approximate": True}
+
+
+def trim_by_age(pipe, key: str, retention: tuple[int, int], now: float) -> None:
+    min_ms = int((now - retention[1]) * 1000)
+    pipe.xtrim(key, minid=f"{min_ms}-0", approximate=True)
+
+
+class Runner:
+    """Runs adapters against one Redis: one batch at a time, or forever on an interval."""
+
+    def __init__(self, r: redis.Redis, keys: Keys, city: City, engine=None):
+        self.r = r
+        self.keys = keys
+        self.city = city
+        self.engine = engine  # feeds.kpi.engine.KpiEngine; None in adapter-only tests
+
+    # one batch -----------------------------------------------------------------------
+    def run_once(self, adapter: Adapter, payload: bytes | None = None, now: float | None = None) -> BatchResult:
+        t0 = time.perf_counter()
+        now = time.time() if now is None else now
+        result = BatchResult(adapter.name)
+        if payload is None:
+            payload = self.fetch_with_retry(adapter)
+        dead: list[tuple[str, Any]] = []
+        kept: list[tuple[str, Any]] = []  # defects of records that were stored anyway
+        good: dict[str, Record] = {}
+        try:
+            raws = list(adapter.parse(payload))
+        except Rejected as e:
+            raws = []
+            dead.append((f"payload: {e}", payload[:MAX_RAW_BYTES].decode("utf-8", "replace")))
+        result.fetched = len(raws)
+        for raw in raws:
+            try:
+                rec = adapter.validate(raw)
+            except Rejected as e:
+                dead.append((str(e), raw))
+                continue
+            except Skipped as e:
+                result.skipped[str(e)] += 1
+                continue
+            except Exception as e:  # an adapter bug must not lose the rest of the batch
+                log.exception("%s: validate crashed", adapter.name)
+                dead.append((f"adapter error: {type(e).__name__}: {e}", raw))
+                continue
+            for warning in rec.warnings:
+                kept.append((f"{warning} (record kept)", raw))
+            prev = good.get(rec.key)
+            if prev is not None:
+                result.duplicates += 1
+                if prev.version >= rec.version:
+                    continue
+            good[rec.key] = rec
+        fresh = self._drop_seen(adapter, list(good.values()), result)
+        result.rejected = len(dead)
+        result.warnings = len(kept)
+        self._write(adapter, fresh, dead + kept, now)
+        result.stored = len(fresh)
+        if fresh:
+            result.newest = max(rec.version for rec in fresh)
+        self._health(adapter, result, now)
+        if self.engine is not None and adapter.kpi_domains:
+            self.engine.recompute(adapter.kpi_domains, now=now)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def fetch_with_retry(self, adapter: Adapter, attempts: int = 3, first_wait: float = 0.5) -> bytes:
+        for i in range(attempts):
+            try:
+                return adapter.fetch()
+            except ConfigError:
+                raise
+            except OSError as e:
+                if i == attempts - 1:
+                    raise
+                wait = first_wait * 2**i
+                log.warning("%s: fetch failed (%s), retry in %.1f s", adapter.name, e, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _drop_seen(self, adapter: Adapter, records: list[Record], result: BatchResult) -> list[Record]:
+        if not records:
+            return records
+        seen_key = self.keys.seen(adapter.domain, adapter.name)
+        fresh: list[Record] = []
+        for i in range(0, len(records), BATCH):
+            chunk = records[i:i + BATCH]
+            stored = self.r.hmget(seen_key, [rec.key for rec in chunk])
+            for rec, version in zip(chunk, stored):
+                if version is not None and rec.version <= float(version):
+                    result.duplicates += 1
+                else:
+                    fresh.append(rec)
+        return fresh
+
+    def _write(self, adapter: Adapter, records: list[Record], dead: list[tuple[str, Any]], now: float) -> None:
+        seen_key = self.keys.seen(adapter.domain, adapter.name)
+        for i in range(0, max(len(records), 1), BATCH):
+            chunk = records[i:i + BATCH]
+            pipe = self.r.pipeline(transaction=False)
+            if chunk:
+                adapter.publish(pipe, self.keys, chunk)
+                pipe.hset(seen_key, mapping={rec.key: rec.version for rec in chunk})
+            if i == 0:
+                for reason, raw in dead:
+                    self._dead_letter(pipe, adapter.name, reason, raw, now)
+                if dead:
+                    trim_by_age(pipe, self.keys.deadletter(), DEADLETTER_RETENTION, now)
+                trim_by_age(pipe, self.keys.readings(adapter.domain), READINGS_RETENTION, now)
+            pipe.execute()
+
+    def _dead_letter(self, pipe, feed: str, reason: str, raw: Any, now: float) -> None:
+        if isinstance(raw, (bytes, bytearray)):
+            raw_text = bytes(raw[:MAX_RAW_BYTES]).decode("utf-8", "replace")
+        elif isinstance(raw, str):
+            raw_text = raw[:MAX_RAW_BYTES]
+        else:
+            raw_text = orjson.dumps(raw, default=str).decode()[:MAX_RAW_BYTES]
+        pipe.xadd(self.keys.deadletter(), {"adapter": feed, "reason": reason, "raw": raw_text, "at": f"{now:.3f}"},
+                  **trim_args(DEADLETTER_RETENTION))
+        log.warning("%s: dead letter: %s", feed, reason)
+
+    def _health(self, adapter: Adapter, result: BatchResult, now: float) -> None:
+        key = self.keys.feed_health(adapter.name)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.sadd(self.keys.feeds(), adapter.name)
+        fields = {
+            "domain": adapter.domain,
+            "title": adapter.title,
+            "interval_s": self.interval_of(adapter),
+            "last_attempt": now,
+            "last_success": now,
+            "last_error": "",
+            "last_batch": orjson.dumps({
+                "fetched": result.fetched, "stored": result.stored, "rejected": result.rejected,
+                "warnings": result.warnings,
+                "duplicates": result.duplicates, "skipped": dict(result.skipped)}).decode(),
+        }
+        if result.newest is not None:
+            fields["newest"] = result.newest
+            fields["lag_s"] = round(max(0.0, now - result.newest), 1)
+        pipe.hset(key, mapping=fields)
+        pipe.hincrby(key, "records", result.stored)
+        pipe.hincrby(key, "rejected", result.rejected)
+        pipe.hincrby(key, "duplicates", result.duplicates)
+        pipe.hincrby(key, "warnings", result.warnings)
+        pipe.hincrby(key, "skipped", sum(result.skipped.values()))
+        pipe.execute()
+
+    def record_failure(self, adapter: Adapter, error: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        try:
+            self.r.sadd(self.keys.feeds(), adapter.name)
+            self.r.hset(self.keys.feed_health(adapter.name), mapping={
+                "domain": adapter.domain, "title": adapter.title, "interval_s": self.interval_of(adapter),
+                "last_attempt": now, "last_error": error[:500]})
+        except redis.RedisError:
+            log.error("%s: cannot record failure, Redis unreachable", adapter.name)
+
+    def interval_of(self, adapter: Adapter) -> float:
+        return adapter.source.interval_s
+
+    # forever -------------------------------------------------------------------------
+    def run_forever(self, adapters: list[Adapter], stop: threading.Event, max_backoff_s: float = 300) -> None:
+        """Run each adapter on its interval until ``stop`` is set; failures back off exponentially."""
+        due = {a.name: 0.0 for a in adapters}
+        failures = Counter()
+        while not stop.is_set():
+            t = time.monotonic()
+            for a in adapters:
+                if t < due[a.name]:
+                    continue
+                try:
+                    res = self.run_once(a)
+                    failures[a.name] = 0
+                    log.info(res.line())
+                    due[a.name] = t + a.source.interval_s
+                except ConfigError:
+                    raise
+                except Exception as e:  # network, Redis, adapter: log, back off, go on
+                    failures[a.name] += 1
+                    wait = min(max_backoff_s, a.source.interval_s * 2 ** (failures[a.name] - 1))
+                    log.error("%s: batch failed (%s: %s); next try in %.0f s", a.name, type(e).__name__, e, wait)
+                    self.record_failure(a, f"{type(e).__name__}: {e}")
+                    due[a.name] = t + wait
+            stop.wait(max(0.05, min(due.values()) - time.monotonic()))

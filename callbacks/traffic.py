@@ -1,7 +1,11 @@
-"""The traffic page: refresh of cards, map and side panel; a map click drills down."""
+"""The traffic page: refresh of cards, map and side panel; a map click drills down.
+
+The first refresh (and a theme change) sends the whole map; later ones send a Patch of the live
+arrays, and only when the KPI version shows new data arrived.
+"""
 from __future__ import annotations
 
-from dash import Input, Output, State, no_update
+from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.pages import traffic as traffic_page
@@ -10,18 +14,33 @@ from dashboard.store import StoreUnavailable
 
 def register(app, store, settings) -> None:
     @app.callback(Output("traffic-cards", "children"), Output("traffic-map", "figure"),
-                  Output("traffic-side", "children"),
-                  Input("tick", "n_intervals"), Input("theme", "data"), State("traffic-focus", "data"))
-    def refresh(_, theme, focus):
+                  Output("traffic-side", "children"), Output("traffic-version", "data"),
+                  Input("tick", "n_intervals"), Input("theme", "data"),
+                  State("traffic-focus", "data"), State("traffic-version", "data"))
+    def refresh(_, theme, focus, shown_version):
         try:
+            version = store.version()
             kpis = {k["id"]: k for k in store.kpis(domain="traffic")}
             histories = store.histories(list(traffic_page.TRAFFIC_KPIS))
-            links = store.links()
-            incidents = store.open_road_incidents()
+            first = shown_version is None or ctx.triggered_id == "theme"
+            if first or version != shown_version:
+                links = store.links()
+                incidents = store.open_road_incidents()
+            else:
+                links = incidents = None
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        return traffic_page.render(store.city, kpis, histories, links, store.link_midpoints, incidents, focus,
-                                   theme or "dark", settings.map_tile_url)
+        cards = traffic_page.cards(kpis, histories, focus)
+        if links is None:  # nothing new: ages and statuses only
+            return cards, no_update, no_update, no_update
+        data = traffic_page.map_data(store.city, kpis, links, store.link_midpoints, incidents, focus)
+        if first:
+            figure = traffic_page.full_map(
+                traffic_page.map_skeleton(store.city, focus, theme or "dark", settings.map_tile_url), data)
+        else:
+            figure = traffic_page.patch_map(data)
+        side = traffic_page.side_panel(store.city, kpis, links, incidents, focus)
+        return cards, figure, side, version
 
     @app.callback(Output("url", "search"), Input("traffic-map", "clickData"), prevent_initial_call=True)
     def drill_down(click):

@@ -1,8 +1,11 @@
 """Map figures as plain dicts (no go.Figure on the refresh path), MapLibre with no network.
 
-The base style is inline (a background layer only), so an air-gapped operations centre and the
-tests draw the map with no tile server; MAP_TILE_URL adds a raster tile layer under the traces.
-No text labels: symbol text would fetch glyphs from the internet.
+The base is plotly's named "white-bg" style (no sources, nothing fetched), painted with the theme's
+background as a world-covering GeoJSON fill layer, so an air-gapped operations centre and the tests
+draw the map with no tile server; MAP_TILE_URL adds a raster tile layer over that background.
+Not an inline style object: Plotly.react re-applies an object style on every update and MapLibre
+then fails with "Map error." (seen in Chromium with plotly 7.1). No text labels: symbol text would
+fetch glyphs from the internet.
 """
 from __future__ import annotations
 
@@ -30,15 +33,18 @@ def band_of(ratio: float | None) -> int | None:
     return len(SPEED_BANDS) - 1
 
 
+WORLD = {"type": "Feature", "properties": {},
+         "geometry": {"type": "Polygon", "coordinates": [[[-180, -85], [180, -85], [180, 85], [-180, 85], [-180, -85]]]}}
+
+
 def base_layout(city: City, theme: str, tile_url: str | None, center=None, zoom=None, uirevision="city") -> dict:
-    style = {"version": 8, "sources": {}, "layers": [
-        {"id": "background", "type": "background", "paint": {"background-color": THEME_BG.get(theme, THEME_BG["dark"])}}]}
-    layers = []
+    layers = [{"below": "traces", "sourcetype": "geojson", "source": WORLD, "type": "fill",
+               "color": THEME_BG.get(theme, THEME_BG["dark"])}]
     if tile_url:
         layers.append({"below": "traces", "sourcetype": "raster", "source": [tile_url], "opacity": 0.55})
     c = center or city.center
     return {
-        "map": {"style": style, "center": {"lon": c[0], "lat": c[1]}, "zoom": zoom or city.zoom, "layers": layers},
+        "map": {"style": "white-bg", "center": {"lon": c[0], "lat": c[1]}, "zoom": zoom or city.zoom, "layers": layers},
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "showlegend": True,

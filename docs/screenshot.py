@@ -21,6 +21,8 @@ def shoot(url: str, out: str, size: str = "1920x1080", wait: float = 6.0, click:
     try:
         driver.get(url)
         time.sleep(wait)
+        # Software WebGL on a busy machine can take seconds: wait for a map to have painted, if any.
+        driver.execute_script("return document.querySelectorAll('.maplibregl-canvas').length") and time.sleep(wait / 2)
         if click:
             driver.find_element("css selector", click).click()
             time.sleep(wait)

@@ -17,7 +17,7 @@ from feeds.adapters import ADAPTERS
 from feeds.config import ConfigError, FeedSource, Settings, load_city, load_dotenv
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
-from feeds.redis_conn import connect
+from feeds.redis_conn import connect, safe_url
 from feeds.schema import Keys
 
 
@@ -51,7 +51,7 @@ def _connect(settings: Settings) -> redis.Redis:
     try:
         r.ping()
     except redis.RedisError as e:
-        raise ConfigError(f"cannot reach Redis at {settings.redis_url.split('@')[-1]}: {e}") from None
+        raise ConfigError(f"cannot reach Redis at {safe_url(settings.redis_url)}: {e}") from None
     return r
 
 

@@ -54,7 +54,9 @@ class Settings:
         env = os.environ if env is None else env
         url = env.get("REDIS_URL") or None
         if url and not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {url.split('@')[-1]!r}")
+            from feeds.redis_conn import safe_url
+
+            raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {safe_url(url)!r}")
         port = _number(env, "PORT", "8050", int, 1, 65535)
         refresh = _number(env, "REFRESH_S", "5", float, 0.5, 3600)
         prefix = env.get("KEY_PREFIX", "city")

@@ -43,17 +43,26 @@ class EmbeddedRedis:
     """A real redis-server on a private unix socket, stopped when this process exits."""
 
     def __init__(self) -> None:
-        binary = redis_server_binary()
-        if not binary:
+        self.binary = redis_server_binary()
+        if not self.binary:
             raise RuntimeError("no redis-server found (install requirements.txt, or set REDIS_URL)")
         self.dir = Path(tempfile.mkdtemp(prefix="citybrain-redis-"))
         self.socket = self.dir / "redis.sock"
+        self.proc: subprocess.Popen | None = None
+        atexit.register(self.stop)
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        """Start (or start again, on the same socket) and wait until it answers."""
         self.proc = subprocess.Popen(
-            [binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+            [self.binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
              "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        atexit.register(self.stop)
         client = connect(self.url)
         deadline = time.monotonic() + 10
         while True:
@@ -66,15 +75,27 @@ class EmbeddedRedis:
                 time.sleep(0.02)
         client.close()
 
-    @property
-    def url(self) -> str:
-        return f"unix://{self.socket}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
+    def kill(self) -> None:
+        """Stop the server but keep its folder, so start() can bring it back on the same socket."""
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+    def stop(self) -> None:
+        self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for logs and error lines."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    netloc = f"{user}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -117,7 +117,7 @@ def generate(seed: int = 7) -> dict:
         "name": "Riverton (sample city)",
         "timezone": "America/New_York",
         "center": list(CENTER),
-        "zoom": 12.1,
+        "zoom": 11.6,
         "districts": districts,
         "traffic": {"links": links, "window_s": 900},
         "feeds": {"traffic": {"interval_s": 10}, "road-incidents": {"interval_s": 30}},

@@ -26,6 +26,7 @@ def layout(city: City, district: str | None) -> html.Div:
                    html.Span("Click a district on the map or in the table to drill down.", className="muted")]
     return html.Div(className="traffic-page", children=[
         dcc.Store(id="traffic-focus", data=district),
+        dcc.Store(id="traffic-version"),  # KPI version the map shows; None until the first paint
         html.Div(heading, className="page-head"),
         html.Div(id="traffic-cards", className="cards"),
         html.Div(className="traffic-body", children=[
@@ -45,30 +46,79 @@ def _polygon_view(city: City, district: str):
     return ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2), city.zoom + 1.2
 
 
-def render(city: City, kpis: dict[str, dict], histories: dict[str, list[float]], links, midpoints,
-           incidents: list[dict], focus: str | None, theme: str, tile_url: str | None):
-    """(cards, map figure, side panel) for the whole city or one district."""
-    cards = []
+def cards(kpis: dict[str, dict], histories: dict[str, list[float]], focus: str | None) -> list:
+    out = []
     for kid in TRAFFIC_KPIS:
         k = kpis[kid]
         if focus:
             dv = k["by_district"].get(focus, {"value": None, "status": "no_data"})
-            cards.append(kpi_card(k, None, value=dv["value"], status=dv["status"]))
+            out.append(kpi_card(k, None, value=dv["value"], status=dv["status"]))
         else:
-            cards.append(kpi_card(k, histories.get(kid)))
+            out.append(kpi_card(k, histories.get(kid)))
+    return out
 
-    tti = kpis["traffic.travel_time_index"]["by_district"]
-    tti_values = {d: v["value"] for d, v in tti.items()}
-    shown = [link for link in links if not focus or link.district == focus]
-    shown_incidents = [i for i in incidents if not focus or i.get("district") == focus]
+
+# Trace order of the traffic map; map_data() addresses traces by these positions.
+DISTRICTS, FIRST_BAND, HOVER, INCIDENTS = 0, 1, 1 + len(line_traces([], "dark")), 2 + len(line_traces([], "dark"))
+
+
+def map_skeleton(city: City, focus: str | None, theme: str, tile_url: str | None) -> dict:
+    """The figure's structure without live data: sent once; refreshes patch its arrays."""
     center, zoom = _polygon_view(city, focus) if focus else (None, None)
-    figure = {
-        "data": [district_layer(city, tti_values, "TTI", theme, TTI_SCALE, 1.0, 1.8, focus),
-                 *line_traces(shown, theme), link_hover_trace(shown, midpoints), incidents_trace(shown_incidents)],
+    return {
+        "data": [district_layer(city, {}, "TTI", theme, TTI_SCALE, 1.0, 1.8, focus), *line_traces([], theme),
+                 link_hover_trace([], {}), incidents_trace([])],
         "layout": base_layout(city, theme, tile_url, center, zoom, uirevision=f"traffic-{focus or 'city'}"),
     }
-    side = district_links_table(shown, incidents=shown_incidents) if focus else district_table(city, kpis)
-    return cards, figure, side
+
+
+def map_data(city: City, kpis: dict[str, dict], links, midpoints, incidents: list[dict],
+             focus: str | None) -> dict[int, dict]:
+    """The live arrays of each trace, by trace position: what a refresh sends."""
+    tti_values = {d: v["value"] for d, v in kpis["traffic.travel_time_index"]["by_district"].items()}
+    shown = [link for link in links if not focus or link.district == focus]
+    shown_incidents = [i for i in incidents if not focus or i.get("district") == focus]
+    districts = district_layer(city, tti_values, "TTI", "dark", TTI_SCALE, 1.0, 1.8, focus)
+    out = {DISTRICTS: {"z": districts["z"], "text": districts["text"]}}
+    for i, trace in enumerate(line_traces(shown, "dark")):
+        out[FIRST_BAND + i] = {"lon": trace["lon"], "lat": trace["lat"]}
+    hover = link_hover_trace(shown, midpoints)
+    out[HOVER] = {k: hover[k] for k in ("lon", "lat", "text", "customdata")}
+    inc = incidents_trace(shown_incidents)
+    out[INCIDENTS] = {"lon": inc["lon"], "lat": inc["lat"], "text": inc["text"], "marker.color": inc["marker"]["color"]}
+    return out
+
+
+def full_map(skeleton: dict, data: dict[int, dict]) -> dict:
+    for i, fields in data.items():
+        for field, value in fields.items():
+            target = skeleton["data"][i]
+            *path, last = field.split(".")
+            for part in path:
+                target = target[part]
+            target[last] = value
+    return skeleton
+
+
+def patch_map(data: dict[int, dict]):
+    from dash import Patch
+
+    patch = Patch()
+    for i, fields in data.items():
+        for field, value in fields.items():
+            *path, last = field.split(".")
+            target = patch["data"][i]
+            for part in path:
+                target = target[part]
+            target[last] = value
+    return patch
+
+
+def side_panel(city: City, kpis: dict[str, dict], links, incidents: list[dict], focus: str | None) -> list:
+    if focus:
+        return district_links_table([link for link in links if link.district == focus],
+                                    incidents=[i for i in incidents if i.get("district") == focus])
+    return district_table(city, kpis)
 
 
 def district_table(city: City, kpis: dict[str, dict]) -> list:

@@ -39,7 +39,7 @@ _ALL = [
        "TomTom speed-ratio bands", "% of monitored road length with speed / free-flow speed < 0.6", decimals=1),
     _k("traffic.coverage_pct", "Sensor coverage", "%", "higher", 95, 90, "latest readings, 15 min",
        "data quality", "% of configured links with a valid reading in the window", decimals=1),
-    _k("traffic.open_incidents", "Road incidents open", "", "none", None, None, "now", "",
+    _k("traffic.open_incidents", "Road incidents", "", "none", None, None, "now", "",
        "Road incidents open now"),
     # Buses
     _k("transit.on_time_pct", "Buses on time", "%", "higher", 85, 75, "60 min", "TCQSM; agency practice",

@@ -1,0 +1,196 @@
+"""City Brain benchmarks: prints a table. Not a test; figures go to the README.
+
+    .venv/bin/python -m bench.run [--links 238,10000] [--repeat 7]
+
+Needs a Redis: REDIS_URL, else 127.0.0.1:6379, else an embedded one. Uses its own key prefix and
+deletes only its own keys.
+
+Measured, for the sample city (238 links) and a large grid city (10,000 links):
+- traffic adapter: NYC DOT JSON payload -> parsed, validated, de-duplicated, stored (records/s),
+  beside the baseline of writing the same readings with one pipelined HSET + XADD per record and
+  nothing else (the Redis floor for this data on this machine, measured in the same run);
+- KPI engine: recompute of all traffic KPIs + city.score after one batch (p50/p95 ms);
+- traffic page: the refresh callback through Flask's test client (p50/p95 ms, response bytes),
+  beside the baseline of GET /healthz through the same client.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+import resource
+import uuid
+
+import orjson
+
+from feeds.adapters.nyc_traffic import NycTrafficAdapter
+from feeds.config import FeedSource, Settings, load_city, parse_city
+from feeds.framework import Runner, trim_args
+from feeds.kpi.engine import KpiEngine
+from feeds.redis_conn import EmbeddedRedis, connect
+from feeds.schema import READINGS_RETENTION, Keys
+from feeds.simulate.traffic import TrafficSimulator
+from feeds.config import SAMPLE_CITY
+
+
+def grid_city(n_links: int) -> "City":
+    """A square grid city with ``n_links`` one-block links and nine districts."""
+    side = int((n_links / 2) ** 0.5) + 1
+    km_lon, km_lat = 1 / 85, 1 / 111
+    span = side * 0.4  # 400 m blocks
+    districts = []
+    for j in range(3):
+        for i in range(3):
+            x0, x1, y0, y1 = i * span / 3, (i + 1) * span / 3, j * span / 3, (j + 1) * span / 3
+            districts.append({"id": f"D{j * 3 + i + 1}", "name": f"District {j * 3 + i + 1}", "polygon": [
+                [x0 * km_lon, y0 * km_lat], [x1 * km_lon, y0 * km_lat], [x1 * km_lon, y1 * km_lat],
+                [x0 * km_lon, y1 * km_lat], [x0 * km_lon, y0 * km_lat]]})
+    links = []
+    rnd = random.Random(1)
+    for k in range(n_links):
+        horizontal = k % 2 == 0
+        a, b = divmod(k // 2, side)
+        x, y = (b * 0.4, a * 0.4) if horizontal else (a * 0.4, b * 0.4)
+        p0 = [(x + 0.01) * km_lon, (y + 0.01) * km_lat]
+        p1 = [(x + 0.39) * km_lon, (y + 0.01) * km_lat] if horizontal else [(x + 0.01) * km_lon, (y + 0.39) * km_lat]
+        links.append({"id": str(100000 + k), "name": f"link {k}", "points": [p0, p1],
+                      "free_flow_kmh": rnd.choice([40, 50, 90])})
+    return parse_city({"name": f"grid {n_links}", "timezone": "America/New_York",
+                       "center": [span / 2 * km_lon, span / 2 * km_lat], "zoom": 13, "districts": districts,
+                       "traffic": {"links": links}})
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[max(0, min(len(xs) - 1, int(round(p / 100 * len(xs) + 0.5)) - 1))]
+
+
+def cleanup(r, keys: Keys) -> None:
+    batch = list(r.scan_iter(match=keys.pattern(), count=5000))
+    for i in range(0, len(batch), 1000):
+        r.delete(*batch[i:i + 1000])
+
+
+def bench_city(r, city, repeat: int) -> list[tuple]:
+    rows = []
+    n = len(city.traffic.links)
+    sim = TrafficSimulator(city, 7, no_data_rate=0, malformed_rate=0)
+    t0 = time.time()
+    payloads = [sim.payload(t0 + 10 * i) for i in range(repeat)]
+    size = statistics.median(len(p) for p in payloads)
+
+    # Traffic adapter end to end, and the Redis floor for the same readings.
+    keys = Keys(f"bench-{uuid.uuid4().hex[:8]}")
+    runner = Runner(r, keys, city)  # no engine: the ingest figure alone
+    adapter = NycTrafficAdapter(city, FeedSource(interval_s=10))
+    ingest, floor = [], []
+    try:
+        for i, payload in enumerate(payloads):
+            start = time.perf_counter()
+            res = runner.run_once(adapter, payload, now=t0 + 10 * i)
+            ingest.append(res.stored / (time.perf_counter() - start))
+            readings = orjson.loads(payload)
+            start = time.perf_counter()
+            pipe = r.pipeline(transaction=False)
+            for k, row in enumerate(readings):
+                pipe.hset(keys.link_latest() + ":floor", row["link_id"], orjson.dumps({"v": row["speed"]}))
+                pipe.xadd(keys.readings("traffic") + ":floor", {"link": row["link_id"], "v": row["speed"]},
+                          **trim_args(READINGS_RETENTION))
+                if k % 2000 == 1999:
+                    pipe.execute()
+            pipe.execute()
+            floor.append(len(readings) / (time.perf_counter() - start))
+        rows.append((f"traffic adapter, {n} links", "records/s", statistics.median(ingest), pct(ingest, 5),
+                     statistics.median(floor), f"{size / 1024:.0f} KiB payload"))
+
+        # KPI engine after one batch.
+        engine = KpiEngine(r, keys, city)
+        times = []
+        for i in range(repeat):
+            start = time.perf_counter()
+            engine.recompute(("traffic",), now=t0 + 10 * i)
+            times.append((time.perf_counter() - start) * 1000)
+        rows.append((f"KPI recompute, {n} links", "ms", statistics.median(times), pct(times, 95), None, ""))
+
+        # Traffic page refresh callback through the Flask test client.
+        from app import create_app
+
+        settings = Settings(os.environ.get("BENCH_REDIS_URL"), 8050, None, keys.prefix, 5, None)
+        app = create_app(settings, city)
+        client = app.server.test_client()
+        client.get("/_dash-layout")
+        version = int(r.get(keys.kpi_version()) or 0)
+
+        def call(shown_version):
+            body = orjson.dumps({
+                "output": "..traffic-cards.children...traffic-map.figure...traffic-side.children"
+                          "...traffic-version.data..",
+                "outputs": [{"id": "traffic-cards", "property": "children"},
+                            {"id": "traffic-map", "property": "figure"},
+                            {"id": "traffic-side", "property": "children"},
+                            {"id": "traffic-version", "property": "data"}],
+                "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
+                           {"id": "theme", "property": "data", "value": "dark"}],
+                "state": [{"id": "traffic-focus", "property": "data", "value": None},
+                          {"id": "traffic-version", "property": "data", "value": shown_version}],
+                "changedPropIds": ["tick.n_intervals"]})
+            start = time.perf_counter()
+            res = client.post("/_dash-update-component", data=body, content_type="application/json")
+            took = (time.perf_counter() - start) * 1000
+            assert res.status_code in (200, 204), res.data[:300]
+            return took, len(res.data)
+
+        hello = []
+        for _ in range(repeat * 3):
+            start = time.perf_counter()
+            client.get("/healthz")
+            hello.append((time.perf_counter() - start) * 1000)
+        base = statistics.median(hello)
+        for label, shown in (("first paint", None), ("new data (Patch)", version - 1), ("no new data", version)):
+            samples = [call(shown) for _ in range(repeat * 3)]
+            ms = [t for t, _ in samples]
+            size = statistics.median(b for _, b in samples)
+            rows.append((f"traffic callback, {label}, {n} links", "ms", statistics.median(ms), pct(ms, 95), base,
+                         f"{size / 1024:.1f} KiB/response"))
+        rows.append((f"process max RSS after {n} links", "MiB",
+                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0, None, "bench process"))
+    finally:
+        cleanup(r, keys)
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--links", default="238,10000", help="comma-separated city sizes; 238 = the sample city")
+    p.add_argument("--repeat", type=int, default=7)
+    args = p.parse_args()
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    embedded = None
+    try:
+        connect(url).ping()
+    except Exception:
+        embedded = EmbeddedRedis()
+        url = embedded.url
+    os.environ["BENCH_REDIS_URL"] = url
+    r = connect(url)
+    rows = []
+    for n in (int(x) for x in args.links.split(",")):
+        city = load_city(SAMPLE_CITY) if n == 238 else grid_city(n)
+        rows.extend(bench_city(r, city, args.repeat))
+    print(f"\nCity Brain bench: {os.cpu_count()} cores, Redis at {url.split('@')[-1]}, {args.repeat} runs each\n")
+    print(f"| {'figure':50} | {'unit':9} | {'median':>10} | {'p95/p5':>10} | {'baseline':>10} | {'ratio':>6} | note")
+    print(f"|{'-' * 52}|{'-' * 11}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 8}|-----")
+    for name, unit, med, tail, base, note in rows:
+        ratio = f"{med / base:.2f}" if base else ""
+        base_s = f"{base:,.1f}" if base else ""
+        print(f"| {name:50} | {unit:9} | {med:>10,.1f} | {tail:>10,.1f} | {base_s:>10} | {ratio:>6} | {note}")
+    print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSET+XADD of the same"
+          " readings; callback -> GET /healthz through the same client.")
+    if embedded:
+        embedded.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The pages in headless Chromium: live refresh, drill-downs by click, Redis outages, no console errors."""
+from __future__ import annotations
+
+import socket
+import time
+
+import orjson
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+
+from app import create_app
+from feeds.adapters.nyc_traffic import NycTrafficAdapter
+from feeds.adapters.road_incidents import RoadIncidentsAdapter
+from feeds.config import FeedSource, Settings
+from feeds.framework import Runner
+from feeds.kpi.engine import KpiEngine
+from feeds.redis_conn import EmbeddedRedis, connect
+from feeds.schema import Keys
+from feeds.simulate.traffic import TrafficSimulator
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class City:
+    """A simulated city fed through the real adapters into the test's own keys."""
+
+    def __init__(self, r, keys, city):
+        self.r, self.keys, self.city = r, keys, city
+        self.engine = KpiEngine(r, keys, city)
+        self.runner = Runner(r, keys, city, self.engine)
+        self.speeds = NycTrafficAdapter(city, FeedSource(interval_s=10))
+        self.sim = TrafficSimulator(city, 7, no_data_rate=0, malformed_rate=0)
+
+    def batch(self, slow_down: float = 1.0) -> dict:
+        now = time.time()
+        rows = orjson.loads(self.sim.payload(now))
+        for row in rows:
+            row["speed"] = f"{float(row['speed']) * slow_down:.2f}"
+        self.runner.run_once(self.speeds, orjson.dumps(rows), now=now)
+        return {k: orjson.loads(v) for k, v in self.r.hgetall(self.keys.kpi_values()).items()}
+
+    def incidents(self, rows):
+        self.runner.run_once(RoadIncidentsAdapter(self.city, FeedSource(interval_s=30)), orjson.dumps(rows))
+
+
+def start(dash_duo, redis_url, keys, city, refresh_s=1.0):
+    app = create_app(Settings(redis_url, 8050, None, keys.prefix, refresh_s, None), city)
+    dash_duo.start_server(app, port=free_port())
+    return app
+
+
+def no_console_errors(dash_duo):
+    logs = [entry for entry in dash_duo.get_logs() if entry.get("level") == "SEVERE"]
+    assert logs == [], logs
+
+
+def test_overview_shows_the_city_score_and_the_domains(dash_duo, r, keys, redis_url, sample_city):
+    values = City(r, keys, sample_city).batch()
+    start(dash_duo, redis_url, keys, sample_city)
+    dash_duo.wait_for_text_to_equal("#kpi-city-score .kpi-value", f"{values['city.score']['value']:,.2f}", timeout=10)
+    assert "Congested roads" in dash_duo.find_element(".drag-list").text
+    sections = dash_duo.find_elements(".domain-section.empty")
+    assert len(sections) == 4  # buses, environment, emergency, services: no feed yet
+    assert "traffic" in dash_duo.find_element("#feeds-table").text
+    dash_duo.find_element("#nav-buses").click()
+    dash_duo.wait_for_contains_text(".domain-page", "No feed configured yet")
+    no_console_errors(dash_duo)
+
+
+def test_traffic_values_refresh_live_and_a_district_drills_down(dash_duo, r, keys, redis_url, sample_city):
+    city = City(r, keys, sample_city)
+    first = city.batch()
+    start(dash_duo, redis_url, keys, sample_city)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/traffic")
+    tti = "#kpi-traffic-travel-time-index .kpi-value"
+    dash_duo.wait_for_text_to_equal(tti, f"{first['traffic.travel_time_index']['value']:,.2f}", timeout=10)
+
+    second = city.batch(slow_down=0.5)  # every road at half its speed: TTI roughly doubles
+    assert second["traffic.travel_time_index"]["value"] > 1.8 * first["traffic.travel_time_index"]["value"]
+    dash_duo.wait_for_text_to_equal(tti, f"{second['traffic.travel_time_index']['value']:,.2f}", timeout=10)
+
+    dash_duo.find_element("#district-link-D5").click()
+    dash_duo.wait_for_text_to_equal("#traffic-district-name", "Central", timeout=10)
+    assert dash_duo.driver.current_url.endswith("/traffic?district=D5")
+    d5 = second["traffic.travel_time_index"]["by_district"]["D5"]["value"]
+    dash_duo.wait_for_text_to_equal(tti, f"{d5:,.2f}", timeout=10)
+    rows = dash_duo.find_elements("#links-table tbody tr")
+    d5_links = sum(1 for link in sample_city.traffic.links if city.engine.links[link.id].district == "D5")
+    assert 0 < len(rows) <= min(14, d5_links)
+
+    dash_duo.find_element("#traffic-back").click()
+    dash_duo.wait_for_text_to_equal("h1", "Traffic — whole city", timeout=10)
+    no_console_errors(dash_duo)
+
+
+def test_clicking_a_district_on_the_map_drills_down(dash_duo, r, keys, redis_url, sample_city):
+    City(r, keys, sample_city).batch()
+    start(dash_duo, redis_url, keys, sample_city, refresh_s=30)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/traffic")
+    dash_duo.wait_for_element("#traffic-map .maplibregl-canvas", timeout=15)
+    driver = dash_duo.driver
+    driver.execute_script("""window.hovered = null;
+        document.querySelector('#traffic-map .js-plotly-plot').on('plotly_hover', function (e) {
+            window.hovered = e.points[0].location || null; });""")
+    canvas = dash_duo.find_element("#traffic-map .maplibregl-canvas")
+    # The centre is the crossing of 7th Ave and Main St; at zoom 11.6 a km is ~52 px, so these offsets are
+    # block centres, inside a district. Plotly hovers the nearest point within 20 px and a block centre is
+    # ~26 px from the links' hover markers, so try blocks until the pointer is on a district alone.
+    blocks = [(-78, -78), (78, 78), (-78, 78), (78, -78), (-130, -26), (130, 26)]
+    deadline = time.monotonic() + 20
+    hovered = None
+    while not hovered and time.monotonic() < deadline:  # software WebGL may still be painting
+        for dx, dy in blocks:
+            driver.execute_script("window.hovered = null")
+            ActionChains(driver).move_to_element(canvas).move_by_offset(dx, dy).pause(0.4).perform()
+            hovered = driver.execute_script("return window.hovered")
+            if hovered:
+                break
+    assert hovered in {d.id for d in sample_city.districts}, hovered
+    ActionChains(driver).click().perform()
+    dash_duo.wait_for_element("#traffic-district-name", timeout=10)
+    name = dash_duo.find_element("#traffic-district-name").text
+    assert name in {d.name for d in sample_city.districts}
+    assert "district=D" in dash_duo.driver.current_url
+    no_console_errors(dash_duo)
+
+
+def test_redis_outage_keeps_the_last_picture_shows_a_banner_and_recovers(dash_duo, sample_city):
+    server = EmbeddedRedis()
+    try:
+        r, keys = connect(server.url), Keys("cbtest-outage")
+        values = City(r, keys, sample_city).batch()
+        start(dash_duo, server.url, keys, sample_city)
+        tti = "#kpi-traffic-travel-time-index .kpi-value"
+        dash_duo.wait_for_page(f"{dash_duo.server_url}/traffic")
+        shown = f"{values['traffic.travel_time_index']['value']:,.2f}"
+        dash_duo.wait_for_text_to_equal(tti, shown, timeout=10)
+
+        server.kill()
+        dash_duo.wait_for_text_to_equal("#conn", "● OFFLINE", timeout=8)
+        assert "Showing the last picture" in dash_duo.find_element("#banner").text
+        assert dash_duo.find_element(tti).text == shown  # the last picture stays
+
+        server.start()  # back, empty (no persistence): the page recovers without a reload
+        City(r, keys, sample_city).batch()
+        dash_duo.wait_for_text_to_equal("#conn", "● LIVE", timeout=8)
+        assert "hidden" in dash_duo.find_element("#banner").get_attribute("class")
+    finally:
+        server.stop()

@@ -1,0 +1,59 @@
+"""The Procfile's web process: gunicorn app:server with the project's config, warmed workers."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import orjson
+
+from tests.test_browser import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def get(url: str, body: bytes | None = None):
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"} if body else {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as res:
+            return res.status, res.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_gunicorn_serves_the_app_and_answers_concurrent_callbacks(redis_url, keys):
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "KEY_PREFIX": keys.prefix, "PORT": str(port), "HOST": "127.0.0.1",
+           "WEB_CONCURRENCY": "2"}
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    proc = subprocess.Popen([str(gunicorn), "app:server", "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = get(base + "/healthz")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "gunicorn did not answer in 30 s"
+                time.sleep(0.2)
+        assert status == 200 and orjson.loads(body)["redis"] == "up"
+        # The first callbacks of fresh threaded workers, all at once (the warm-up's reason to exist).
+        call = orjson.dumps({"output": "overview-body.children", "outputs": {"id": "overview-body", "property": "children"},
+                             "inputs": [{"id": "tick", "property": "n_intervals", "value": 0}],
+                             "changedPropIds": ["tick.n_intervals"], "state": []})
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(lambda _: get(base + "/_dash-update-component", call), range(32)))
+        assert {status for status, _ in results} == {200}, results[:2]
+        assert get(base + "/api/v1/kpis")[0] == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)

@@ -31,7 +31,7 @@ def create_app(settings: Settings, city: City | None = None) -> Dash:
     store = Store(connect(settings.redis_url), Keys(settings.key_prefix), city)
     app = Dash(__name__, title="City Brain", update_title=None, assets_folder=str(ROOT / "assets"),
                suppress_callback_exceptions=True)
-    app.layout = shell(city.name, int(settings.refresh_s * 1000))
+    app.layout = shell(city.name, city.timezone, int(settings.refresh_s * 1000))
     health, api = make_api(store)
     app.server.register_blueprint(health)
     app.server.register_blueprint(api)

@@ -57,15 +57,25 @@ def register(app, store, settings) -> None:
         Input("theme-toggle", "n_clicks"), Input("url", "search"), State("theme", "data"),
     )
 
-    @app.callback(Output("clock", "children"), Output("conn", "children"), Output("conn", "className"),
+    # The wall clock ticks every second in the browser, in the city's time zone.
+    app.clientside_callback(
+        """
+        function(_, tz) {
+            var parts = new Intl.DateTimeFormat('en-GB', {timeZone: tz, weekday: 'short', day: '2-digit',
+                month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false}).format(new Date());
+            return parts.replace(',', '');
+        }
+        """,
+        Output("clock", "children"), Input("clock-tick", "n_intervals"), State("city-tz", "data"),
+    )
+
+    @app.callback(Output("conn", "children"), Output("conn", "className"),
                   Output("banner", "children"), Output("banner", "className"), Output("last-ok", "data"),
                   Input("tick", "n_intervals"), State("last-ok", "data"))
     def connection(_, last_ok):
-        now = time.time()
-        clock = datetime.fromtimestamp(now, tz).strftime("%a %d %b  %H:%M:%S")
         if store.ping():
-            return clock, "● LIVE", "conn conn-live", [], "banner hidden", now
+            return "● LIVE", "conn conn-live", [], "banner hidden", time.time()
         since = datetime.fromtimestamp(last_ok, tz).strftime("%H:%M:%S") if last_ok else "the start"
         message = [html.Strong("Data source unreachable. "),
                    f"Showing the last picture, from {since}. Reconnecting automatically…"]
-        return clock, "● OFFLINE", "conn conn-down", message, "banner", last_ok
+        return "● OFFLINE", "conn conn-down", message, "banner", last_ok

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, request
 
 from dashboard.openapi import openapi_document
 from dashboard.store import Store, StoreUnavailable
+from feeds.geo import districts_geojson
 from feeds.kpi.catalogue import DOMAIN_ORDER
 from feeds.timeparse import epoch_to_iso
 
@@ -85,7 +86,7 @@ def make_api(store: Store) -> tuple[Blueprint, Blueprint]:
 
     @api.get("/districts")
     def districts():
-        return _json({"districts": [{"id": d.id, "name": d.name, "polygon": d.polygon} for d in store.city.districts]})
+        return _json(districts_geojson(store.city.districts))
 
     @api.get("/deadletters")
     def dead_letters():

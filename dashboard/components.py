@@ -1,7 +1,6 @@
 """Reusable pieces: KPI card, status badge, sparkline, tables. Pure functions, no Redis."""
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
 from dash import dcc, html
@@ -14,11 +13,8 @@ def dom_id(kpi_id: str) -> str:
     return "kpi-" + kpi_id.replace(".", "-").replace("_", "-")
 
 
-def format_value(value: float | None, decimals: int = 0, unit: str = "") -> str:
-    if value is None:
-        return "—"
-    text = f"{value:,.{decimals}f}"
-    return text
+def format_value(value: float | None, decimals: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{decimals}f}"
 
 
 def format_age(age_s: float | None) -> str:
@@ -81,13 +77,3 @@ def kpi_card(kpi: dict, history: list[float] | None = None, value: float | None 
     ]
     card = html.Div(body, id=dom_id(kpi["id"]), className=f"kpi-card status-{status}", title=title)
     return dcc.Link(card, href=href, className="kpi-link") if href else card
-
-
-def stale_banner(message: str | None) -> list:
-    return [html.Span("⚠ ", className="banner-icon"), message] if message else []
-
-
-def now_text(tz) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(time.time(), tz).strftime("%H:%M:%S")

@@ -10,6 +10,7 @@ fetch glyphs from the internet.
 from __future__ import annotations
 
 from feeds.config import City
+from feeds.geo import districts_geojson
 
 # TomTom speed-ratio bands (feed-formats.md §3.4): lower bound, colour, label.
 SPEED_BANDS = [
@@ -55,12 +56,6 @@ def base_layout(city: City, theme: str, tile_url: str | None, center=None, zoom=
     }
 
 
-def districts_geojson(city: City) -> dict:
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": d.id, "properties": {"id": d.id, "name": d.name},
-         "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in d.polygon]]}} for d in city.districts]}
-
-
 def district_layer(city: City, values: dict[str, float | None], label: str, theme: str,
                    colorscale, zmin: float, zmax: float, focus: str | None = None) -> dict:
     ids = [d.id for d in city.districts]
@@ -68,7 +63,7 @@ def district_layer(city: City, values: dict[str, float | None], label: str, them
     z = [values.get(d) if values.get(d) is not None else zmin for d in ids]
     text = [f"{names[d]}: {label} {values[d]:.2f}" if values.get(d) is not None else f"{names[d]}: no data" for d in ids]
     return {
-        "type": "choroplethmap", "geojson": districts_geojson(city), "locations": ids, "featureidkey": "id",
+        "type": "choroplethmap", "geojson": districts_geojson(city.districts), "locations": ids, "featureidkey": "id",
         "z": z, "zmin": zmin, "zmax": zmax, "colorscale": colorscale, "showscale": False,
         "marker": {"opacity": [0.10 if focus and d != focus else 0.28 for d in ids],
                    "line": {"color": [("#f8fafc" if theme == "dark" else "#0f172a") if d == focus

@@ -18,12 +18,14 @@ def nav_links(pathname: str, search: str = "") -> list:
                      id=f"nav-{label.lower()}") for href, label in NAV]
 
 
-def shell(city_name: str, refresh_ms: int) -> html.Div:
+def shell(city_name: str, timezone: str, refresh_ms: int) -> html.Div:
     return html.Div(id="shell", className="shell theme-dark", children=[
         dcc.Location(id="url", refresh="callback-nav"),
         dcc.Store(id="theme", storage_type="local"),
         dcc.Store(id="last-ok"),
+        dcc.Store(id="city-tz", data=timezone),
         dcc.Interval(id="tick", interval=refresh_ms, n_intervals=0),
+        dcc.Interval(id="clock-tick", interval=1000, n_intervals=0),  # clientside only: no server cost
         html.Header(className="topbar", children=[
             html.Div([html.Span("City Brain", className="brand-name"),
                       html.Span(city_name, className="brand-city")], className="brand"),

@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -196,5 +196,3 @@ def parse_city(raw: dict, source: str = "city") -> City:
         more = f" (+{len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
         raise ConfigError(f"CITY_CONFIG {source}: {where}: {err['msg']}{more}") from None
 
-
-Direction = Literal["higher", "lower", "none"]

@@ -91,6 +91,9 @@ class Adapter:
         """Queue the writes of accepted, de-duplicated records on a pipeline."""
         raise NotImplementedError
 
+    def housekeeping(self, r: redis.Redis, keys: Keys, now: float) -> None:
+        """After each batch: drop what this feed's retention says is too old (optional)."""
+
 
 @dataclass
 class BatchResult:
@@ -173,6 +176,7 @@ class Runner:
         result.stored = len(fresh)
         if fresh:
             result.newest = max(rec.version for rec in fresh)
+        adapter.housekeeping(self.r, self.keys, now)
         self._health(adapter, result, now)
         if self.engine is not None and adapter.kpi_domains:
             self.engine.recompute(adapter.kpi_domains, now=now)
@@ -242,7 +246,7 @@ class Runner:
         fields = {
             "domain": adapter.domain,
             "title": adapter.title,
-            "interval_s": self.interval_of(adapter),
+            "interval_s": adapter.source.interval_s,
             "last_attempt": now,
             "last_success": now,
             "last_error": "",
@@ -267,13 +271,10 @@ class Runner:
         try:
             self.r.sadd(self.keys.feeds(), adapter.name)
             self.r.hset(self.keys.feed_health(adapter.name), mapping={
-                "domain": adapter.domain, "title": adapter.title, "interval_s": self.interval_of(adapter),
+                "domain": adapter.domain, "title": adapter.title, "interval_s": adapter.source.interval_s,
                 "last_attempt": now, "last_error": error[:500]})
         except redis.RedisError:
             log.error("%s: cannot record failure, Redis unreachable", adapter.name)
-
-    def interval_of(self, adapter: Adapter) -> float:
-        return adapter.source.interval_s
 
     # forever -------------------------------------------------------------------------
     def run_forever(self, adapters: list[Adapter], stop: threading.Event, max_backoff_s: float = 300) -> None:

@@ -55,3 +55,15 @@ def district_of(p: LonLat, districts: Iterable) -> str | None:
 
 def valid_lonlat(lon: float, lat: float) -> bool:
     return -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0 and math.isfinite(lon) and math.isfinite(lat)
+
+
+def districts_geojson(districts: Iterable) -> dict:
+    """Districts (objects with .id, .name, .polygon) as a GeoJSON FeatureCollection."""
+    features = []
+    for d in districts:
+        ring = [list(p) for p in d.polygon]
+        if ring[0] != ring[-1]:
+            ring.append(ring[0])  # GeoJSON rings are closed
+        features.append({"type": "Feature", "id": d.id, "properties": {"id": d.id, "name": d.name},
+                         "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    return {"type": "FeatureCollection", "features": features}

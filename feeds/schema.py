@@ -11,6 +11,7 @@ DOMAINS = ("traffic", "transit", "environment", "emergency", "services")
 READINGS_RETENTION = (200_000, 24 * 3600)
 DEADLETTER_RETENTION = (20_000, 7 * 24 * 3600)
 AUDIT_RETENTION = (100_000, 30 * 24 * 3600)
+ROAD_INCIDENT_RETENTION_S = 7 * 24 * 3600  # a closed road incident is forgotten this long after closing
 # KPI history: at most one point per step, kept for this long.
 KPI_HISTORY_STEP_S = 60
 KPI_HISTORY_RETENTION_S = 8 * 24 * 3600
@@ -58,7 +59,12 @@ class Keys:
         return self._key("traffic", "incident", "open")
 
     def road_incidents_geo(self) -> str:
+        """GEO set of open road incidents."""
         return self._key("traffic", "incident", "geo")
+
+    def road_incidents_closed(self) -> str:
+        """Sorted set incident id -> closing time, for retention."""
+        return self._key("traffic", "incident", "closed")
 
     # --- KPIs -------------------------------------------------------------------------
     def kpi_values(self) -> str:

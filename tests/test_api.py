@@ -88,6 +88,15 @@ def test_the_api_answers_503_not_500_when_redis_is_down(keys, nyc_city):
         assert res.json["error"].startswith("store unavailable")
 
 
+def test_districts_are_a_geojson_feature_collection_with_closed_rings(client, nyc_city):
+    doc = client.get("/api/v1/districts").json
+    assert doc["type"] == "FeatureCollection"
+    assert [f["id"] for f in doc["features"]] == ["manhattan", "bronx", "staten"]
+    ring = doc["features"][0]["geometry"]["coordinates"][0]
+    assert ring[0] == ring[-1] and len(ring) == 5
+    assert doc["features"][2]["properties"] == {"id": "staten", "name": "Staten Island"}
+
+
 def test_every_documented_path_is_served(client):
     spec = client.get("/api/v1/openapi.json").json
     for path in spec["paths"]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -68,6 +70,14 @@ def test_overview_shows_the_city_score_and_the_domains(dash_duo, r, keys, redis_
     sections = dash_duo.find_elements(".domain-section.empty")
     assert len(sections) == 4  # buses, environment, emergency, services: no feed yet
     assert "traffic" in dash_duo.find_element("#feeds-table").text
+    clock = dash_duo.find_element("#clock").text  # e.g. "Sat 21 Nov 01:28:53", in the city's time zone
+    city_now = datetime.now(ZoneInfo(sample_city.timezone))
+    shown = datetime.strptime(clock.split()[-1], "%H:%M:%S").replace(
+        year=city_now.year, month=city_now.month, day=city_now.day, tzinfo=city_now.tzinfo)
+    drift = (shown - city_now).total_seconds() % 86400
+    assert min(drift, 86400 - drift) < 5  # city time, not the browser's (UTC here); safe across midnight
+    time.sleep(1.2)
+    assert dash_duo.find_element("#clock").text != clock  # a wall clock that ticks every second
     dash_duo.find_element("#nav-buses").click()
     dash_duo.wait_for_contains_text(".domain-page", "No feed configured yet")
     no_console_errors(dash_duo)

@@ -104,3 +104,21 @@ def test_simulate_runs_the_city_through_the_real_adapters(r, keys, redis_url):
     assert r.hlen(keys.link_latest()) > 200  # 238 links, ~2 % "no data", ~0.1 % garbled
     assert int(r.hget(keys.feed_health("traffic"), "records")) == r.hlen(keys.link_latest())
     assert r.hexists(keys.kpi_values(), "traffic.travel_time_index")
+
+
+def app_cli(*args, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "KEY_PREFIX", "CITY_CONFIG", "PORT")}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--bogus"], {}, "error: unrecognized arguments: --bogus (see python app.py --help)"),
+    ([], {"PORT": "eighty"}, "error: PORT must be a number, got 'eighty'"),
+    ([], {"CITY_CONFIG": "/nonexistent/city.json"}, "error: CITY_CONFIG: no such file /nonexistent/city.json"),
+])
+def test_app_bad_flag_or_config_exits_2_with_one_line(args, env, message):
+    out = app_cli(*args, env_extra=env)
+    assert out.returncode == 2
+    assert out.stderr.strip() == message

@@ -70,3 +70,20 @@ def test_bad_road_incidents_go_to_dead_letters(r, keys, sample_city, field, valu
     (_, letter), = r.xrange(keys.deadletter())
     assert reason in letter["reason"]
     assert r.smembers(keys.road_incidents_open()) == {"RI-1"}
+
+
+def test_closed_road_incidents_are_forgotten_after_a_week_open_ones_never(r, keys, sample_city):
+    from feeds.adapters.road_incidents import RoadIncidentsAdapter
+
+    adapter = RoadIncidentsAdapter(sample_city, FeedSource())
+    runner = Runner(r, keys, sample_city)
+    t0 = 1_800_000_000.0
+    rows = [{"id": "old", "status": "closed", "lat": 40, "lon": -75, "opened": t0 - 9 * 86400, "closed": t0 - 8 * 86400},
+            {"id": "recent", "status": "closed", "lat": 40, "lon": -75, "opened": t0 - 86400, "closed": t0 - 3600},
+            {"id": "ongoing", "status": "open", "lat": 40, "lon": -75, "opened": t0 - 30 * 86400}]
+    runner.run_once(adapter, orjson.dumps(rows), now=t0)
+    assert set(r.hkeys(keys.road_incidents())) == {"recent", "ongoing"}
+    assert set(r.hkeys(keys.seen("traffic", "road-incidents"))) == {"recent", "ongoing"}
+    assert r.zrange(keys.road_incidents_closed(), 0, -1) == ["recent"]
+    runner.run_once(adapter, b"[]", now=t0 + 7 * 86400)  # a week later "recent" goes too
+    assert set(r.hkeys(keys.road_incidents())) == {"ongoing"}

@@ -5,6 +5,8 @@ zoomed to it. The URL carries the state, so the view can be shared.
 """
 from __future__ import annotations
 
+import time
+
 from dash import dcc, html
 
 from dashboard.components import format_age, format_value, kpi_card, status_badge
@@ -147,8 +149,6 @@ def district_table(city: City, kpis: dict[str, dict]) -> list:
 
 
 def district_links_table(links, incidents: list[dict], limit: int = 14) -> list:
-    import time
-
     now = time.time()
     with_data = sorted((link for link in links if link.ratio is not None), key=lambda link: link.ratio)
     rows = [html.Tr([html.Td(link.name, className="link-name"), html.Td(f"{link.speed_kmh:.0f}"),

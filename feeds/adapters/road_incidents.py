@@ -18,6 +18,7 @@ import orjson
 from feeds.adapters.base_city import CityAdapter
 from feeds.framework import Record, Rejected
 from feeds.geo import valid_lonlat
+from feeds.schema import ROAD_INCIDENT_RETENTION_S
 from feeds.timeparse import iso_to_epoch
 
 STATUSES = ("open", "closed")
@@ -99,5 +100,17 @@ class RoadIncidentsAdapter(CityAdapter):
         if closed:
             pipe.srem(keys.road_incidents_open(), *closed)
             pipe.zrem(keys.road_incidents_geo(), *closed)
+            pipe.zadd(keys.road_incidents_closed(), {rec.key: rec.data["closed"] or rec.version
+                                                     for rec in records if rec.data["status"] == "closed"})
         self.add_readings(pipe, keys, [{"incident": rec.key, "status": rec.data["status"], "t": rec.version}
                                        for rec in records])
+
+    def housekeeping(self, r, keys, now):
+        """Forget incidents closed more than ROAD_INCIDENT_RETENTION_S ago (their readings stay in the stream)."""
+        old = r.zrangebyscore(keys.road_incidents_closed(), "-inf", now - ROAD_INCIDENT_RETENTION_S)
+        if old:
+            pipe = r.pipeline(transaction=False)
+            pipe.hdel(keys.road_incidents(), *old)
+            pipe.hdel(keys.seen(self.domain, self.name), *old)
+            pipe.zrem(keys.road_incidents_closed(), *old)
+            pipe.execute()

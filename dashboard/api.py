@@ -1,17 +1,22 @@
 """GET /healthz and the read-only JSON API under /api/v1 (architecture.md, "Contracts")."""
 from __future__ import annotations
 
+import logging
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 import orjson
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import HTTPException
 
 from dashboard.openapi import openapi_document
 from dashboard.store import Store, StoreUnavailable
 from feeds.geo import districts_geojson
 from feeds.kpi.catalogue import DOMAIN_ORDER
 from feeds.timeparse import epoch_to_iso
+
+
+log = logging.getLogger("citybrain.api")
 
 
 def _json(obj, status: int = 200) -> Response:
@@ -37,6 +42,13 @@ def make_api(store: Store) -> tuple[Blueprint, Blueprint]:
     def unavailable(e):
         return _error(503, f"store unavailable: {e}")
 
+    @api.errorhandler(Exception)
+    def internal(e):
+        if isinstance(e, HTTPException):
+            return _error(e.code or 500, e.description or e.name)
+        log.exception("api: %s failed", request.path)
+        return _error(500, "internal error")  # JSON, no traceback: details are in the server log
+
     @api.get("/openapi.json")
     def openapi():
         return _json(openapi_document())
@@ -54,9 +66,12 @@ def make_api(store: Store) -> tuple[Blueprint, Blueprint]:
         since_epoch = None
         if since:
             try:
-                since_epoch = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
+                since_dt = datetime.fromisoformat(since.replace("Z", "+00:00"))
             except ValueError:
                 return _error(400, f"since must be an ISO-8601 time, got {since!r}")
+            if since_dt.tzinfo is None:
+                since_dt = since_dt.replace(tzinfo=timezone.utc)  # documented: no offset means UTC
+            since_epoch = since_dt.timestamp()
         out = store.kpi(kpi_id, since=since_epoch)
         if out is None:
             return _error(404, f"unknown KPI {kpi_id!r}")
@@ -97,5 +112,10 @@ def make_api(store: Store) -> tuple[Blueprint, Blueprint]:
         if not 1 <= count <= 1000:
             return _error(400, "count must be between 1 and 1000")
         return _json({"deadletters": store.dead_letters(count)})
+
+    @api.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def unknown(anything: str):
+        # Without this, Dash's catch-all page route would answer unknown API paths with HTML and 200.
+        return _error(404, f"no API route /api/v1/{anything}; see /api/v1/openapi.json")
 
     return health, api

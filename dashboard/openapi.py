@@ -45,7 +45,8 @@ def openapi_document() -> dict:
                            "status": {"type": "string", "enum": list(FEED_STATUSES)}, "last_success": _TIME,
                            "last_error": _STR, "records": {"type": "integer"}, "rejected": {"type": "integer"},
                            "duplicates": {"type": "integer"}, "skipped": {"type": "integer"},
-                           "warnings": {"type": "integer"}, "lag_s": _NUM, "interval_s": {"type": "number"},
+                           "warnings": {"type": "integer"}, "newest": _TIME, "lag_s": _NUM,
+                           "age_s": _NUM, "interval_s": {"type": "number"},
                            "last_batch": {"type": ["object", "null"]}}}
     link = {"type": "object", "required": ["id", "name", "district", "speed_kmh", "speed_ratio", "as_of"],
             "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "district": _STR,

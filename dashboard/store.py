@@ -17,7 +17,7 @@ from feeds.kpi.catalogue import CATALOGUE, resolve_target
 from feeds.kpi.engine import FRESHNESS_INTERVALS, configured_links
 from feeds.kpi.status import NO_DATA, STALE, effective_status
 from feeds.kpi.traffic import speed_ratio
-from feeds.schema import Keys
+from feeds.schema import KPI_HISTORY_STEP_S, Keys
 from feeds.timeparse import epoch_to_iso
 
 FEED_STATUSES = ("ok", "stale", "error", "never")
@@ -112,9 +112,11 @@ class Store:
         return out
 
     def history(self, kpi_id: str, since: float | None = None) -> list[dict]:
-        lo = "-inf" if since is None else since
-        points = self._call(self.r.zrangebyscore, self.keys.kpi_history(kpi_id), lo, "+inf")
-        return [{"t": epoch_to_iso(p["t"]), "value": p["v"], "status": p["s"]} for p in map(orjson.loads, points)]
+        # Scores are minute buckets; a point's own time can be later in its minute, so filter on it.
+        lo = "-inf" if since is None else since - KPI_HISTORY_STEP_S
+        points = [orjson.loads(p) for p in self._call(self.r.zrangebyscore, self.keys.kpi_history(kpi_id), lo, "+inf")]
+        return [{"t": epoch_to_iso(p["t"]), "value": p["v"], "status": p["s"]} for p in points
+                if since is None or p["t"] >= since]
 
     def histories(self, kpi_ids: list[str], last: int = 60) -> dict[str, list[float]]:
         """The last ``last`` values of several KPIs in one round trip (sparklines)."""
@@ -170,14 +172,19 @@ class Store:
 
 
 def feed_status(name: str, h: dict, now: float) -> dict:
+    """A feed's health as shown: error (last poll failed), stale (no success, or for readings feeds
+    no new data, within 3 intervals), never (not run yet), else ok."""
     interval = float(h.get("interval_s") or 60)
+    limit = FRESHNESS_INTERVALS * interval
     last_success = float(h["last_success"]) if h.get("last_success") else None
     last_attempt = float(h["last_attempt"]) if h.get("last_attempt") else None
-    if last_success is None:
-        status = "error" if h.get("last_error") else "never"
-    elif h.get("last_error") and last_attempt and last_attempt > last_success:
+    newest = float(h["newest"]) if h.get("newest") else None
+    lag = round(now - newest, 1) if newest is not None else None
+    if h.get("last_error") and (last_success is None or (last_attempt or 0) > last_success):
         status = "error"
-    elif now - last_success > FRESHNESS_INTERVALS * interval:
+    elif last_success is None:
+        status = "never"
+    elif now - last_success > limit or (h.get("lag_means_stale", "1") == "1" and lag is not None and lag > limit):
         status = "stale"
     else:
         status = "ok"
@@ -186,9 +193,7 @@ def feed_status(name: str, h: dict, now: float) -> dict:
         "last_success": epoch_to_iso(last_success), "last_error": h.get("last_error") or None,
         "records": int(h.get("records", 0)), "rejected": int(h.get("rejected", 0)),
         "duplicates": int(h.get("duplicates", 0)), "skipped": int(h.get("skipped", 0)),
-        "warnings": int(h.get("warnings", 0)),
-        "lag_s": float(h["lag_s"]) if h.get("lag_s") else None, "interval_s": interval,
-        "age_s": round(now - last_success, 1) if last_success is not None else None,
+        "warnings": int(h.get("warnings", 0)), "newest": epoch_to_iso(newest), "lag_s": lag,
+        "interval_s": interval, "age_s": round(now - last_success, 1) if last_success is not None else None,
         "last_batch": orjson.loads(h["last_batch"]) if h.get("last_batch") else None,
     }
-

@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
                         zone(source.timezone)
                     except Exception:
                         raise ConfigError(f"{name}: unknown time zone {source.timezone!r}") from None
+                if source.file:
+                    try:
+                        with open(source.file, "rb"):
+                            pass
+                    except OSError as e:
+                        raise ConfigError(f"{name}: cannot read --file {source.file}: {e.strerror}") from None
                 adapters.append(ADAPTERS[name](city, source))
             r = _connect(settings)
             keys = Keys(settings.key_prefix)

@@ -20,10 +20,12 @@ import redis
 
 from feeds.config import City, ConfigError, FeedSource
 from feeds.schema import DEADLETTER_RETENTION, READINGS_RETENTION, Keys
+from feeds.timeparse import epoch_to_iso
 
 log = logging.getLogger("feeds")
 
 BATCH = 2000  # records per pipelined round trip
+MAX_FUTURE_S = 300  # an observation stamped further ahead than this is a broken clock, not data
 MAX_RAW_BYTES = 1 << 20  # a dead letter keeps at most 1 MiB of raw payload
 FETCH_TIMEOUT_S = 20
 
@@ -47,6 +49,20 @@ class Record:
     # Defects in a record that is still kept (e.g. a broken geometry beside a valid speed):
     # each goes to the dead-letter stream with the raw record, marked "record kept".
     warnings: list[str] = field(default_factory=list)
+    # Content digest for feeds whose records can change without a newer time (an incident whose
+    # severity changes, no "updated" field): same version + other fingerprint is an update.
+    fingerprint: str | None = None
+
+    def seen_value(self) -> str:
+        return f"{self.version!r}|{self.fingerprint}" if self.fingerprint else repr(self.version)
+
+    def is_duplicate_of(self, seen: str) -> bool:
+        """Not newer than what was stored (or the very same content at the same time)."""
+        version, _, fingerprint = seen.partition("|")
+        stored = float(version)
+        if self.version != stored:
+            return self.version < stored
+        return not self.fingerprint or self.fingerprint == (fingerprint or None)
 
 
 class Adapter:
@@ -57,6 +73,9 @@ class Adapter:
     title: str = ""
     formats: tuple[str, ...] = ()
     kpi_domains: tuple[str, ...] = ()
+    # True for feeds of periodic readings (speeds): data older than 3 intervals means the feed is
+    # stale even if it answers. False for event feeds (incidents), where no news is normal.
+    lag_means_stale: bool = True
 
     def __init__(self, city: City, source: FeedSource):
         self.city = city
@@ -67,8 +86,8 @@ class Adapter:
         if self.source.file:
             try:
                 return Path(self.source.file).read_bytes()
-            except OSError as e:
-                raise ConfigError(f"{self.name}: cannot read --file {self.source.file}: {e.strerror}") from None
+            except OSError as e:  # at run time a missing file is a failed poll: retried with backoff
+                raise OSError(f"{self.name}: cannot read {self.source.file}: {e.strerror}") from None
         if self.source.url:
             req = urllib.request.Request(self.source.url, headers=self.request_headers())
             with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT_S) as resp:
@@ -91,6 +110,9 @@ class Adapter:
         """Queue the writes of accepted, de-duplicated records on a pipeline."""
         raise NotImplementedError
 
+    def published(self, records: list[Record]) -> None:
+        """Called once Redis has accepted ``records`` (for adapter-side bookkeeping)."""
+
     def housekeeping(self, r: redis.Redis, keys: Keys, now: float) -> None:
         """After each batch: drop what this feed's retention says is too old (optional)."""
 
@@ -105,6 +127,7 @@ class BatchResult:
     duplicates: int = 0
     skipped: Counter = field(default_factory=Counter)
     newest: float | None = None  # newest observation time stored
+    payload_error: str | None = None  # the payload as a whole was unreadable
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -144,9 +167,13 @@ class Runner:
         good: dict[str, Record] = {}
         try:
             raws = list(adapter.parse(payload))
-        except Rejected as e:
+        except Exception as e:  # Rejected, or a parser that crashed: the payload is kept either way
+            reason = f"payload: {e}" if isinstance(e, Rejected) else f"payload: adapter error: {type(e).__name__}: {e}"
+            if not isinstance(e, Rejected):
+                log.exception("%s: parse crashed", adapter.name)
             raws = []
-            dead.append((f"payload: {e}", payload[:MAX_RAW_BYTES].decode("utf-8", "replace")))
+            result.payload_error = reason
+            dead.append((reason, payload[:MAX_RAW_BYTES].decode("utf-8", "replace")))
         result.fetched = len(raws)
         for raw in raws:
             try:
@@ -161,13 +188,16 @@ class Runner:
                 log.exception("%s: validate crashed", adapter.name)
                 dead.append((f"adapter error: {type(e).__name__}: {e}", raw))
                 continue
+            if rec.version > now + MAX_FUTURE_S:
+                dead.append((f"time {epoch_to_iso(rec.version)} is {rec.version - now:,.0f} s in the future", raw))
+                continue
             for warning in rec.warnings:
                 kept.append((f"{warning} (record kept)", raw))
             prev = good.get(rec.key)
             if prev is not None:
                 result.duplicates += 1
-                if prev.version >= rec.version:
-                    continue
+                if prev.version > rec.version:
+                    continue  # an older row of the same entity later in the payload
             good[rec.key] = rec
         fresh = self._drop_seen(adapter, list(good.values()), result)
         result.rejected = len(dead)
@@ -205,8 +235,8 @@ class Runner:
         for i in range(0, len(records), BATCH):
             chunk = records[i:i + BATCH]
             stored = self.r.hmget(seen_key, [rec.key for rec in chunk])
-            for rec, version in zip(chunk, stored):
-                if version is not None and rec.version <= float(version):
+            for rec, seen in zip(chunk, stored):
+                if seen is not None and rec.is_duplicate_of(seen):
                     result.duplicates += 1
                 else:
                     fresh.append(rec)
@@ -219,7 +249,7 @@ class Runner:
             pipe = self.r.pipeline(transaction=False)
             if chunk:
                 adapter.publish(pipe, self.keys, chunk)
-                pipe.hset(seen_key, mapping={rec.key: rec.version for rec in chunk})
+                pipe.hset(seen_key, mapping={rec.key: rec.seen_value() for rec in chunk})
             if i == 0:
                 for reason, raw in dead:
                     self._dead_letter(pipe, adapter.name, reason, raw, now)
@@ -227,6 +257,8 @@ class Runner:
                     trim_by_age(pipe, self.keys.deadletter(), DEADLETTER_RETENTION, now)
                 trim_by_age(pipe, self.keys.readings(adapter.domain), READINGS_RETENTION, now)
             pipe.execute()
+            if chunk:
+                adapter.published(chunk)
 
     def _dead_letter(self, pipe, feed: str, reason: str, raw: Any, now: float) -> None:
         if isinstance(raw, (bytes, bytearray)):
@@ -241,29 +273,33 @@ class Runner:
 
     def _health(self, adapter: Adapter, result: BatchResult, now: float) -> None:
         key = self.keys.feed_health(adapter.name)
+        previous_newest = self.r.hget(key, "newest")
         pipe = self.r.pipeline(transaction=False)
         pipe.sadd(self.keys.feeds(), adapter.name)
         fields = {
             "domain": adapter.domain,
             "title": adapter.title,
             "interval_s": adapter.source.interval_s,
+            "lag_means_stale": int(adapter.lag_means_stale),
             "last_attempt": now,
-            "last_success": now,
-            "last_error": "",
             "last_batch": orjson.dumps({
                 "fetched": result.fetched, "stored": result.stored, "rejected": result.rejected,
-                "warnings": result.warnings,
-                "duplicates": result.duplicates, "skipped": dict(result.skipped)}).decode(),
+                "warnings": result.warnings, "duplicates": result.duplicates,
+                "skipped": dict(result.skipped)}).decode(),
         }
-        if result.newest is not None:
-            fields["newest"] = result.newest
-            fields["lag_s"] = round(max(0.0, now - result.newest), 1)
+        if result.payload_error:  # an unreadable payload is a failed poll, not a success
+            fields["last_error"] = result.payload_error[:500]
+        else:
+            fields["last_success"] = now
+            fields["last_error"] = ""
+        if result.newest is not None and (previous_newest is None or result.newest > float(previous_newest)):
+            fields["newest"] = result.newest  # lag is now - newest, worked out when read
         pipe.hset(key, mapping=fields)
         pipe.hincrby(key, "records", result.stored)
         pipe.hincrby(key, "rejected", result.rejected)
         pipe.hincrby(key, "duplicates", result.duplicates)
-        pipe.hincrby(key, "warnings", result.warnings)
         pipe.hincrby(key, "skipped", sum(result.skipped.values()))
+        pipe.hincrby(key, "warnings", result.warnings)
         pipe.execute()
 
     def record_failure(self, adapter: Adapter, error: str, now: float | None = None) -> None:
@@ -272,7 +308,7 @@ class Runner:
             self.r.sadd(self.keys.feeds(), adapter.name)
             self.r.hset(self.keys.feed_health(adapter.name), mapping={
                 "domain": adapter.domain, "title": adapter.title, "interval_s": adapter.source.interval_s,
-                "last_attempt": now, "last_error": error[:500]})
+                "lag_means_stale": int(adapter.lag_means_stale), "last_attempt": now, "last_error": error[:500]})
         except redis.RedisError:
             log.error("%s: cannot record failure, Redis unreachable", adapter.name)
 
@@ -291,8 +327,6 @@ class Runner:
                     failures[a.name] = 0
                     log.info(res.line())
                     due[a.name] = t + a.source.interval_s
-                except ConfigError:
-                    raise
                 except Exception as e:  # network, Redis, adapter: log, back off, go on
                     failures[a.name] += 1
                     wait = min(max_backoff_s, a.source.interval_s * 2 ** (failures[a.name] - 1))

@@ -64,8 +64,9 @@ def test_feeds_report_health(client):
     (feed,) = client.get("/api/v1/feeds").json["feeds"]
     assert feed["name"] == "traffic"
     assert (feed["records"], feed["rejected"], feed["skipped"], feed["warnings"]) == (92, 0, 61, 2)
-    assert feed["status"] == "ok"  # it succeeded just now, however old its data
-    assert feed["lag_s"] > 9 * 365 * 86400  # ... and the lag says how old the data is
+    assert feed["last_success"] is not None and feed["last_error"] is None  # the poll itself worked ...
+    assert feed["lag_s"] > 9 * 365 * 86400  # ... but its newest reading is from 2017
+    assert feed["status"] == "stale"  # a speeds feed whose data is older than 3 intervals is stale
 
 
 def test_links_deadletters_and_bad_parameters(client):
@@ -82,10 +83,25 @@ def test_links_deadletters_and_bad_parameters(client):
 
 def test_the_api_answers_503_not_500_when_redis_is_down(keys, nyc_city):
     client = create_app(settings_for("redis://127.0.0.1:1/0", keys), nyc_city).server.test_client()
-    for path in ("/api/v1/kpis", "/api/v1/feeds", "/api/v1/links", "/api/v1/kpis/city.score"):
+    for path in ("/api/v1/kpis", "/api/v1/feeds", "/api/v1/links", "/api/v1/kpis/city.score",
+                 "/api/v1/road-incidents", "/api/v1/deadletters"):
         res = client.get(path)
         assert res.status_code == 503, path
         assert res.json["error"].startswith("store unavailable")
+
+
+def test_an_unexpected_error_is_a_json_500_without_a_traceback(client, r, keys):
+    r.hset(keys.kpi_values(), "traffic.coverage_pct", b"{not json")
+    res = client.get("/api/v1/kpis")
+    assert res.status_code == 500 and res.json == {"error": "internal error"}
+    missing = client.get("/api/v1/nowhere")
+    assert missing.status_code == 404 and missing.json["error"].startswith("no API route /api/v1/nowhere")
+
+
+def test_since_without_an_offset_is_utc(client):
+    # The only history point is at 2017-10-24T02:08:25Z: one second later excludes it, UTC or not.
+    assert client.get("/api/v1/kpis/traffic.travel_time_index?since=2017-10-24T02:08:26").json["history"] == []
+    assert len(client.get("/api/v1/kpis/traffic.travel_time_index?since=2017-10-24T02:08:25").json["history"]) == 1
 
 
 def test_districts_are_a_geojson_feature_collection_with_closed_rings(client, nyc_city):

@@ -101,3 +101,13 @@ def test_history_keeps_the_newest_value_of_each_minute(r, keys):
     points = [orjson.loads(p) for p in r.zrange(keys.kpi_history("traffic.congested_share_pct"), 0, -1)]
     assert [p["v"] for p in points] == [0.0, 0.0]
     assert [p["t"] for p in points] == [NOW + 10, NOW + 70]
+
+
+def test_city_score_history_runs_on_compute_time_while_an_input_stands_still(r, keys):
+    seed(r, keys)
+    engine = KpiEngine(r, keys, city())
+    engine.recompute(("traffic",), now=NOW)
+    engine.recompute(("traffic",), now=NOW + 120)  # no new readings: as_of stays NOW
+    times = [orjson.loads(p)["t"] for p in r.zrange(keys.kpi_history("city.score"), 0, -1)]
+    assert times == [NOW, NOW + 120]
+    assert len(r.zrange(keys.kpi_history("traffic.travel_time_index"), 0, -1)) == 1

@@ -156,3 +156,30 @@ def test_nan_speed_is_rejected(adapter, nyc_rows):
     row = {**next(r for r in nyc_rows if r["Status"] == "0"), "Speed": "NaN"}
     with pytest.raises(Rejected, match="not finite"):
         adapter.validate(row)
+
+
+def test_learnt_geometry_survives_a_failed_write_and_a_redis_flush(r, keys, sample_city, adapter, monkeypatch):
+    runner = Runner(r, keys, sample_city)
+    real_execute = type(r.pipeline()).execute
+
+    def failing_execute(pipe, *a, **kw):
+        raise __import__("redis").ConnectionError("Redis went away")
+
+    monkeypatch.setattr(type(r.pipeline()), "execute", failing_execute)
+    with pytest.raises(Exception):
+        runner.run_once(adapter, NYC_SNAPSHOT.read_bytes())
+    monkeypatch.setattr(type(r.pipeline()), "execute", real_execute)
+    runner.run_once(adapter, NYC_SNAPSHOT.read_bytes())
+    assert r.hlen(keys.link_meta()) == 92  # nothing was marked as learnt by the failed batch
+    r.delete(keys.link_meta(), keys.seen("traffic", "traffic"))  # as after a restart without persistence
+    runner.run_once(adapter, NYC_SNAPSHOT.read_bytes())  # notices the loss ...
+    runner.run_once(adapter, NYC_SNAPSHOT.read_bytes().replace(b"22:08", b"22:09"))  # ... and learns again
+    assert r.hlen(keys.link_meta()) == 92
+
+
+def test_a_tsv_the_csv_reader_cannot_read_is_one_dead_letter(r, keys, sample_city, adapter):
+    payload = b"linkId\tSpeed\n1\t\"" + b"x" * 200_000 + b"\n"
+    res = Runner(r, keys, sample_city).run_once(adapter, payload)
+    assert res.rejected == 1 and res.payload_error.startswith("payload: tab-separated text unreadable")
+    assert r.hget(keys.feed_health("traffic"), "last_success") is None  # a failed poll, not a success
+    assert r.hget(keys.feed_health("traffic"), "last_error").startswith("payload:")

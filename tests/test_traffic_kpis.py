@@ -73,3 +73,10 @@ def test_real_nyc_snapshot_through_the_runner_gives_hand_derived_kpis(r, keys, n
     # as_of is the newest reading, 22:08:25 EDT; stale after 3 x the 60 s interval.
     assert tti["as_of"] == 1508810905.0
     assert tti["fresh_until"] == 1508810905.0 + 180
+
+
+def test_exactly_sixty_percent_of_free_flow_is_not_congested():
+    links = {"a": LinkInfo("a", "D1", 1000, 50), "b": LinkInfo("b", "D1", 1000, 50)}
+    readings = {"a": {"v": 30.0, "t": NOW}, "b": {"v": 29.9, "t": NOW}}  # ratios 0.6 and 0.598
+    out = traffic_kpis(links, readings, 900, [], None, ["D1"])
+    assert out["traffic.congested_share_pct"].value == pytest.approx(50.0)  # "< 0.6": only b

@@ -110,10 +110,13 @@ class NycTrafficAdapter(CityAdapter):
             text = payload.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise Rejected("not UTF-8 text") from None
-        reader = csv.DictReader(io.StringIO(text), delimiter="\t")
-        if not reader.fieldnames or not {"linkId", "Speed"} <= {f.strip() for f in reader.fieldnames}:
-            raise Rejected("neither JSON nor a tab-separated LinkSpeedQuery with linkId and Speed columns")
-        return [{k.strip(): v for k, v in row.items() if k} for row in reader]
+        try:
+            reader = csv.DictReader(io.StringIO(text), delimiter="\t")
+            if not reader.fieldnames or not {"linkId", "Speed"} <= {f.strip() for f in reader.fieldnames}:
+                raise Rejected("neither JSON nor a tab-separated LinkSpeedQuery with linkId and Speed columns")
+            return [{k.strip(): v for k, v in row.items() if k} for row in reader]
+        except csv.Error as e:
+            raise Rejected(f"tab-separated text unreadable: {e}") from None
 
     def validate(self, raw) -> Record:
         if not isinstance(raw, dict):
@@ -170,10 +173,17 @@ class NycTrafficAdapter(CityAdapter):
                 pipe.hset(keys.link_meta(), rec.key, orjson.dumps(meta))
                 lon, lat = polyline_midpoint(meta["points"])
                 pipe.geoadd(keys.link_geo(), (lon, lat, rec.key))
-                self._meta_published.add(rec.key)
             stream_rows.append({"link": rec.key, "v": d["v"], "t": d["t"]})
         pipe.hset(keys.link_latest(), mapping=latest)
         self.add_readings(pipe, keys, stream_rows)
+
+    def published(self, records):
+        self._meta_published.update(rec.key for rec in records if "meta" in rec.data)
+
+    def housekeeping(self, r, keys, now):
+        # Redis restarted without persistence (or was flushed): learn the links' geometry again.
+        if self._meta_published and r.hlen(keys.link_meta()) < len(self._meta_published):
+            self._meta_published.clear()
 
 
 def _number(value, field: str) -> float:

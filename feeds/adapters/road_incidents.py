@@ -8,21 +8,28 @@ as a JSON array (or {"incidents": [...]}) of objects:
      "updated": "...", "closed": "...", "description": "2 lanes blocked"}
 
 Times are ISO-8601 (an offset-less time is local to the feed's time zone) or epoch seconds.
+
+With ``feeds.road-incidents.options.snapshot: true`` each payload is the complete list of current
+incidents: an open incident missing from it is closed (a "current incidents" endpoint drops cleared
+ones instead of sending them as closed). Without it, incidents close only by a "closed" row.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import time
 
 import orjson
 
 from feeds.adapters.base_city import CityAdapter
-from feeds.framework import Record, Rejected
+from feeds.framework import Record, Rejected, Skipped
 from feeds.geo import valid_lonlat
 from feeds.schema import ROAD_INCIDENT_RETENTION_S
 from feeds.timeparse import iso_to_epoch
 
 STATUSES = ("open", "closed")
 SEVERITIES = ("minor", "major", "critical")
+EPOCH_MAX = 4_102_444_800  # 2100-01-01: larger numbers are milliseconds or garbage, not seconds
 
 
 class RoadIncidentsAdapter(CityAdapter):
@@ -31,8 +38,15 @@ class RoadIncidentsAdapter(CityAdapter):
     title = "Road incidents (generic JSON)"
     formats = ("incident-json",)
     kpi_domains = ("traffic",)
+    lag_means_stale = False  # no new incident for an hour is good news, not a stale feed
+
+    def __init__(self, city, source):
+        super().__init__(city, source)
+        self.snapshot = bool(source.options.get("snapshot", False))
+        self._payload_ids: set[str] | None = None  # ids in the last readable payload (snapshot mode)
 
     def parse(self, payload: bytes):
+        self._payload_ids = None
         try:
             doc = orjson.loads(payload)
         except orjson.JSONDecodeError as e:
@@ -41,6 +55,8 @@ class RoadIncidentsAdapter(CityAdapter):
             doc = doc["incidents"]
         if not isinstance(doc, list):
             raise Rejected("expected a JSON array of incidents (or {\"incidents\": [...]})")
+        # Every id named, valid or not: a rejected row must not close its incident.
+        self._payload_ids = {str(row.get("id")).strip() for row in doc if isinstance(row, dict) and row.get("id")}
         return doc
 
     def _time(self, raw: dict, field: str, required: bool = False) -> float | None:
@@ -52,6 +68,8 @@ class RoadIncidentsAdapter(CityAdapter):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(value):
                 raise Rejected(f"{field}: not finite")
+            if not 0 <= value <= EPOCH_MAX:
+                raise Rejected(f"{field}: {value!r} is not epoch seconds (milliseconds?)")
             return float(value)
         if isinstance(value, str):
             try:
@@ -82,11 +100,15 @@ class RoadIncidentsAdapter(CityAdapter):
         closed = self._time(raw, "closed")
         updated = self._time(raw, "updated")
         version = max(t for t in (opened, closed, updated) if t is not None)
+        if status == "closed" and (closed or version) < time.time() - ROAD_INCIDENT_RETENTION_S:
+            raise Skipped("closed before the retention window")
         data = {"id": incident_id, "type": str(raw.get("type") or "incident")[:60], "status": status,
                 "severity": severity, "lat": lat, "lon": lon, "opened": opened, "closed": closed,
                 "updated": version, "description": str(raw.get("description") or "")[:500],
                 "district": self.resolve_district((lon, lat), raw.get("district"))}
-        return Record(incident_id, version, data)
+        # Same time, other content (severity raised, no "updated" field) is an update, not a duplicate.
+        fingerprint = hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
+        return Record(incident_id, version, data, fingerprint=fingerprint)
 
     def publish(self, pipe, keys, records):
         pipe.hset(keys.road_incidents(), mapping={rec.key: orjson.dumps(rec.data) for rec in records})
@@ -94,6 +116,7 @@ class RoadIncidentsAdapter(CityAdapter):
         closed = [rec.key for rec in records if rec.data["status"] == "closed"]
         if opened:
             pipe.sadd(keys.road_incidents_open(), *opened)
+            pipe.zrem(keys.road_incidents_closed(), *opened)  # reopened: no longer due for retention
             pipe.geoadd(keys.road_incidents_geo(),
                         [x for rec in records if rec.data["status"] == "open"
                          for x in (rec.data["lon"], rec.data["lat"], rec.key)])
@@ -106,7 +129,20 @@ class RoadIncidentsAdapter(CityAdapter):
                                        for rec in records])
 
     def housekeeping(self, r, keys, now):
-        """Forget incidents closed more than ROAD_INCIDENT_RETENTION_S ago (their readings stay in the stream)."""
+        """Close incidents a snapshot no longer lists; forget incidents closed over a week ago."""
+        if self.snapshot and self._payload_ids is not None:
+            gone = sorted(set(r.smembers(keys.road_incidents_open())) - self._payload_ids)
+            if gone:
+                pipe = r.pipeline(transaction=False)
+                for iid, raw in zip(gone, r.hmget(keys.road_incidents(), gone)):
+                    inc = orjson.loads(raw) if raw else {"id": iid}
+                    inc.update(status="closed", closed=now, updated=now)
+                    pipe.hset(keys.road_incidents(), iid, orjson.dumps(inc))
+                    pipe.hset(keys.seen(self.domain, self.name), iid, repr(now))
+                pipe.srem(keys.road_incidents_open(), *gone)
+                pipe.zrem(keys.road_incidents_geo(), *gone)
+                pipe.zadd(keys.road_incidents_closed(), {iid: now for iid in gone})
+                pipe.execute()
         old = r.zrangebyscore(keys.road_incidents_closed(), "-inf", now - ROAD_INCIDENT_RETENTION_S)
         if old:
             pipe = r.pipeline(transaction=False)

@@ -139,8 +139,11 @@ class KpiEngine:
             if v["value"] is None or v["as_of"] is None:
                 continue
             key = self.keys.kpi_history(kpi_id)
-            bucket = math.floor(v["as_of"] / KPI_HISTORY_STEP_S) * KPI_HISTORY_STEP_S
-            point = orjson.dumps({"t": v["as_of"], "v": v["value"], "s": v["status"]})
+            # A KPI's trend runs on its data's time; the composite's on when it was computed, since its
+            # as_of (the oldest input) stands still while any input is stale.
+            t = v["computed_at"] if kpi_id == "city.score" else v["as_of"]
+            bucket = math.floor(t / KPI_HISTORY_STEP_S) * KPI_HISTORY_STEP_S
+            point = orjson.dumps({"t": t, "v": v["value"], "s": v["status"]})
             pipe.zremrangebyscore(key, bucket, bucket)  # the newest value of each step wins
             pipe.zadd(key, {point: bucket})
             pipe.zremrangebyscore(key, "-inf", f"({bucket - KPI_HISTORY_RETENTION_S}")

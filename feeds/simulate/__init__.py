@@ -24,7 +24,9 @@ def simulators(city: City):
     out = []
     for name, gen, interval in (("traffic", traffic, sim.traffic_interval_s),
                                 ("road-incidents", incidents, sim.incidents_interval_s)):
-        source = FeedSource(interval_s=interval, timezone=city.timezone)
+        # The incident simulator sends every current incident: a snapshot.
+        source = FeedSource(interval_s=interval, timezone=city.timezone,
+                            options={"snapshot": True} if name == "road-incidents" else {})
         out.append((ADAPTERS[name](city, source), gen, interval))
     return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 
@@ -76,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    # A process manager stops us with SIGTERM: leave through atexit, which stops the embedded Redis.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _: sys.exit(128 + signum))
     if simulate:
         start_simulation(settings, city)
     log.info("City Brain on http://%s:%d/", args.host, settings.port)

@@ -155,7 +155,7 @@ def bench_city(r, city, repeat: int) -> list[tuple]:
             rows.append((f"traffic callback, {label}, {n} links", "ms", statistics.median(ms), pct(ms, 95), base,
                          f"{size / 1024:.1f} KiB/response"))
         rows.append((f"process max RSS after {n} links", "MiB",
-                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0, None, "bench process"))
+                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, None, None, "bench process"))
     finally:
         cleanup(r, keys)
     return rows
@@ -185,7 +185,8 @@ def main() -> None:
     for name, unit, med, tail, base, note in rows:
         ratio = f"{med / base:.2f}" if base else ""
         base_s = f"{base:,.1f}" if base else ""
-        print(f"| {name:50} | {unit:9} | {med:>10,.1f} | {tail:>10,.1f} | {base_s:>10} | {ratio:>6} | {note}")
+        tail_s = f"{tail:,.1f}" if tail is not None else ""
+        print(f"| {name:50} | {unit:9} | {med:>10,.1f} | {tail_s:>10} | {base_s:>10} | {ratio:>6} | {note}")
     print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSET+XADD of the same"
           " readings; callback -> GET /healthz through the same client.")
     if embedded:

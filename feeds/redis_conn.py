@@ -39,6 +39,17 @@ def redis_server_binary() -> str | None:
     return shutil.which("redis-server")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: Linux stops it when the parent dies, even by SIGKILL."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: atexit and the signal handlers still stop it
+        pass
+
+
 class EmbeddedRedis:
     """A real redis-server on a private unix socket, stopped when this process exits."""
 
@@ -61,7 +72,7 @@ class EmbeddedRedis:
         self.proc = subprocess.Popen(
             [self.binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
              "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )
         client = connect(self.url)
         deadline = time.monotonic() + 10

@@ -122,3 +122,34 @@ def test_app_bad_flag_or_config_exits_2_with_one_line(args, env, message):
     out = app_cli(*args, env_extra=env)
     assert out.returncode == 2
     assert out.stderr.strip() == message
+
+
+def test_python_app_py_runs_embedded_redis_and_the_simulation_and_stops_them(tmp_path):
+    import signal
+    import time
+    import urllib.request
+
+    from tests.test_browser import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "KEY_PREFIX", "CITY_CONFIG")}
+    env.update(PORT=str(port), TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        feeds = []
+        while time.monotonic() < deadline and not feeds:
+            time.sleep(0.3)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/feeds", timeout=2) as res:
+                    feeds = [f for f in orjson.loads(res.read())["feeds"] if f["name"] == "traffic" and f["records"]]
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert feeds, "the simulated city did not reach the API in 30 s"
+        servers = list(tmp_path.glob("citybrain-redis-*/redis.sock"))
+        assert len(servers) == 1  # the embedded Redis, on its private socket
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 128 + signal.SIGTERM
+    assert list(tmp_path.glob("citybrain-redis-*")) == []  # stopped, and its folder removed

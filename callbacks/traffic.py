@@ -5,7 +5,7 @@ arrays, and only when the KPI version shows new data arrived.
 """
 from __future__ import annotations
 
-from dash import Input, Output, State, ctx, no_update
+from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.pages import traffic as traffic_page
@@ -34,11 +34,9 @@ def register(app, store, settings) -> None:
         if links is None:  # nothing new: ages and statuses only
             return cards, no_update, no_update, no_update
         data = traffic_page.map_data(store.city, kpis, links, store.link_midpoints, incidents, focus)
-        if first:
-            figure = traffic_page.full_map(
-                traffic_page.map_skeleton(store.city, focus, theme or "dark", settings.map_tile_url), data)
-        else:
-            figure = traffic_page.patch_map(data)
+        base = (traffic_page.map_skeleton(store.city, focus, theme or "dark", settings.map_tile_url) if first
+                else Patch())
+        figure = traffic_page.apply_map_data(base, data)
         side = traffic_page.side_panel(store.city, kpis, links, incidents, focus)
         return cards, figure, side, version
 

@@ -11,6 +11,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 
 from app import create_app
+from dashboard.pages.traffic import FIRST_BAND
 from feeds.adapters.nyc_traffic import NycTrafficAdapter
 from feeds.adapters.road_incidents import RoadIncidentsAdapter
 from feeds.config import FeedSource, Settings
@@ -91,9 +92,18 @@ def test_traffic_values_refresh_live_and_a_district_drills_down(dash_duo, r, key
     tti = "#kpi-traffic-travel-time-index .kpi-value"
     dash_duo.wait_for_text_to_equal(tti, f"{first['traffic.travel_time_index']['value']:,.2f}", timeout=10)
 
+    red = f"return document.querySelector('#traffic-map .js-plotly-plot').data[{FIRST_BAND + 4}].lon.length"
+    dash_duo.wait_for_element("#traffic-map .maplibregl-canvas", timeout=15)
+    congested_before = dash_duo.driver.execute_script(red)
+
     second = city.batch(slow_down=0.5)  # every road at half its speed: TTI roughly doubles
     assert second["traffic.travel_time_index"]["value"] > 1.8 * first["traffic.travel_time_index"]["value"]
     dash_duo.wait_for_text_to_equal(tti, f"{second['traffic.travel_time_index']['value']:,.2f}", timeout=10)
+    # The map took the Patch: links below 60 % of free flow moved into the red band trace.
+    deadline = time.monotonic() + 10
+    while dash_duo.driver.execute_script(red) <= congested_before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert dash_duo.driver.execute_script(red) > congested_before
 
     dash_duo.find_element("#district-link-D5").click()
     dash_duo.wait_for_text_to_equal("#traffic-district-name", "Central", timeout=10)

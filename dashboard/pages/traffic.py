@@ -91,29 +91,17 @@ def map_data(city: City, kpis: dict[str, dict], links, midpoints, incidents: lis
     return out
 
 
-def full_map(skeleton: dict, data: dict[int, dict]) -> dict:
-    for i, fields in data.items():
-        for field, value in fields.items():
-            target = skeleton["data"][i]
-            *path, last = field.split(".")
-            for part in path:
-                target = target[part]
-            target[last] = value
-    return skeleton
-
-
-def patch_map(data: dict[int, dict]):
-    from dash import Patch
-
-    patch = Patch()
+def apply_map_data(figure, data: dict[int, dict]):
+    """Set the live arrays on ``figure``: the skeleton dict (first paint) or a dash ``Patch()``
+    (later refreshes, which then carry only these arrays). Both index the same way."""
     for i, fields in data.items():
         for field, value in fields.items():
             *path, last = field.split(".")
-            target = patch["data"][i]
+            target = figure["data"][i]
             for part in path:
                 target = target[part]
             target[last] = value
-    return patch
+    return figure
 
 
 def side_panel(city: City, kpis: dict[str, dict], links, incidents: list[dict], focus: str | None) -> list:

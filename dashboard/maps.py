@@ -90,7 +90,7 @@ def line_traces(links, theme: str) -> list[dict]:
         traces.append({"type": "scattermap", "mode": "lines", "lon": lons, "lat": lats, "name": label,
                        "line": {"color": colour, "width": 4}, "hoverinfo": "skip"})
     lons, lats = groups.get(None, ([], []))
-    traces.append({"type": "scattermap", "mode": "lines", "lon": lons, "lat": lats, "name": "no data",
+    traces.append({"type": "scattermap", "mode": "lines", "lon": lons, "lat": lats, "name": "no reading or free flow unknown",
                    "line": {"color": NO_DATA_COLOUR, "width": 2}, "hoverinfo": "skip"})
     return traces
 

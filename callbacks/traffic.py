@@ -33,7 +33,7 @@ def register(app, store, settings) -> None:
         cards = traffic_page.cards(kpis, histories, focus)
         if links is None:  # nothing new: ages and statuses only
             return cards, no_update, no_update, no_update
-        data = traffic_page.map_data(store.city, kpis, links, store.link_midpoints, incidents, focus)
+        data = traffic_page.map_data(store.city, kpis, links, incidents, focus)
         base = (traffic_page.map_skeleton(store.city, focus, theme or "dark", settings.map_tile_url) if first
                 else Patch())
         figure = traffic_page.apply_map_data(base, data)

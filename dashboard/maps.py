@@ -95,14 +95,11 @@ def line_traces(links, theme: str) -> list[dict]:
     return traces
 
 
-def link_hover_trace(links, mids: dict[str, tuple[float, float]]) -> dict:
+def link_hover_trace(links) -> dict:
     lon, lat, text, ids = [], [], [], []
     for link in links:
-        m = mids.get(link.id)
-        if m is None:
-            continue
-        lon.append(m[0])
-        lat.append(m[1])
+        lon.append(link.mid[0])
+        lat.append(link.mid[1])
         ids.append(link.id)
         if link.speed_kmh is None:
             text.append(f"{link.name}<br>no reading")

@@ -33,6 +33,7 @@ class LinkState:
     name: str
     district: str | None
     points: list
+    mid: tuple[float, float]  # midpoint along the line (hover marker, GEO)
     free_flow_kmh: float | None
     speed_kmh: float | None
     ratio: float | None
@@ -47,7 +48,6 @@ class Store:
         self.config_links = {link.id: link for link in city.traffic.links}
         self.link_districts = {lid: info.district for lid, info in configured_links(city).items()}
         self.link_midpoints = {link.id: polyline_midpoint(link.points) for link in city.traffic.links}
-        self.district_names = {d.id: d.name for d in city.districts}
 
     def _call(self, fn, *args):
         try:
@@ -148,7 +148,8 @@ class Store:
         for lid, link in self.config_links.items():
             reading = orjson.loads(latest[lid]) if lid in latest else None
             speed = reading["v"] if reading else None
-            out.append(LinkState(lid, link.name, self.link_districts[lid], link.points, link.free_flow_kmh, speed,
+            out.append(LinkState(lid, link.name, self.link_districts[lid], link.points, self.link_midpoints[lid],
+                                 link.free_flow_kmh, speed,
                                  speed_ratio(speed, link.free_flow_kmh) if speed else None,
                                  reading["t"] if reading else None))
         for lid, m in meta.items():
@@ -156,7 +157,8 @@ class Store:
                 continue
             m = orjson.loads(m)
             reading = orjson.loads(latest[lid]) if lid in latest else None
-            out.append(LinkState(lid, m.get("name", ""), m.get("district"), m["points"], None,
+            mid = tuple(m["mid"]) if "mid" in m else polyline_midpoint(m["points"])
+            out.append(LinkState(lid, m.get("name", ""), m.get("district"), m["points"], mid, None,
                                  reading["v"] if reading else None, None, reading["t"] if reading else None))
         return out
 

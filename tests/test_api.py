@@ -118,3 +118,17 @@ def test_every_documented_path_is_served(client):
     for path in spec["paths"]:
         concrete = path.replace("{id}", "city.score")
         assert client.get(concrete).status_code == 200, path
+
+
+def test_links_learnt_from_the_feed_are_listed_and_hoverable_without_a_ratio(client, r, keys, nyc_city):
+    from dashboard.maps import link_hover_trace
+    from dashboard.store import Store
+
+    learnt = next(link for link in client.get("/api/v1/links").json["links"] if link["id"] == "4616323")
+    assert learnt["district"] == "manhattan" and learnt["speed_ratio"] is None  # free flow unknown
+    assert learnt["speed_kmh"] == pytest.approx(21.12 * 1.609344, abs=0.01)
+    links = Store(r, keys, nyc_city).links()
+    hover = link_hover_trace(links)
+    i = hover["customdata"].index("4616323")
+    assert hover["text"][i].endswith("km/h (free flow unknown)")
+    assert len(hover["customdata"]) == len(links)  # configured and learnt alike

@@ -69,12 +69,12 @@ def map_skeleton(city: City, focus: str | None, theme: str, tile_url: str | None
     center, zoom = _polygon_view(city, focus) if focus else (None, None)
     return {
         "data": [district_layer(city, {}, "TTI", theme, TTI_SCALE, 1.0, 1.8, focus), *line_traces([], theme),
-                 link_hover_trace([], {}), incidents_trace([])],
+                 link_hover_trace([]), incidents_trace([])],
         "layout": base_layout(city, theme, tile_url, center, zoom, uirevision=f"traffic-{focus or 'city'}"),
     }
 
 
-def map_data(city: City, kpis: dict[str, dict], links, midpoints, incidents: list[dict],
+def map_data(city: City, kpis: dict[str, dict], links, incidents: list[dict],
              focus: str | None) -> dict[int, dict]:
     """The live arrays of each trace, by trace position: what a refresh sends."""
     tti_values = {d: v["value"] for d, v in kpis["traffic.travel_time_index"]["by_district"].items()}
@@ -84,7 +84,7 @@ def map_data(city: City, kpis: dict[str, dict], links, midpoints, incidents: lis
     out = {DISTRICTS: {"z": districts["z"], "text": districts["text"]}}
     for i, trace in enumerate(line_traces(shown, "dark")):
         out[FIRST_BAND + i] = {"lon": trace["lon"], "lat": trace["lat"]}
-    hover = link_hover_trace(shown, midpoints)
+    hover = link_hover_trace(shown)
     out[HOVER] = {k: hover[k] for k in ("lon", "lat", "text", "customdata")}
     inc = incidents_trace(shown_incidents)
     out[INCIDENTS] = {"lon": inc["lon"], "lat": inc["lat"], "text": inc["text"], "marker.color": inc["marker"]["color"]}

@@ -141,7 +141,7 @@ class NycTrafficAdapter(CityAdapter):
         if not isinstance(as_of_text, str):
             raise Rejected("missing data_as_of")
         as_of = parse_as_of(as_of_text, self.tz)
-        data = {"link": link_id, "v": round(speed_mph * MPH_TO_KMH, 2), "t": as_of}
+        data = {"v": round(speed_mph * MPH_TO_KMH, 2), "t": as_of}
         if travel_time_s is not None:
             data["tt"] = travel_time_s
         warnings = []
@@ -152,13 +152,11 @@ class NycTrafficAdapter(CityAdapter):
                 points = e.points
                 warnings.append(f"{e}; geometry cut there")
             if len(points) >= 2:
-                data["meta"] = {"name": str(row.get("link_name") or ""), "points": points,
-                                "district": self.district_for(points, row.get("borough")),
+                mid = polyline_midpoint(points)
+                data["meta"] = {"name": str(row.get("link_name") or ""), "points": points, "mid": mid,
+                                "district": self.resolve_district(mid, row.get("borough")),
                                 "length_m": round(polyline_length_m(points), 1)}
         return Record(link_id, as_of, data, warnings)
-
-    def district_for(self, points, borough) -> str | None:
-        return self.resolve_district(polyline_midpoint(points), borough)
 
     def publish(self, pipe, keys, records):
         latest, stream_rows = {}, []
@@ -171,8 +169,7 @@ class NycTrafficAdapter(CityAdapter):
             meta = d.get("meta")
             if meta is not None:
                 pipe.hset(keys.link_meta(), rec.key, orjson.dumps(meta))
-                lon, lat = polyline_midpoint(meta["points"])
-                pipe.geoadd(keys.link_geo(), (lon, lat, rec.key))
+                pipe.geoadd(keys.link_geo(), (*meta["mid"], rec.key))
             stream_rows.append({"link": rec.key, "v": d["v"], "t": d["t"]})
         pipe.hset(keys.link_latest(), mapping=latest)
         self.add_readings(pipe, keys, stream_rows)

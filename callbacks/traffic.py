@@ -33,11 +33,12 @@ def register(app, store, settings) -> None:
         cards = traffic_page.cards(kpis, histories, focus)
         if links is None:  # nothing new: ages and statuses only
             return cards, no_update, no_update, no_update
-        data = traffic_page.map_data(store.city, kpis, links, incidents, focus)
+        shown, shown_incidents = traffic_page.in_focus(links, incidents, focus)
+        data = traffic_page.map_data(store.city, kpis, shown, shown_incidents)
         base = (traffic_page.map_skeleton(store.city, focus, theme or "dark", settings.map_tile_url) if first
                 else Patch())
         figure = traffic_page.apply_map_data(base, data)
-        side = traffic_page.side_panel(store.city, kpis, links, incidents, focus)
+        side = traffic_page.side_panel(store.city, kpis, shown, shown_incidents, focus)
         return cards, figure, side, version
 
     @app.callback(Output("url", "search"), Input("traffic-map", "clickData"), prevent_initial_call=True)

@@ -56,20 +56,28 @@ def base_layout(city: City, theme: str, tile_url: str | None, center=None, zoom=
     }
 
 
+def district_values(city: City, values: dict[str, float | None], label: str, zmin: float) -> dict:
+    """The live part of the district layer: its colour values and hover texts."""
+    z, text = [], []
+    for d in city.districts:
+        v = values.get(d.id)
+        z.append(zmin if v is None else v)
+        text.append(f"{d.name}: no data" if v is None else f"{d.name}: {label} {v:.2f}")
+    return {"z": z, "text": text}
+
+
 def district_layer(city: City, values: dict[str, float | None], label: str, theme: str,
                    colorscale, zmin: float, zmax: float, focus: str | None = None) -> dict:
     ids = [d.id for d in city.districts]
-    names = {d.id: d.name for d in city.districts}
-    z = [values.get(d) if values.get(d) is not None else zmin for d in ids]
-    text = [f"{names[d]}: {label} {values[d]:.2f}" if values.get(d) is not None else f"{names[d]}: no data" for d in ids]
+    live = district_values(city, values, label, zmin)
     return {
         "type": "choroplethmap", "geojson": districts_geojson(city.districts), "locations": ids, "featureidkey": "id",
-        "z": z, "zmin": zmin, "zmax": zmax, "colorscale": colorscale, "showscale": False,
+        "z": live["z"], "zmin": zmin, "zmax": zmax, "colorscale": colorscale, "showscale": False,
         "marker": {"opacity": [0.10 if focus and d != focus else 0.28 for d in ids],
                    "line": {"color": [("#f8fafc" if theme == "dark" else "#0f172a") if d == focus
                                       else THEME_OUTLINE[theme] for d in ids],
                             "width": [4 if d == focus else 1.5 for d in ids]}},
-        "text": text, "hovertemplate": "%{text}<br>click to drill down<extra></extra>",
+        "text": live["text"], "hovertemplate": "%{text}<br>click to drill down<extra></extra>",
         "name": "Districts", "showlegend": False,
     }
 

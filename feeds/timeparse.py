@@ -30,11 +30,11 @@ def local_to_epoch(dt: datetime, tz: str, now: float | None = None) -> float:
     return second if second <= now + FUTURE_GRACE_S else first
 
 
-def iso_to_epoch(text: str, tz: str, now: float | None = None) -> float:
+def iso_to_epoch(text: str, tz: str) -> float:
     """ISO-8601 with or without an offset; without one it is local time in ``tz``."""
     dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        return local_to_epoch(dt, tz, now)
+        return local_to_epoch(dt, tz)
     return dt.timestamp()
 
 

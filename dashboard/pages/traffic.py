@@ -10,7 +10,8 @@ import time
 from dash import dcc, html
 
 from dashboard.components import format_age, format_value, kpi_card, status_badge
-from dashboard.maps import base_layout, district_layer, incidents_trace, line_traces, link_hover_trace
+from dashboard.maps import (base_layout, district_layer, district_values, incidents_trace, line_traces,
+                            link_hover_trace)
 from feeds.config import City
 
 TRAFFIC_KPIS = ("traffic.travel_time_index", "traffic.congested_share_pct", "traffic.coverage_pct",
@@ -74,14 +75,17 @@ def map_skeleton(city: City, focus: str | None, theme: str, tile_url: str | None
     }
 
 
-def map_data(city: City, kpis: dict[str, dict], links, incidents: list[dict],
-             focus: str | None) -> dict[int, dict]:
+def in_focus(links, incidents: list[dict], focus: str | None) -> tuple[list, list[dict]]:
+    """The links and incidents a view shows: all of them, or one district's."""
+    if not focus:
+        return links, incidents
+    return [link for link in links if link.district == focus], [i for i in incidents if i.get("district") == focus]
+
+
+def map_data(city: City, kpis: dict[str, dict], shown, shown_incidents: list[dict]) -> dict[int, dict]:
     """The live arrays of each trace, by trace position: what a refresh sends."""
     tti_values = {d: v["value"] for d, v in kpis["traffic.travel_time_index"]["by_district"].items()}
-    shown = [link for link in links if not focus or link.district == focus]
-    shown_incidents = [i for i in incidents if not focus or i.get("district") == focus]
-    districts = district_layer(city, tti_values, "TTI", "dark", TTI_SCALE, 1.0, 1.8, focus)
-    out = {DISTRICTS: {"z": districts["z"], "text": districts["text"]}}
+    out = {DISTRICTS: district_values(city, tti_values, "TTI", 1.0)}
     for i, trace in enumerate(line_traces(shown, "dark")):
         out[FIRST_BAND + i] = {"lon": trace["lon"], "lat": trace["lat"]}
     hover = link_hover_trace(shown)
@@ -104,11 +108,8 @@ def apply_map_data(figure, data: dict[int, dict]):
     return figure
 
 
-def side_panel(city: City, kpis: dict[str, dict], links, incidents: list[dict], focus: str | None) -> list:
-    if focus:
-        return district_links_table([link for link in links if link.district == focus],
-                                    incidents=[i for i in incidents if i.get("district") == focus])
-    return district_table(city, kpis)
+def side_panel(city: City, kpis: dict[str, dict], shown, shown_incidents: list[dict], focus: str | None) -> list:
+    return district_links_table(shown, incidents=shown_incidents) if focus else district_table(city, kpis)
 
 
 def district_table(city: City, kpis: dict[str, dict]) -> list:

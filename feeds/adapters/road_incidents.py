@@ -112,19 +112,18 @@ class RoadIncidentsAdapter(CityAdapter):
 
     def publish(self, pipe, keys, records):
         pipe.hset(keys.road_incidents(), mapping={rec.key: orjson.dumps(rec.data) for rec in records})
-        opened = [rec.key for rec in records if rec.data["status"] == "open"]
-        closed = [rec.key for rec in records if rec.data["status"] == "closed"]
+        opened = [rec for rec in records if rec.data["status"] == "open"]
+        closed = [rec for rec in records if rec.data["status"] == "closed"]
         if opened:
-            pipe.sadd(keys.road_incidents_open(), *opened)
-            pipe.zrem(keys.road_incidents_closed(), *opened)  # reopened: no longer due for retention
-            pipe.geoadd(keys.road_incidents_geo(),
-                        [x for rec in records if rec.data["status"] == "open"
-                         for x in (rec.data["lon"], rec.data["lat"], rec.key)])
+            ids = [rec.key for rec in opened]
+            pipe.sadd(keys.road_incidents_open(), *ids)
+            pipe.zrem(keys.road_incidents_closed(), *ids)  # reopened: no longer due for retention
+            pipe.geoadd(keys.road_incidents_geo(), [x for rec in opened for x in (rec.data["lon"], rec.data["lat"], rec.key)])
         if closed:
-            pipe.srem(keys.road_incidents_open(), *closed)
-            pipe.zrem(keys.road_incidents_geo(), *closed)
-            pipe.zadd(keys.road_incidents_closed(), {rec.key: rec.data["closed"] or rec.version
-                                                     for rec in records if rec.data["status"] == "closed"})
+            ids = [rec.key for rec in closed]
+            pipe.srem(keys.road_incidents_open(), *ids)
+            pipe.zrem(keys.road_incidents_geo(), *ids)
+            pipe.zadd(keys.road_incidents_closed(), {rec.key: rec.data["closed"] or rec.version for rec in closed})
         self.add_readings(pipe, keys, [{"incident": rec.key, "status": rec.data["status"], "t": rec.version}
                                        for rec in records])
 

@@ -189,6 +189,13 @@ def main() -> None:
         print(f"| {name:50} | {unit:9} | {med:>10,.1f} | {tail_s:>10} | {base_s:>10} | {ratio:>6} | {note}")
     print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSET+XADD of the same"
           " readings; callback -> GET /healthz through the same client.")
+    # Each domain's own bench: bench/<domain>.py with run(url, repeat) printing its table.
+    from feeds.plugins import domain_modules
+
+    for domain, mod in domain_modules("bench", "run").items():
+        if domain != "traffic":
+            print(f"\n## {domain}\n")
+            mod.run(url, args.repeat)
     if embedded:
         embedded.stop()
 

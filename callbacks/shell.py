@@ -9,17 +9,21 @@ from dash import Input, Output, State, html
 
 from dashboard.pages import domain as domain_page
 from dashboard.pages import overview as overview_page
-from dashboard.pages import traffic as traffic_page
 from dashboard.shell import nav_links
 from dashboard.store import StoreUnavailable
 from feeds.timeparse import zone
 
-DOMAIN_PAGES = {"/transit": "transit", "/environment": "environment", "/emergency": "emergency",
-                "/services": "services"}
+from feeds.plugins import domain_modules
+from feeds.schema import DOMAINS
+
+# /<domain> is the page of ``dashboard.pages.<domain>.page(store, query)``, or a placeholder until
+# that module exists (see feeds.plugins).
+DOMAIN_PAGES = {f"/{d}": d for d in DOMAINS}
 
 
 def register(app, store, settings) -> None:
     tz = zone(store.city.timezone)
+    pages = domain_modules("dashboard.pages", "page")
 
     @app.callback(Output("page", "children"), Output("nav", "children"),
                   Input("url", "pathname"), Input("url", "search"))
@@ -29,12 +33,10 @@ def register(app, store, settings) -> None:
         nav = nav_links(pathname, search or "")
         if pathname == "/":
             return overview_page.layout(), nav
-        if pathname == "/traffic":
-            district = query.get("district")
-            if district not in store.city.district_ids():
-                district = None
-            return traffic_page.layout(store.city, district), nav
-        if pathname in DOMAIN_PAGES:
+        domain = DOMAIN_PAGES.get(pathname)
+        if domain in pages:
+            return pages[domain].page(store, query), nav
+        if domain is not None:
             try:
                 kpis = store.kpis(domain=DOMAIN_PAGES[pathname])
             except StoreUnavailable:

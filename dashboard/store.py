@@ -49,6 +49,10 @@ class Store:
         self.link_districts = {lid: info.district for lid, info in configured_links(city).items()}
         self.link_midpoints = {link.id: polyline_midpoint(link.points) for link in city.traffic.links}
 
+    def call(self, fn, *args):
+        """Run one Redis call; StoreUnavailable when Redis does not answer."""
+        return self._call(fn, *args)
+
     def _call(self, fn, *args):
         try:
             return fn(*args)

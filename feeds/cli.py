@@ -38,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--url", help="fetch from this URL (one feed only)")
     src.add_argument("--file", help="read this file (one feed only)")
     run.add_argument("--tz", help="time zone of the feed's floating timestamps (default: the city's)")
+    run.add_argument("--format", help="the payload's format, for feeds that read several (see list)")
+    seen = set()
+    for cls in ADAPTERS.values():  # each adapter's own flags (Adapter.cli_options)
+        for flag, key, help_ in cls.cli_options:
+            if flag not in seen:
+                seen.add(flag)
+                run.add_argument(flag, dest=f"opt_{key}", help=f"{help_} [{cls.name}]")
     sim = sub.add_parser("simulate", help="run the simulated city")
     sim.add_argument("--ticks", type=int, metavar="N", help="stop after N rounds (default: run until stopped)")
     return p
@@ -91,21 +98,26 @@ def main(argv: list[str] | None = None) -> int:
                     overrides["file"] = None
                 if args.file:
                     overrides["url"] = None
+                options = dict(base.options)
+                if args.format is not None:
+                    options["format"] = args.format
+                cls = ADAPTERS[name]
+                own = {key for _, key, _ in cls.cli_options}
+                for dest, value in vars(args).items():
+                    if dest.startswith("opt_") and value is not None:
+                        if dest[4:] not in own:
+                            flag = "--" + dest[4:].replace("_", "-")
+                            raise ConfigError(f"{flag} is not an option of feed {name!r}")
+                        options[dest[4:]] = value
+                overrides["options"] = options
                 source = FeedSource.model_validate({**base.model_dump(), **overrides})
-                if not (source.url or source.file):
-                    raise ConfigError(f"{name}: no source: give --url or --file, or set feeds.{name}.url in CITY_CONFIG")
                 if source.timezone:
                     from feeds.timeparse import zone
                     try:
                         zone(source.timezone)
                     except Exception:
                         raise ConfigError(f"{name}: unknown time zone {source.timezone!r}") from None
-                if source.file:
-                    try:
-                        with open(source.file, "rb"):
-                            pass
-                    except OSError as e:
-                        raise ConfigError(f"{name}: cannot read --file {source.file}: {e.strerror}") from None
+                cls.check_source(source)
                 adapters.append(ADAPTERS[name](city, source))
             r = _connect(settings)
             keys = Keys(settings.key_prefix)

@@ -76,6 +76,25 @@ class Adapter:
     # True for feeds of periodic readings (speeds): data older than 3 intervals means the feed is
     # stale even if it answers. False for event feeds (incidents), where no news is normal.
     lag_means_stale: bool = True
+    # Extra ``python -m feeds run`` flags of this adapter: (flag, options key, help). The value lands
+    # in ``source.options[key]``; CITY_CONFIG's ``feeds.<name>.options.<key>`` sets the same.
+    cli_options: tuple[tuple[str, str, str], ...] = ()
+
+    @classmethod
+    def check_source(cls, source: FeedSource) -> None:
+        """Raise ConfigError (one line) when ``source`` cannot work. Default: a URL or a readable file,
+        and ``options.format``, when given, one of ``formats``."""
+        fmt = source.options.get("format")
+        if fmt is not None and fmt not in cls.formats:
+            raise ConfigError(f"{cls.name}: unknown format {fmt!r}; one of {', '.join(cls.formats)}")
+        if not (source.url or source.file):
+            raise ConfigError(f"{cls.name}: no source: give --url or --file, or set feeds.{cls.name}.url in CITY_CONFIG")
+        if source.file:
+            try:
+                with open(source.file, "rb"):
+                    pass
+            except OSError as e:
+                raise ConfigError(f"{cls.name}: cannot read --file {source.file}: {e.strerror}") from None
 
     def __init__(self, city: City, source: FeedSource):
         self.city = city

@@ -66,6 +66,22 @@ class Keys:
         """Sorted set incident id -> closing time, for retention."""
         return self._key("traffic", "incident", "closed")
 
+    # --- transit (buses) ---
+    # Keys of the transit domain use the tag {transit}: self._key("transit", ...).
+    # (end of transit keys)
+
+    # --- emergency (dispatch) ---
+    # Keys of the emergency domain use the tag {emergency}: self._key("emergency", ...).
+    # (end of emergency keys)
+
+    # --- environment (air, noise, water) ---
+    # Keys of the environment domain use the tag {environment}: self._key("environment", ...).
+    # (end of environment keys)
+
+    # --- services (service windows and requests) ---
+    # Keys of the services domain use the tag {services}: self._key("services", ...).
+    # (end of services keys)
+
     # --- KPIs -------------------------------------------------------------------------
     def kpi_values(self) -> str:
         """Hash KPI id -> JSON of the computed value (see feeds.kpi.engine)."""

@@ -19,6 +19,14 @@ TRAFFIC_KPIS = ("traffic.travel_time_index", "traffic.congested_share_pct", "tra
 TTI_SCALE = [[0, "#1a9850"], [0.25, "#91cf60"], [0.5, "#fee08b"], [0.75, "#fc8d59"], [1, "#d73027"]]
 
 
+def page(store, query: dict) -> html.Div:
+    """The page at /traffic (see feeds.plugins); ``query`` is the URL's query string as a dict."""
+    district = query.get("district")
+    if district not in store.city.district_ids():
+        district = None
+    return layout(store.city, district)
+
+
 def layout(city: City, district: str | None) -> html.Div:
     names = {d.id: d.name for d in city.districts}
     if district:

@@ -18,7 +18,9 @@ from feeds.config import City
 from feeds.geo import district_of, polyline_length_m, polyline_midpoint
 from feeds.kpi.catalogue import CATALOGUE, resolve_target
 from feeds.kpi.status import BREACH, NO_DATA, STALE, effective_status, judge, score_of
-from feeds.kpi.traffic import Computed, LinkInfo, traffic_kpis
+from feeds.kpi.base import Computed
+from feeds.kpi.traffic import LinkInfo
+from feeds.plugins import domain_modules
 from feeds.schema import KPI_HISTORY_RETENTION_S, KPI_HISTORY_STEP_S, Keys
 
 FRESHNESS_INTERVALS = 3  # kpis.md: stale when the newest input is older than 3 x the feed's interval
@@ -42,31 +44,15 @@ class KpiEngine:
         self.district_ids = city.district_ids()
 
     # --- inputs -----------------------------------------------------------------------
-    def _feed_health(self, feed: str) -> dict:
-        return self.r.hgetall(self.keys.feed_health(feed))
-
-    def _freshness(self, health: dict) -> float:
+    def freshness(self, health: dict) -> float:
+        """Seconds a value stays fresh after its newest input: 3 x the feed's interval."""
         return FRESHNESS_INTERVALS * float(health.get("interval_s") or DEFAULT_INTERVAL_S)
 
-    def _traffic(self) -> dict[str, tuple[Computed, float]]:
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hgetall(self.keys.link_latest())
-        pipe.smembers(self.keys.road_incidents_open())
-        pipe.hgetall(self.keys.feed_health("traffic"))
-        pipe.hgetall(self.keys.feed_health("road-incidents"))
-        latest, open_ids, speeds_health, incidents_health = pipe.execute()
-        readings = {lid: orjson.loads(v) for lid, v in latest.items()}
-        open_incidents = []
-        if open_ids:
-            open_incidents = [orjson.loads(v) for v in self.r.hmget(self.keys.road_incidents(), sorted(open_ids)) if v]
-        incidents_as_of = float(incidents_health["last_success"]) if incidents_health.get("last_success") else None
-        computed = traffic_kpis(self.links, readings, self.city.traffic.window_s, open_incidents,
-                                incidents_as_of, self.district_ids)
-        speeds_fresh = self._freshness(speeds_health)
-        return {kid: (c, self._freshness(incidents_health) if kid == "traffic.open_incidents" else speeds_fresh)
-                for kid, c in computed.items()}
+    def feed_health(self, feed: str) -> dict:
+        return self.r.hgetall(self.keys.feed_health(feed))
 
-    COMPUTERS = {"traffic": _traffic}
+    # Each domain's computer is ``feeds.kpi.<domain>.compute(engine)`` (see feeds.plugins).
+    COMPUTERS = {d: m.compute for d, m in domain_modules("feeds.kpi", "compute").items()}
 
     # --- compute and store --------------------------------------------------------------
     def recompute(self, domains=("traffic",), now: float | None = None) -> dict[str, dict]:

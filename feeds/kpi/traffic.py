@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+import orjson
+
+from feeds.kpi.base import Computed
 
 CONGESTED_RATIO = 0.6  # TomTom: speed / free-flow below 60 % is the red band
 
@@ -13,16 +17,6 @@ class LinkInfo:
     district: str | None
     length_m: float
     free_flow_kmh: float
-
-
-@dataclass
-class Computed:
-    """A KPI value before judging: the number, its as-of time and its district breakdown."""
-    value: float | None
-    as_of: float | None
-    by_district: dict[str, float | None] = field(default_factory=dict)
-    inputs: int = 0
-    detail: dict = field(default_factory=dict)
 
 
 def speed_ratio(speed_kmh: float, free_flow_kmh: float) -> float:
@@ -91,3 +85,25 @@ def traffic_kpis(links: dict[str, LinkInfo], readings: dict[str, dict], window_s
         by_district={d: float(counts.get(d, 0)) for d in district_ids} if incidents_as_of is not None else {},
         inputs=len(open_incidents))
     return out
+
+
+def compute(engine) -> dict[str, tuple[Computed, float]]:
+    """The traffic domain's KPIs from Redis (called by the KPI engine)."""
+    keys = engine.keys
+    pipe = engine.r.pipeline(transaction=False)
+    pipe.hgetall(keys.link_latest())
+    pipe.smembers(keys.road_incidents_open())
+    pipe.hgetall(keys.feed_health("traffic"))
+    pipe.hgetall(keys.feed_health("road-incidents"))
+    latest, open_ids, speeds_health, incidents_health = pipe.execute()
+    readings = {lid: orjson.loads(v) for lid, v in latest.items()}
+    open_incidents = []
+    if open_ids:
+        open_incidents = [orjson.loads(v) for v in engine.r.hmget(keys.road_incidents(), sorted(open_ids)) if v]
+    incidents_as_of = float(incidents_health["last_success"]) if incidents_health.get("last_success") else None
+    computed = traffic_kpis(engine.links, readings, engine.city.traffic.window_s, open_incidents,
+                            incidents_as_of, engine.district_ids)
+    speeds_fresh = engine.freshness(speeds_health)
+    incidents_fresh = engine.freshness(incidents_health)
+    return {kid: (c, incidents_fresh if kid == "traffic.open_incidents" else speeds_fresh)
+            for kid, c in computed.items()}

@@ -8,26 +8,19 @@ import logging
 import threading
 import time
 
-from feeds.adapters import ADAPTERS
-from feeds.config import City, FeedSource
+from feeds.config import City
 from feeds.framework import Runner
-from feeds.simulate.traffic import IncidentSimulator, TrafficSimulator
+from feeds.plugins import domain_modules
 
 log = logging.getLogger("feeds.simulate")
 
 
 def simulators(city: City):
-    """(adapter, simulator, interval) for every simulated feed."""
-    sim = city.simulation
-    incidents = IncidentSimulator(city, sim.seed)
-    traffic = TrafficSimulator(city, sim.seed, incidents)
+    """(adapter, simulator, interval) for every simulated feed, from each domain's
+    ``feeds.simulate.<domain>.simulators(city)`` (see feeds.plugins)."""
     out = []
-    for name, gen, interval in (("traffic", traffic, sim.traffic_interval_s),
-                                ("road-incidents", incidents, sim.incidents_interval_s)):
-        # The incident simulator sends every current incident: a snapshot.
-        source = FeedSource(interval_s=interval, timezone=city.timezone,
-                            options={"snapshot": True} if name == "road-incidents" else {})
-        out.append((ADAPTERS[name](city, source), gen, interval))
+    for mod in domain_modules("feeds.simulate", "simulators").values():
+        out.extend(mod.simulators(city))
     return out
 
 

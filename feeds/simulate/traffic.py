@@ -112,3 +112,21 @@ class TrafficSimulator:
                 row["speed"] = "n/a"  # a garbled row, as real feeds send now and then
             rows.append(row)
         return orjson.dumps(rows)
+
+
+def simulators(city: City):
+    """The traffic domain's simulated feeds: (adapter, simulator, interval)."""
+    from feeds.adapters import ADAPTERS
+    from feeds.config import FeedSource
+
+    sim = city.simulation
+    incidents = IncidentSimulator(city, sim.seed)
+    traffic = TrafficSimulator(city, sim.seed, incidents)
+    out = []
+    for name, gen, interval in (("traffic", traffic, sim.traffic_interval_s),
+                                ("road-incidents", incidents, sim.incidents_interval_s)):
+        # The incident simulator sends every current incident: a snapshot.
+        source = FeedSource(interval_s=interval, timezone=city.timezone,
+                            options={"snapshot": True} if name == "road-incidents" else {})
+        out.append((ADAPTERS[name](city, source), gen, interval))
+    return out

@@ -1,0 +1,1 @@
+"""Each domain's API routes under /api/v1: ``dashboard.routes.<domain>`` (see feeds.plugins)."""

@@ -76,6 +76,34 @@ class Keys:
 
     # --- environment (air, noise, water) ---
     # Keys of the environment domain use the tag {environment}: self._key("environment", ...).
+    def env_stations(self) -> str:
+        """Hash station id -> JSON of stations learnt from a feed (not in CITY_CONFIG)."""
+        return self._key("environment", "station", "meta")
+
+    def env_openaq_sensors(self) -> str:
+        """Hash OpenAQ sensor id -> JSON {station, param, units}, learnt from /v3/locations."""
+        return self._key("environment", "openaq", "sensors")
+
+    def env_obs_times(self, station: str) -> str:
+        """Sorted set "<param>@<period start>" -> period start: each air observation counted once."""
+        return self._key("environment", "obs", station)
+
+    def env_hourly(self) -> str:
+        """Hash air station id -> JSON {param: {hour start: [sum, count]}} (clock-hour means)."""
+        return self._key("environment", "hourly")
+
+    def env_series(self, station: str) -> str:
+        """Sorted set of a noise or water station's readings, score = time, member = JSON."""
+        return self._key("environment", "series", station)
+
+    def env_state(self) -> str:
+        """Hash station id -> JSON of its derived state (AQI and category, LAeq vs limit, water alerts)."""
+        return self._key("environment", "state")
+
+    def env_seen_series(self) -> str:
+        """Sorted set of de-duplication entries of time-series records, by time (pruned with them)."""
+        return self._key("environment", "seen-series")
+
     # (end of environment keys)
 
     # --- services (service windows and requests) ---

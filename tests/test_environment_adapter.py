@@ -1,0 +1,247 @@
+"""The environment feed on the real OpenAQ v3 recordings and the Sensor.Community slice, plus the
+noise and water forms: parsed values, rejected rows with reasons, the CLI."""
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from feeds.adapters.environment import EnvironmentAdapter, openaq_endpoint
+from feeds.config import ConfigError, FeedSource, parse_city
+from feeds.framework import Runner
+from feeds.kpi.engine import KpiEngine
+from tests.conftest import FIXTURES, box
+from tests.test_cli import feeds_cli
+
+ENV = FIXTURES / "environment"
+
+
+def recording(name: str) -> dict:
+    return orjson.loads((ENV / name).read_bytes())
+
+
+@pytest.fixture
+def env_city():
+    return parse_city({
+        "name": "Env test", "timezone": "America/New_York", "center": [-71.1, 42.3], "zoom": 10,
+        "districts": [{"id": "west", "name": "West", "polygon": box(-71.2, 42.2, -71.1, 42.4)},
+                      {"id": "east", "name": "East", "polygon": box(-71.1, 42.2, -71.0, 42.4)}],
+        "environment": {
+            "air_stations": [{"id": "AQ-1", "lat": 42.30, "lon": -71.15}],
+            "noise_sensors": [{"id": "NS-1", "lat": 42.30, "lon": -71.15}, {"id": "NS-2", "lat": 42.30, "lon": -71.05}],
+            "water_points": [{"id": "WQ-1", "lat": 42.30, "lon": -71.05}],
+        },
+        "feeds": {"environment": {"interval_s": 60}},
+    })
+
+
+@pytest.fixture
+def run(r, keys, env_city):
+    runner = Runner(r, keys, env_city, KpiEngine(r, keys, env_city))
+
+    def go(payload: bytes, fmt: str | None = None, adapter=None, now=None):
+        adapter = adapter or EnvironmentAdapter(env_city, FeedSource(options={"format": fmt} if fmt else {}))
+        return runner.run_once(adapter, payload, now=now)
+    return go
+
+
+def dead_letters(r, keys) -> list[dict]:
+    return [fields for _, fields in r.xrange(keys.deadletter())]
+
+
+def state(r, keys, sid: str) -> dict:
+    raw = r.hget(keys.env_state(), sid)
+    return orjson.loads(raw) if raw else None
+
+
+def test_openaq_endpoints_are_told_apart_by_url():
+    assert openaq_endpoint("https://api.openaq.org/v3/sensors/3/measurements?limit=100&page=1") == ("series", 3)
+    assert openaq_endpoint("https://api.openaq.org/v3/sensors/3/hours") == ("series", 3)
+    assert openaq_endpoint("https://api.openaq.org/v3/locations/1/latest") == ("latest", 1)
+    assert openaq_endpoint("https://api.openaq.org/v3/locations?limit=100&page=1") == ("locations", None)
+    assert openaq_endpoint("https://api.openaq.org/v3/parameters/2/latest") == ("param-latest", 2)
+    assert openaq_endpoint("https://api.openaq.org/v3/sensors/5") == ("sensor", 5)
+
+
+def test_real_measurements_become_hourly_means_and_a_nowcast_aqi(r, keys, run):
+    # /v3/locations tells that sensor 3 is PM2.5 at location 3; then its 48 real 30-minute values.
+    payload = orjson.dumps([recording("openaq_v3_locations.json"), recording("openaq_v3_sensors_3_measurements.json")])
+    res = run(payload, "openaq")
+    assert (res.fetched, res.stored, res.rejected) == (54, 54, 0)  # 6 locations + 48 measurements
+    s = state(r, keys, "openaq-3")
+    assert (s["lat"], s["lon"]) == (42.315, -71.104)
+    # The values pair up per clock hour (7.00, 7.00 | 7.01, 7.01 | ... | 7.23, 7.23): 24 hourly means
+    # 7.00 .. 7.23, the newest hour 2023-03-08T04:00Z with 7.23. NowCast over c1..c12 = 7.23 .. 7.12:
+    # w = 7.12 / 7.23 = 0.98479; sum(w^i c_i) = 79.2686; sum(w^i) = 11.0451; NowCast = 7.1768
+    # -> truncated 7.1 -> AQI 50 / 9.0 x 7.1 = 39.44 -> 39 (Good).
+    assert s["pollutants"]["pm25"]["conc"]["nowcast"] == pytest.approx(7.1768, abs=1e-4)
+    assert s["hour_means"]["pm25"] == pytest.approx(7.23)
+    assert (s["aqi"], s["category"], s["pollutant"]) == (39, "Good", "pm25")
+    hourly = orjson.loads(r.hget(keys.env_hourly(), "openaq-3"))["pm25"]
+    assert len(hourly) == 24 and all(n == 2 for _, n in hourly.values())
+    kpi = orjson.loads(r.hget(keys.kpi_values(), "environment.aqi"))
+    assert kpi["value"] == 39 and kpi["detail"]["pollutant"] == "pm25" and kpi["detail"]["station"] == "openaq-3"
+    # The same recording again: every observation is a duplicate, nothing counted twice.
+    res = run(payload, "openaq")
+    assert res.stored == 0
+    assert orjson.loads(r.hget(keys.env_hourly(), "openaq-3"))["pm25"] == hourly
+
+
+def test_longitude_185_is_a_dead_letter_and_the_other_rows_are_kept(r, keys, run):
+    res = run((ENV / "openaq_v3_parameters_2_latest.json").read_bytes())
+    assert (res.fetched, res.stored, res.rejected) == (7, 6, 1)
+    (dl,) = dead_letters(r, keys)
+    assert dl["adapter"] == "environment"
+    assert dl["reason"] == "coordinates: longitude 185.199922 out of range -180..180"
+    assert orjson.loads(dl["raw"])["record"]["sensorsId"] == 5
+    s = state(r, keys, "openaq-1")  # location 1, sensor 1: 8.15 µg/m³ at 2025-07-09T01:30Z
+    assert s["hour_means"]["pm25"] == 8.15 and s["aqi"] is None  # one hour: NowCast needs 2 of 3
+
+
+def test_coverage_of_74450_percent_is_a_dead_letter(r, keys, run):
+    res = run((ENV / "openaq_v3_sensors_5.json").read_bytes())
+    assert (res.stored, res.rejected) == (0, 1)
+    assert dead_letters(r, keys)[0]["reason"] == "coverage.percentComplete 74450 % out of range 0..100"
+
+
+def test_location_latest_needs_the_location_read_first(r, keys, run, env_city):
+    latest = (ENV / "openaq_v3_locations_1_latest.json").read_bytes()
+    res = run(latest)
+    assert res.rejected == 1
+    assert "sensor 1 is in no location read so far" in dead_letters(r, keys)[0]["reason"]
+    adapter = EnvironmentAdapter(env_city, FeedSource())
+    res = run(orjson.dumps([recording("openaq_v3_locations_1.json"), recording("openaq_v3_locations_1_latest.json")]),
+              adapter=adapter)
+    assert (res.stored, res.rejected) == (2, 0)
+    assert state(r, keys, "openaq-1")["hour_means"]["pm25"] == 8.15
+    meta = orjson.loads(r.hget(keys.env_stations(), "openaq-1"))
+    assert meta["name"] == "testing site 1" and meta["source"] == "OpenAQ AirNow"
+    # The same adapter (a feed polling on its interval) knows the sensor from then on.
+    res = run(latest, adapter=adapter)
+    assert res.rejected == 0 and res.duplicates == 1
+
+
+def test_sensor_community_slice_p1_is_pm10_p2_is_pm25(r, keys, run):
+    res = run((ENV / "sensor_community_data_json_slice_2019-04-25.json").read_bytes())
+    assert (res.fetched, res.stored, res.rejected) == (5, 2, 0)
+    assert dict(res.skipped) == {"no particulate values (humidity, temperature)": 3}  # the DHT22 rows
+    s = state(r, keys, "sc-1071")
+    # Two SDS011 readings in the 01:00 UTC hour: PM2.5 (16.23 + 16.80) / 2 = 16.515; PM10 (19.13 + 18.40) / 2 = 18.765
+    assert s["hour_means"] == {"pm25": pytest.approx(16.515), "pm10": pytest.approx(18.765)}
+    assert (s["lat"], s["lon"]) == (52.544, 13.374)
+
+
+def test_sensor_community_bad_values_are_rejected_with_reasons(r, keys, run):
+    rows = orjson.loads((ENV / "sensor_community_data_json_slice_2019-04-25.json").read_bytes())
+    bad_value, bad_lat, negative = orjson.loads(orjson.dumps([rows[0]] * 3))
+    bad_value["sensordatavalues"][1]["value"] = "n/a"
+    bad_lat["location"]["latitude"] = "95.1"
+    negative["sensordatavalues"][0]["value"] = "-3.0"
+    res = run(orjson.dumps([bad_value, bad_lat, negative, rows[3]]), "sensor-community")
+    assert (res.stored, res.rejected) == (1, 3)
+    assert [d["reason"] for d in dead_letters(r, keys)] == [
+        "P2: not a number 'n/a'", "location: latitude 95.1 out of range -90..90",
+        "P1: -3 out of range 0..2000 for pm10"]
+
+
+def test_noise_and_water_json_and_csv(r, keys, run):
+    now = time.time()
+    noise = [{"id": "NS-1", "time": now - 60, "laeq_db": 70.0}, {"id": "NS-1", "time": now, "laeq_db": 60.0},
+             {"id": "NS-2", "time": now, "laeq_db": "loud"}, {"id": "NS-9", "time": now, "laeq_db": 50}]
+    res = run(orjson.dumps(noise), "noise")
+    # NS-1's two readings collapse to the newest in one batch; the series keeps each batch's reading.
+    assert res.rejected == 2
+    reasons = sorted(d["reason"] for d in dead_letters(r, keys))
+    assert reasons == ["laeq_db: not a number 'loud'", "unknown noise station 'NS-9' and no lat/lon to place it"]
+    csv_text = (f"id,time,free_chlorine_mg_l,turbidity_ntu\nWQ-1,{now:.0f},0.1,0.4\n"
+                f"WQ-1,{now - 10:.0f},,5000\nWQ-7,{now:.0f},0.5,0.2\n")
+    res = run(csv_text.encode(), "water")
+    assert (res.stored, res.rejected) == (1, 2)
+    s = state(r, keys, "WQ-1")
+    assert s["alerts"] == ["free chlorine 0.1 mg/L < 0.2"] and s["district"] == "east"
+    assert any(d["reason"] == "turbidity_ntu: 5000 out of range 0..1000 for turbidity" for d in dead_letters(r, keys))
+
+
+def test_noise_laeq_is_the_energy_average_over_the_window(r, keys, run, env_city):
+    # Two readings 70 and 60 dB(A) in the window: 10 log10((10^7 + 10^6) / 2) = 67.40 dB(A).
+    adapter = EnvironmentAdapter(env_city, FeedSource(options={"format": "noise"}))
+    now = time.time()
+    run(orjson.dumps([{"id": "NS-1", "time": now - 120, "laeq_db": 70}]), adapter=adapter)
+    run(orjson.dumps([{"id": "NS-1", "time": now - 60, "laeq_db": 60}]), adapter=adapter)
+    assert state(r, keys, "NS-1")["laeq"] == 67.4
+
+
+def test_a_payload_of_unknown_shape_is_one_dead_letter(r, keys, run):
+    res = run(b'{"hello": 1}')
+    assert res.payload_error == "payload: cannot tell the format: give --format openaq|sensor-community|noise|water"
+
+
+def test_bad_city_environment_section_is_a_config_error(env_city):
+    raw = env_city.model_dump()
+    raw["environment"] = {"noise_day_limit_db": "loud"}
+    with pytest.raises(ConfigError, match="environment.noise_day_limit_db"):
+        EnvironmentAdapter(parse_city(raw), FeedSource())
+
+
+class _OpenAQ(http.server.BaseHTTPRequestHandler):
+    """A local stand-in for api.openaq.org: two pages of locations, then each location's latest."""
+    seen: list = []
+
+    def do_GET(self):
+        self.seen.append((self.path, self.headers.get("X-API-Key")))
+        loc1 = recording("openaq_v3_locations_1.json")["response"]
+        if self.path.startswith("/v3/locations?"):
+            page = 2 if "page=2" in self.path else 1
+            row = dict(loc1["results"][0], id=page, name=f"site {page}")
+            row["sensors"] = [dict(loc1["results"][0]["sensors"][0], id=page)]
+            body = {"meta": {"name": "openaq-api", "page": page, "limit": 1, "found": 2}, "results": [row]}
+        elif self.path.startswith("/v3/locations/"):
+            loc = int(self.path.split("/")[3])
+            latest = recording("openaq_v3_locations_1_latest.json")["response"]
+            body = {"meta": latest["meta"], "results": [dict(latest["results"][0], sensorsId=loc, locationsId=loc)]}
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        data = orjson.dumps(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_fetch_follows_pages_and_locations_latest_with_the_api_key(r, keys, run, env_city):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OpenAQ)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _OpenAQ.seen = []
+        url = f"http://127.0.0.1:{server.server_port}/v3/locations?limit=1"
+        adapter = EnvironmentAdapter(env_city, FeedSource(url=url, options={"format": "openaq", "api_key": "k-123"}))
+        res = run(adapter.fetch(), adapter=adapter)
+    finally:
+        server.shutdown()
+    paths = [p for p, _ in _OpenAQ.seen]
+    assert paths == ["/v3/locations?limit=1", "/v3/locations?limit=1&page=2", "/v3/locations/1/latest",
+                     "/v3/locations/2/latest"]
+    assert {k for _, k in _OpenAQ.seen} == {"k-123"}
+    assert (res.stored, res.rejected) == (4, 0)  # 2 locations + 2 latest values
+    assert state(r, keys, "openaq-2")["hour_means"]["pm25"] == 8.15
+
+
+def test_cli_runs_the_feed_once_and_rejects_a_bad_format(r, keys, redis_url, tmp_path):
+    out = feeds_cli("run", "environment", "--once", "--format", "openaq", "--file",
+                    str(ENV / "openaq_v3_parameters_2_latest.json"), redis_url=redis_url, keys=keys)
+    assert out.returncode == 0, out.stderr
+    assert "environment: 7 records, 6 stored, 1 rejected" in out.stdout
+    out = feeds_cli("run", "environment", "--once", "--format", "csv", "--file",
+                    str(ENV / "openaq_v3_parameters_2_latest.json"), redis_url=redis_url, keys=keys)
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("error: environment: unknown format 'csv'; one of openaq, sensor-community, "
+                                  "noise, water")

@@ -359,7 +359,8 @@ def station_view(st: dict | None, sid: str, city: City, theme: str) -> list:
                         "marker": {"color": [h.get("colour") or NO_DATA_COLOUR for h in hist]},
                         "text": [f"{short(h['category'])} ({LABELS.get(h['pollutant'], '—')})" if h["aqi"] is not None
                                  else "no AQI" for h in hist],
-                        "hovertemplate": "%{x}<br>AQI %{y}: %{text}<extra></extra>", "showlegend": False}
+                        "textposition": "none", "showlegend": False,
+                        "hovertemplate": "%{x}<br>AQI %{y}: %{text}<extra></extra>"}
             shapes = [_hline(hi, colour) for _, hi, _, colour in BANDS[:4]]
             graphs.append(dcc.Graph(id="environment-history", className="station-graph", config={"displayModeBar": False},
                                     figure=_figure(theme, "Particulates: raw hourly means and NowCast (µg/m³)", "µg/m³", pm)))

@@ -1,0 +1,77 @@
+"""/environment in headless Chromium: it renders with data, a station drill-down shows its history,
+a district drill-down shows its stations, a map click drills down, no console errors."""
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+
+from feeds.framework import Runner
+from feeds.kpi.engine import KpiEngine
+from feeds.simulate.environment import simulators
+from tests.test_browser import no_console_errors, start
+
+pytestmark = pytest.mark.browser
+
+
+def feed(r, keys, city) -> dict:
+    """The simulated stations through the real adapter; returns the KPI values stored."""
+    runner = Runner(r, keys, city, KpiEngine(r, keys, city))
+    now = time.time()
+    for adapter, gen, _ in simulators(city):
+        runner.run_once(adapter, gen.payload(now), now=now)
+    return {k: orjson.loads(v) for k, v in r.hgetall(keys.kpi_values()).items()}
+
+
+def test_environment_page_station_and_district_drill_down(dash_duo, r, keys, redis_url, sample_city):
+    values = feed(r, keys, sample_city)
+    aqi = values["environment.aqi"]
+    start(dash_duo, redis_url, keys, sample_city)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/environment")
+    dash_duo.wait_for_text_to_equal("#kpi-environment-aqi .kpi-value", f"{aqi['value']:,.0f}", timeout=10)
+    assert dash_duo.find_element("#environment-aqi").text == f"AQI {aqi['value']:.0f}"
+    assert f"driven by {aqi['detail']['pollutant_label']}" in dash_duo.find_element("#environment-banner").text
+    dash_duo.wait_for_element("#environment-map .maplibregl-canvas", timeout=15)
+    rows = dash_duo.find_elements("#environment-table tbody tr")
+    assert len(rows) == 28  # 12 air + 10 noise + 6 water stations
+    worst = aqi["detail"]["station"]
+    assert rows[0].text.startswith(worst)  # worst first
+
+    # Station drill-down: its history with NowCast and raw hourly means, and the category timeline.
+    dash_duo.find_element(f"#environment-row-{worst}").click()
+    dash_duo.wait_for_text_to_equal("#environment-station-name", worst, timeout=10)
+    assert dash_duo.driver.current_url.endswith(f"/environment?station={worst}")
+    dash_duo.wait_for_element("#environment-history .js-plotly-plot", timeout=10)
+    names = dash_duo.driver.execute_script(
+        "return document.querySelector('#environment-history .js-plotly-plot').data.map(t => t.name)")
+    assert {"PM2.5 hourly mean", "PM2.5 NowCast"} <= set(names)
+    bars = dash_duo.driver.execute_script(
+        "return document.querySelector('#environment-timeline .js-plotly-plot').data[0].y")
+    assert bars[-1] == values["environment.aqi"]["value"]  # the station's current hour is the worst AQI
+
+    # From the station to its district: only that district's stations are listed.
+    dash_duo.find_element("#environment-station-district").click()
+    dash_duo.wait_for_element("#environment-district-name", timeout=10)
+    district = dash_duo.driver.current_url.split("district=")[1]
+    name = next(d.name for d in sample_city.districts if d.id == district)
+    dash_duo.wait_for_text_to_equal("#environment-district-name", name, timeout=10)
+    deadline = time.monotonic() + 10
+    heading = "return document.querySelector('#environment-side h3').textContent"
+    while dash_duo.driver.execute_script(heading) != f"Stations in {name}, worst first" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert dash_duo.driver.execute_script(heading) == f"Stations in {name}, worst first"
+    listed = dash_duo.find_elements("#environment-table tbody tr")
+    assert listed and all(name in row.text for row in listed)
+
+    # A click on a station marker of the map drills down to that station.
+    dash_duo.find_element("#environment-back").click()
+    dash_duo.wait_for_text_to_equal("h1", "Environment — whole city", timeout=10)
+    dash_duo.wait_for_element("#environment-map .maplibregl-canvas", timeout=15)
+    dash_duo.driver.execute_script("""
+        const gd = document.querySelector('#environment-map .js-plotly-plot');
+        const i = gd.data.findIndex(t => t.customdata && t.customdata.includes('AQ-1'));
+        gd.emit('plotly_click', {points: [{curveNumber: i, pointNumber: gd.data[i].customdata.indexOf('AQ-1'),
+                                           customdata: 'AQ-1'}]});""")
+    dash_duo.wait_for_text_to_equal("#environment-station-name", "AQ-1", timeout=10)
+    no_console_errors(dash_duo)

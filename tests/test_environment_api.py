@@ -1,0 +1,58 @@
+"""GET /api/v1/stations and /api/v1/stations/{id} against a real Redis."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app import create_app
+from feeds.framework import Runner
+from feeds.kpi.engine import KpiEngine
+from feeds.simulate.environment import simulators
+from tests.test_api import settings_for
+
+
+@pytest.fixture
+def client(r, keys, redis_url, sample_city):
+    runner = Runner(r, keys, sample_city, KpiEngine(r, keys, sample_city))
+    now = time.time()
+    for adapter, gen, _ in simulators(sample_city):
+        runner.run_once(adapter, gen.payload(now), now=now)
+    return create_app(settings_for(redis_url, keys), sample_city).server.test_client()
+
+
+def test_stations_lists_every_station_with_its_state(client, sample_city):
+    res = client.get("/api/v1/stations")
+    assert res.status_code == 200
+    rows = res.json["stations"]
+    env = sample_city.environment
+    assert len(rows) == len(env["air_stations"]) + len(env["noise_sensors"]) + len(env["water_points"])
+    air = [s for s in rows if s["kind"] == "air"]
+    assert all(s["aqi"] is not None and s["current"] and s["as_of"].endswith("Z") for s in air)
+    kpi = client.get("/api/v1/kpis/environment.aqi").json
+    assert max(s["aqi"] for s in air) == kpi["value"]
+    worst = max(air, key=lambda s: s["aqi"])
+    assert worst["pollutant"] == kpi["detail"]["pollutant"]
+    noise = client.get("/api/v1/stations?kind=noise&district=D5").json["stations"]
+    assert noise and all(s["kind"] == "noise" and s["district"] == "D5" and s["laeq"] is not None for s in noise)
+
+
+def test_station_history_and_errors(client):
+    res = client.get("/api/v1/stations/AQ-1")
+    assert res.status_code == 200
+    hist = res.json["history"]
+    assert len(hist) == 24
+    # The 12-hour backfill plus the current hour: the newest hours have NowCast and an AQI.
+    assert hist[-1]["aqi"] == res.json["aqi"] and hist[-1]["nowcast"]["pm25"] is not None
+    assert hist[-1]["hour"] == res.json["hour"]
+    water = client.get("/api/v1/stations/WQ-1").json
+    assert water["history"] and "free_chlorine" in water["history"][0]
+    assert client.get("/api/v1/stations/nowhere").status_code == 404
+    assert client.get("/api/v1/stations?kind=radio").status_code == 400
+    assert client.get("/api/v1/stations?district=D99").status_code == 400
+
+
+def test_openapi_documents_the_station_routes(client):
+    doc = client.get("/api/v1/openapi.json").json
+    assert "/api/v1/stations" in doc["paths"] and "/api/v1/stations/{id}" in doc["paths"]
+    assert "Station" in doc["components"]["schemas"]

@@ -245,3 +245,11 @@ def test_cli_runs_the_feed_once_and_rejects_a_bad_format(r, keys, redis_url, tmp
     assert out.returncode == 2
     assert out.stderr.strip() == ("error: environment: unknown format 'csv'; one of openaq, sensor-community, "
                                   "noise, water")
+
+
+def test_a_bare_measurements_file_names_its_sensor_with_a_flag(r, keys, run, env_city, tmp_path):
+    bare = recording("openaq_v3_sensors_3_measurements.json")["response"]
+    adapter = EnvironmentAdapter(env_city, FeedSource(options={"format": "openaq", "sensor": "3"}))
+    res = run(orjson.dumps([recording("openaq_v3_locations.json"), bare]), adapter=adapter)
+    assert (res.stored, res.rejected) == (54, 0)
+    assert state(r, keys, "openaq-3")["aqi"] == 39

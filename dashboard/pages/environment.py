@@ -65,10 +65,10 @@ def layout(city: City, district: str | None, station: str | None) -> html.Div:
         html.Div(id="environment-cards", className="cards"),
         html.Div(id="environment-station", className="env-station"),
         html.Div(className="env-body", children=[
-            html.Div(dcc.Graph(id="environment-map", className="map", config={"displayModeBar": False, "scrollZoom": True},
-                               figure={"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)",
-                                                              "plot_bgcolor": "rgba(0,0,0,0)"}}),
-                     className="panel map-panel"),
+            html.Div([dcc.Graph(id="environment-map", className="map", config={"displayModeBar": False, "scrollZoom": True},
+                                figure={"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)",
+                                                               "plot_bgcolor": "rgba(0,0,0,0)"}}),
+                      legend()], className="panel map-panel"),
             html.Div(id="environment-side", className="panel side-panel"),
         ]),
     ])
@@ -117,6 +117,20 @@ def cards(kpis: dict[str, dict], histories: dict[str, list[float]], district: st
 
 
 # ----------------------------------------------------------------------------- the map
+def legend() -> html.Div:
+    """The map's key: EPA categories with their AQI ranges (colour and word), then noise and water."""
+    def item(colour, text, small=False):
+        return html.Span([html.Span(className="swatch" + (" small" if small else ""), style={"background": colour}),
+                          text], className="legend-item")
+    items = [item(colour, f"{name} {lo}–{hi}") for lo, hi, name, colour in BANDS]
+    items += [item(NO_DATA_COLOUR, "no current reading"), item(NOISE_OK, "noise OK", True),
+              item(NOISE_OVER, "noise over limit", True), item(WATER_OK, "water OK", True),
+              item(WATER_ALERT, "water alert", True)]
+    return html.Div(items, className="env-legend", id="environment-legend",
+                    title="Districts take the colour of their worst current air station; big dots are air stations.")
+
+
+
 def category_index(aqi: float | None) -> int:
     """0..5 = EPA band (Good .. Hazardous, beyond included in the last); -1 = no data."""
     if aqi is None:
@@ -172,8 +186,9 @@ def map_skeleton(city: City, district: str | None, theme: str, tile_url: str | N
     traces = [districts] + [_points(name, colour, 20) for name, colour in AIR_TRACES]
     traces += [_points("noise: under the limit", NOISE_OK, 11, 0.8), _points("noise: over the limit", NOISE_OVER, 13),
                _points("water: in range", WATER_OK, 11, 0.8), _points("water: alert", WATER_ALERT, 15)]
-    return {"data": traces,
-            "layout": base_layout(city, theme, tile_url, centre, zoom, uirevision=f"environment-{district or 'city'}")}
+    layout = base_layout(city, theme, tile_url, centre, zoom, uirevision=f"environment-{district or 'city'}")
+    layout["showlegend"] = False  # the HTML key under the map is larger and readable across the room
+    return {"data": traces, "layout": layout}
 
 
 def station_text(s: dict) -> str:

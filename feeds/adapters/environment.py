@@ -140,7 +140,8 @@ class EnvironmentAdapter(CityAdapter):
     formats = FORMATS
     kpi_domains = ("environment",)
     cli_options = (("--api-key-env", "api_key_env",
-                    f"environment variable holding the OpenAQ API key (default {API_KEY_ENV})"),)
+                    f"environment variable holding the OpenAQ API key (default {API_KEY_ENV})"),
+                   ("--sensor", "sensor", "OpenAQ sensor id of a bare /measurements or /hours file (no URL in it)"))
 
     @classmethod
     def check_source(cls, source) -> None:

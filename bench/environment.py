@@ -141,8 +141,11 @@ def bench_city(r, url: str, city, repeat: int) -> list[tuple]:
             client.get("/healthz")
             hello.append((time.perf_counter() - start) * 1000)
         base = statistics.median(hello)
-        for what, shown, station in (("first paint", None, None), ("new data (Patch)", version - 1, None),
-                                     ("nothing new", version, None), ("station drill-down, first paint", None, "AQ-1")):
+        city_view = "None|None"
+        for what, shown, station in (("first paint", None, None),
+                                     ("new data (Patch)", {"v": version - 1, "view": city_view}, None),
+                                     ("nothing new", {"v": version, "view": city_view}, None),
+                                     ("station drill-down, first paint", None, "AQ-1")):
             samples = [call(shown, station) for _ in range(repeat * 3)]
             ms = [t for t, _ in samples]
             size = statistics.median(b for _, b in samples)

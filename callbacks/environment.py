@@ -24,13 +24,17 @@ def register(app, store, settings) -> None:
         focus = focus or {}
         district, sid = focus.get("district"), focus.get("station")
         theme = theme or "dark"
+        # What the page shows is tagged with its view: a refresh answered for the previous view (in flight
+        # while a drill-down re-rendered the page) must not pass for this one's first paint.
+        view = f"{district}|{sid}"
+        shown = shown_version if isinstance(shown_version, dict) else {}
         try:
             version = store.version()
             kpis = {k["id"]: k for k in store.kpis(domain="environment")}
             histories = store.histories(list(env_page.ENV_KPIS))
-            first = shown_version is None or ctx.triggered_id == "theme"
+            first = shown.get("view") != view or ctx.triggered_id == "theme"
             stations = station = None
-            if first or version != shown_version:
+            if first or version != shown.get("v"):
                 stations = env_reads.stations(store)
                 if sid:
                     station = env_reads.station(store, sid)
@@ -49,7 +53,7 @@ def register(app, store, settings) -> None:
         figure = env_page.apply_map_data(base, env_page.map_data(store.city, kpis, shown))
         side = env_page.station_table(store.city, shown, district)
         detail = env_page.station_view(station, sid, store.city, theme) if sid else []
-        return banner, cards, figure, side, detail, version
+        return banner, cards, figure, side, detail, {"v": version, "view": view}
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("environment-map", "clickData"),
                   prevent_initial_call=True)

@@ -38,6 +38,21 @@ def test_environment_page_station_and_district_drill_down(dash_duo, r, keys, red
     worst = aqi["detail"]["station"]
     assert rows[0].text.startswith(worst)  # worst first
 
+    # New data reaches the map as a Patch: every noise sensor now over its limit.
+    from dashboard.pages.environment import NOISE_OVER_TRACE
+    from feeds.adapters.environment import EnvironmentAdapter
+    from feeds.config import FeedSource
+
+    over = f"return document.querySelector('#environment-map .js-plotly-plot').data[{NOISE_OVER_TRACE}].lon.length"
+    loud = [{"id": s["id"], "time": time.time(), "laeq_db": 95.0} for s in sample_city.environment["noise_sensors"]]
+    Runner(r, keys, sample_city, KpiEngine(r, keys, sample_city)).run_once(
+        EnvironmentAdapter(sample_city, FeedSource(interval_s=60, options={"format": "noise"})), orjson.dumps(loud))
+    dash_duo.wait_for_text_to_equal("#kpi-environment-noise-exceedance-pct .kpi-value", "100.0", timeout=10)
+    deadline = time.monotonic() + 10
+    while dash_duo.driver.execute_script(over) != len(loud) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert dash_duo.driver.execute_script(over) == len(loud)
+
     # Station drill-down: its history with NowCast and raw hourly means, and the category timeline.
     dash_duo.find_element(f"#environment-row-{worst}").click()
     dash_duo.wait_for_text_to_equal("#environment-station-name", worst, timeout=10)
@@ -57,7 +72,7 @@ def test_environment_page_station_and_district_drill_down(dash_duo, r, keys, red
     name = next(d.name for d in sample_city.districts if d.id == district)
     dash_duo.wait_for_text_to_equal("#environment-district-name", name, timeout=10)
     deadline = time.monotonic() + 10
-    heading = "return document.querySelector('#environment-side h3').textContent"
+    heading = "const h = document.querySelector('#environment-side h3'); return h ? h.textContent : null"
     while dash_duo.driver.execute_script(heading) != f"Stations in {name}, worst first" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert dash_duo.driver.execute_script(heading) == f"Stations in {name}, worst first"

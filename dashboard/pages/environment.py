@@ -153,7 +153,7 @@ def _discrete_scale() -> list:
 
 
 AIR_TRACES = [(f"{name} ({lo}–{hi})", colour) for lo, hi, name, colour in BANDS] + [("air: no current reading", NO_DATA_COLOUR)]
-DISTRICTS, FIRST_AIR = 0, 1
+DISTRICTS, HALO, FIRST_AIR = 0, 1, 2  # HALO: a dark ring under each air station, so yellow reads on yellow
 NOISE_TRACE = FIRST_AIR + len(AIR_TRACES)
 NOISE_OVER_TRACE, WATER_TRACE, WATER_ALERT_TRACE = NOISE_TRACE + 1, NOISE_TRACE + 2, NOISE_TRACE + 3
 
@@ -183,7 +183,10 @@ def map_skeleton(city: City, district: str | None, theme: str, tile_url: str | N
         "text": [""] * len(ids), "hovertemplate": "%{text}<br>click to see its stations<extra></extra>",
         "name": "Districts (worst station's AQI)", "showlegend": False,
     }
-    traces = [districts] + [_points(name, colour, 20) for name, colour in AIR_TRACES]
+    halo = {**_points("", "#0b1220" if theme == "dark" else "#334155", 25, 0.9), "hoverinfo": "skip",
+            "showlegend": False}
+    halo.pop("hovertemplate")
+    traces = [districts, halo] + [_points(name, colour, 20) for name, colour in AIR_TRACES]
     traces += [_points("noise: under the limit", NOISE_OK, 11, 0.8), _points("noise: over the limit", NOISE_OVER, 13),
                _points("water: in range", WATER_OK, 11, 0.8), _points("water: alert", WATER_ALERT, 15)]
     layout = base_layout(city, theme, tile_url, centre, zoom, uirevision=f"environment-{district or 'city'}")
@@ -234,6 +237,8 @@ def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict[in
         ids.append(s["id"])
     for i, (lon, lat, txt, ids) in groups.items():
         out[i] = {"lon": lon, "lat": lat, "text": txt, "customdata": ids}
+    air = [s for s in stations if s["kind"] == "air" and s.get("lon") is not None and s.get("lat") is not None]
+    out[HALO] = {"lon": [s["lon"] for s in air], "lat": [s["lat"] for s in air]}
     return out
 
 

@@ -56,3 +56,15 @@ def test_openapi_documents_the_station_routes(client):
     doc = client.get("/api/v1/openapi.json").json
     assert "/api/v1/stations" in doc["paths"] and "/api/v1/stations/{id}" in doc["paths"]
     assert "Station" in doc["components"]["schemas"]
+
+
+def test_a_bad_environment_section_is_named_on_the_page_not_a_crash(r, keys, sample_city):
+    from dashboard.pages.environment import page
+    from dashboard.store import Store
+    from feeds.config import parse_city
+
+    raw = sample_city.model_dump()
+    raw["environment"] = {**raw["environment"], "turbidity_max_ntu": -1}
+    city = parse_city(raw)
+    out = page(Store(r, keys, city), {})
+    assert "environment.turbidity_max_ntu" in str(out)

@@ -17,7 +17,8 @@ from dash import dcc, html
 
 from dashboard.components import format_age, kpi_card
 from dashboard.maps import NO_DATA_COLOUR, base_layout
-from feeds.config import City
+from feeds.config import City, ConfigError
+from feeds.environment import env_conf
 from feeds.geo import districts_geojson
 from feeds.kpi.aqi import BANDS, BEYOND, LABELS
 from feeds.timeparse import zone
@@ -39,6 +40,10 @@ def safe_id(sid: str) -> str:
 
 def page(store, query: dict) -> html.Div:
     """The page at /environment (see feeds.plugins); ``query`` is the URL's query string as a dict."""
+    try:
+        env_conf(store.city)
+    except ConfigError as e:  # a bad city.environment section: say so instead of failing every refresh
+        return html.Div([html.H1("Environment"), html.P(str(e), className="banner", id="environment-config-error")])
     district = query.get("district")
     if district not in store.city.district_ids():
         district = None

@@ -126,3 +126,14 @@ def test_kpis_through_redis_with_the_city_limits(r, keys, env_city):  # noqa: F8
     # 23:00 is night: limit 45 (the city's); NS-1 50 over, NS-2 40 under -> 50 %, target <= 10 % -> breach
     assert v["value"] == 50.0 and v["status"] == "breach"
     assert v["by_district"]["west"]["value"] == 100.0 and v["by_district"]["east"]["value"] == 0.0
+
+
+def test_station_table_lists_the_worst_first_and_says_what_it_leaves_out(sample_city):
+    from dashboard.pages.environment import TABLE_ROWS, station_table
+
+    stations = [{**air(f"A{i}", "D1", 40 + i), "current": True, "category": "Good", "colour": "#00E400",
+                 "lat": 40.0, "lon": -75.0} for i in range(TABLE_ROWS + 5)]
+    stations[0].update(aqi=180, category="Unhealthy", colour="#FF0000")
+    html_text = str(station_table(sample_city, stations, None))
+    assert html_text.index("A0") < html_text.index(f"A{TABLE_ROWS + 4}")  # AQI 180 first, then 74, 73, ...
+    assert "5 more station(s) not shown, all within their limits" in html_text

@@ -313,8 +313,11 @@ def station_table(city: City, stations: list[dict], district: str | None) -> lis
              html.Table([html.Thead(html.Tr([html.Th(h) for h in ("station", "kind", "district", "reading", "", "as of")])),
                          html.Tbody(rows)], className="table", id="environment-table")]
     if len(rows_in) > limit:
-        parts.append(html.P(f"{len(rows_in) - limit} more station(s) not shown (all within their limits"
-                            f"{'' if _severity(rows_in[limit])[0] < 2 else ' or worse: see the API'}).", className="muted"))
+        rest = rows_in[limit:]
+        bad = sum(1 for s in rest if _severity(s)[0] == 2)
+        parts.append(html.P(f"{len(rest)} more station(s) not shown" + (
+            f", {bad} of them over a limit: open their district or see /api/v1/stations." if bad
+            else ", all within their limits or not reporting."), className="muted", id="environment-more"))
     if not rows_in:
         parts.append(html.P("No station in this district.", className="muted"))
     return parts

@@ -4,8 +4,6 @@ Shared by the adapter, the KPI computer, the simulator and the read side. Pure: 
 """
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from feeds.config import City, ConfigError
@@ -156,5 +154,3 @@ def noise_limit(conf: EnvironmentConf, local_hour: int) -> tuple[float, str]:
     is_day = d <= local_hour < n if d < n else not (n <= local_hour < d)
     return (conf.noise_day_limit_db, "day") if is_day else (conf.noise_night_limit_db, "night")
 
-
-Kind = Literal["air", "noise", "water"]

@@ -23,7 +23,6 @@ import io
 import math
 import os
 import re
-import time
 import urllib.parse
 import urllib.request
 from collections import defaultdict
@@ -36,7 +35,6 @@ from feeds.config import ConfigError
 from feeds.environment import (AIR_HOURS_KEPT, RANGES, SERIES_RETENTION_S, configured_stations, env_conf,
                                to_aqi_units)
 from feeds.framework import FETCH_TIMEOUT_S, Record, Rejected, Skipped
-from feeds.geo import valid_lonlat
 from feeds.kpi.environment import air_state, noise_state, water_state
 from feeds.timeparse import iso_to_epoch
 

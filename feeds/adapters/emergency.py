@@ -237,6 +237,7 @@ class EmergencyAdapter(CityAdapter):
         self.units_conf = unit_directory(city, self.conf)
         self.format = source.options.get("format")
         self._detected: str | None = None
+        self._earliest: dict[str, float] = {}
 
     @classmethod
     def check_source(cls, source) -> None:
@@ -255,6 +256,8 @@ class EmergencyAdapter(CityAdapter):
             if not isinstance(doc, list):
                 raise Rejected("expected a JSON array of rows (or {\"events\": [...]})")
             self._detected = self.format or self._guess(doc)
+            if self._detected == "unit-events":
+                self._earliest = self._earliest_reports(doc)
             return doc
         if self.format == "unit-events":
             raise Rejected("unit-events must be JSON")
@@ -265,6 +268,23 @@ class EmergencyAdapter(CityAdapter):
             raise Rejected(f"unreadable CSV: {e}") from None
         self._detected = self.format or self._guess(rows)
         return rows
+
+    def _earliest_reports(self, rows: list) -> dict[str, float]:
+        """Earliest time of each unit|incident|status in one payload. The runner keeps only the newest
+        row of a key (a position ping repeats its status later); the status's time is the first."""
+        out: dict[str, float] = {}
+        for row in rows:
+            if not isinstance(row, dict) or str(row.get("kind") or "unit").lower() != "unit":
+                continue
+            try:
+                t = self._local_time(row.get("time"), "time")
+            except Rejected:
+                continue
+            status = str(row.get("status") or "").strip().lower()
+            key = f"{_text(row, 'incident') or '-'}|{_text(row, 'unit', 'unit_id')}|{STATUS_ALIASES.get(status, status.replace(' ', '_'))}"
+            if t is not None and (key not in out or t < out[key]):
+                out[key] = t
+        return out
 
     def _guess(self, rows: list) -> str:
         for row in rows[:20]:
@@ -433,9 +453,11 @@ class EmergencyAdapter(CityAdapter):
         report = {"unit": unit, "status": status, "t": t, "incident": incident,
                   "lon": p[0] if p else None, "lat": p[1] if p else None,
                   "station": _text(raw, "station"), "unit_type": _text(raw, "unit_type")}
-        times = {f"{unit}|{status}": t} if incident else {}
+        key = f"{incident or '-'}|{unit}|{status}"
+        first = min(t, self._earliest.get(key, t))
+        times = {f"{unit}|{status}": first} if incident else {}
         # A position ping repeats a status with a later time: a newer version of the same key.
-        return Record(f"{incident or '-'}|{unit}|{status}", t,
+        return Record(key, t,
                       {"incident": incident, "unit": unit, "times": times, "meta": None, "report": report})
 
     # publish --------------------------------------------------------------------------

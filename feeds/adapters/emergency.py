@@ -480,8 +480,9 @@ class EmergencyAdapter(CityAdapter):
                 pipe.sadd(keys.emergency_dirty(), incident)
             if d.get("report"):
                 reports[d["unit"]] = d["report"]  # sorted by time: the newest of the batch wins
-            for member, t in d["times"].items():
-                readings.append({"incident": incident or "", "event": member, "t": t})
+            if d["times"]:  # one reading per record (the audit stream has one entry per time)
+                readings.append({"incident": incident or "", "unit": d["unit"] or "", "t": rec.version,
+                                 "n": len(d["times"])})
         if reports:
             pipe.hset(keys.emergency_unit_reports(), mapping={u: orjson.dumps(r) for u, r in reports.items()})
             pipe.sadd(keys.emergency_dirty(), *[f"unit:{u}" for u in reports])

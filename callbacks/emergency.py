@@ -1,13 +1,17 @@
 """The emergency panel: one refresh for every tile; map and list clicks drill down.
 
-Timers (incident age, time in status) move on every tick. The map's first paint (and a theme
-change) sends the whole figure; later ticks send a Patch of its live arrays, and only when the KPI
-version shows new data arrived.
+The cards go out on every tick (their ages move). The queue, the unit board and the drill-down panel
+go out only when the incidents or units they show changed (a digest of them is kept in the page);
+between renders their timers and stuck flags run in the browser (assets/emergency.js), so a quiet
+minute costs fifty wall screens almost nothing. The map's first paint (and a theme change) sends the
+whole figure; later ticks send a Patch of its live arrays, and only when the KPI version changed.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 
+import orjson
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
@@ -33,26 +37,38 @@ def gather(store, focus: dict, shown_version, theme_changed: bool) -> dict:
     return data
 
 
+def digest(data: dict) -> str:
+    blob = orjson.dumps([data["incidents"], data["units"], data["incident"], data["closed"]])
+    return hashlib.blake2b(blob, digest_size=12).hexdigest()
+
+
 def render(store, settings, data: dict, focus: dict, theme: str, now: float):
     """The callback's outputs from what ``gather`` read: pure, so the bench can time it."""
     focus = focus or {}
+    shown = data.get("shown_digest")
+    lists_digest = digest(data)
+    lists_changed = data["first"] or shown != lists_digest
     conf = reads.config(store)
     district, incident_id = focus.get("district"), focus.get("incident")
     kpis, city = data["kpis"], store.city
     incidents, units = emergency_page.in_focus(data["incidents"], data["units"], district)
     cards = emergency_page.cards(kpis, data["histories"], district)
-    queue = emergency_page.queue(city, incidents, now, conf, district)
-    queue.insert(1, emergency_page.as_of_line({"a": kpis["emergency.active_incidents"]}))
-    board = emergency_page.board(units, now, conf)
-    districts = emergency_page.district_table(city, kpis)
-    if incident_id:
-        detail = emergency_page.timeline(city, data["incident"], now, conf, incident_id)
-    elif district:
-        closed = [i for i in data["closed"] if i.get("district") == district]
-        detail = [html_panel(emergency_page.district_incidents(city, incidents, closed, now, district))]
+    asof = emergency_page.as_of_line({"a": kpis["emergency.active_incidents"]})
+    kpis_changed = data["first"] or data["version"] != data.get("shown_version")
+    districts = emergency_page.district_table(city, kpis) if kpis_changed else no_update
+    if not lists_changed:  # timers run in the browser until something changes
+        queue = board = detail = no_update
     else:
-        detail = []
-    if data["first"] or data["version"] != data.get("shown_version"):
+        queue = emergency_page.queue(city, incidents, now, conf, district)
+        board = emergency_page.board(units, now, conf)
+        if incident_id:
+            detail = emergency_page.timeline(city, data["incident"], now, conf, incident_id)
+        elif district:
+            closed = [i for i in data["closed"] if i.get("district") == district]
+            detail = [html_panel(emergency_page.district_incidents(city, incidents, closed, now, district))]
+        else:
+            detail = []
+    if kpis_changed:
         center = None
         inc = data["incident"]
         if inc and inc.get("lon") is not None:
@@ -65,7 +81,7 @@ def render(store, settings, data: dict, focus: dict, theme: str, now: float):
         version = data["version"]
     else:
         figure, version = no_update, no_update
-    return cards, detail, queue, board, districts, figure, version
+    return cards, asof, detail, queue, board, districts, figure, version, lists_digest
 
 
 def html_panel(children):
@@ -75,18 +91,21 @@ def html_panel(children):
 
 
 def register(app, store, settings) -> None:
-    @app.callback(Output("emergency-cards", "children"), Output("emergency-detail", "children"),
+    @app.callback(Output("emergency-cards", "children"), Output("emergency-asof", "children"),
+                  Output("emergency-detail", "children"),
                   Output("emergency-queue", "children"), Output("emergency-board", "children"),
                   Output("emergency-districts", "children"), Output("emergency-map", "figure"),
-                  Output("emergency-version", "data"),
+                  Output("emergency-version", "data"), Output("emergency-digest", "data"),
                   Input("tick", "n_intervals"), Input("theme", "data"),
-                  State("emergency-focus", "data"), State("emergency-version", "data"))
-    def refresh(_, theme, focus, shown_version):
+                  State("emergency-focus", "data"), State("emergency-version", "data"),
+                  State("emergency-digest", "data"))
+    def refresh(_, theme, focus, shown_version, shown_digest):
         try:
             data = gather(store, focus, shown_version, ctx.triggered_id == "theme")
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         data["shown_version"] = shown_version
+        data["shown_digest"] = shown_digest
         return render(store, settings, data, focus, theme, time.time())
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("emergency-map", "clickData"),

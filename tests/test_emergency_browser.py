@@ -52,6 +52,12 @@ def test_panel_renders_and_an_incident_drills_down_to_its_timeline(dash_duo, r, 
     assert "STUCK" in e1.text and "unit-stuck" in e1.get_attribute("class")
     assert "STUCK" not in dash_duo.find_element("#unit-M1").text
     dash_duo.wait_for_element("#emergency-map .maplibregl-canvas", timeout=15)
+    # timers run in the browser between server renders (refresh here is 30 s)
+    age = "#emergency-queue-table tbody tr:first-child td:nth-child(5)"
+    before = dash_duo.find_element(age).text
+    time.sleep(2.2)
+    after = dash_duo.find_element(age).text
+    assert after != before and after.count(":") == before.count(":")
 
     dash_duo.find_element("#incident-link-I-1").click()
     dash_duo.wait_for_text_to_equal("#emergency-incident-name", "I-1", timeout=10)
@@ -85,4 +91,21 @@ def test_a_district_drills_down_to_its_incidents_and_an_old_call_to_its_timeline
     assert "FIRST ON SCENE" in dash_duo.find_element("#timeline-E05").text
     e06 = dash_duo.find_element("#timeline-E06").text
     assert "CANCELLED" in e06 and "122" in e06  # turnout 20:34:06 -> 20:36:08
+    no_console_errors(dash_duo)
+
+
+def test_a_unit_passing_its_limit_between_renders_is_flagged_in_the_browser(dash_duo, r, keys, redis_url):
+    # M1 has been on scene 300 s when fed; its limit here is 312 s. The server renders it unflagged
+    # (refresh 30 s); the browser's own timer flags it about 12 s later, with no server round trip.
+    limits = {"dispatched": 120, "en_route": 900, "on_scene": 312, "transporting": 1800, "at_hospital": 2700}
+    city = west_coast_city(stuck_after_s=limits)
+    feed(r, keys, city)
+    start(dash_duo, redis_url, keys, city, refresh_s=30)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/emergency")
+    dash_duo.wait_for_element("#unit-M1", timeout=10)
+    assert "unit-stuck" not in dash_duo.find_element("#unit-M1").get_attribute("class")
+    deadline = time.monotonic() + 25
+    while "unit-stuck" not in dash_duo.find_element("#unit-M1").get_attribute("class") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "STUCK" in dash_duo.find_element("#unit-M1").text
     no_console_errors(dash_duo)

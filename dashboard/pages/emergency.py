@@ -59,7 +59,8 @@ def layout(city: City, district: str | None, incident: str | None) -> html.Div:
     return html.Div(className="emergency-page", children=[
         dcc.Store(id="emergency-focus", data={"district": district, "incident": incident}),
         dcc.Store(id="emergency-version"),
-        html.Div(heading, className="page-head"),
+        dcc.Store(id="emergency-digest"),  # digest of the incidents and units the lists show
+        html.Div([*heading, html.Div(id="emergency-asof", className="kpi-age")], className="page-head"),
         html.Div(id="emergency-cards", className="cards emergency-cards"),
         html.Div(id="emergency-detail", className="emergency-detail"),
         html.Div(className="emergency-body", children=[
@@ -163,10 +164,13 @@ def queue(city: City, incidents: list[dict], now: float, conf: EmergencyConfig, 
                              className="incident-link")),
             html.Td(inc.get("type") or "", className="inc-type"),
             html.Td(names.get(inc.get("district"), inc.get("district") or "—")),
-            html.Td(clock_text(now - inc["opened"]) if inc.get("opened") else "—", className="timer"),
+            html.Td(clock_text(now - inc["opened"]) if inc.get("opened") else "—", className="timer",
+                    **({"data-since": inc["opened"]} if inc.get("opened") else {})),
             html.Td(f"{on_scene}/{len(busy)}" if busy else "none", className="units-none" if not busy else ""),
             html.Td(html.Span("NO UPDATE", className="flag") if stuck else
-                    clock_text(now - (inc.get("updated") or now)), className="timer"),
+                    clock_text(now - (inc.get("updated") or now)), className="timer",
+                    **{"data-since": inc.get("updated") or now, "data-limit": conf.incident_stuck_after_s,
+                       "data-stuck": "NO UPDATE"}),
         ], className="row-stuck" if stuck else f"row-p{min(prio, 3)}"))
     more = len(active) - len(rows)
     title = f"Active incidents ({len(active)})" + (" in this district" if focus else "")
@@ -199,7 +203,9 @@ def board(units: list[dict], now: float, conf: EmergencyConfig) -> list:
                 html.Span(STATUS_WORD.get(status, str(status).upper()), className="unit-status",
                           style={"background": STATUS_COLOUR.get(status, "#475569")}),
                 html.Span(("STUCK " if stuck else "") + clock_text(now - u["since"]) if u.get("since") else "—",
-                          className="unit-time"),
+                          className="unit-time", **({"data-since": u["since"], "data-prefix": "STUCK ",
+                                                     "data-limit": conf.stuck_after_s.get(status or "", "")}
+                                                    if u.get("since") else {})),
                 dcc.Link(inc, href=f"/emergency?incident={inc}", className="unit-incident") if inc else
                 html.Span("", className="unit-incident"),
             ], className="unit-tile" + (" unit-stuck" if stuck else ""), id=f"unit-{u['id']}"))
@@ -208,7 +214,13 @@ def board(units: list[dict], now: float, conf: EmergencyConfig) -> list:
     head = [html.H3(f"Units ({len(units)})"), html.Span(summary, className="muted")]
     if stuck_n:
         head.append(html.Span(f"{stuck_n} with no status change past the limit", className="flag"))
-    return [html.Div(head, className="board-head"), html.Div(groups, className="stations", id="emergency-unit-board")]
+    return [html.Div(head, className="board-head"), html.Div(groups, className="stations", id="emergency-unit-board"),
+            clock_ref(now)]
+
+
+def clock_ref(now: float) -> html.Span:
+    """The server's time at render: assets/emergency.js runs the timers between renders from it."""
+    return html.Span(className="emergency-clock-ref", **{"data-now": round(now, 3)})
 
 
 # ----------------------------------------------------------------------------- districts
@@ -266,16 +278,18 @@ def timeline(city: City, inc: dict | None, now: float, conf: EmergencyConfig, in
         ("district", names.get(inc.get("district"), inc.get("district") or "—")),
         ("status", inc["status"].upper() + (" — NO UPDATE" if stuck else "")),
         ("received", local_time(city, inc.get("opened"))),
-        ("age" if inc["status"] == "active" else "closed",
-         clock_text(now - inc["opened"]) if inc["status"] == "active" and inc.get("opened")
-         else local_time(city, inc.get("closed"))),
     ]
+    live_age = inc["status"] == "active" and inc.get("opened") is not None
     intervals = [("call processing", inc.get("call_processing_s"), "received → first dispatch"),
                  ("travel", inc.get("travel_s"), f"first-arriving {inc.get('first_arriving') or '—'}: en route → on scene"),
                  ("total response", inc.get("response_s"), "received → first unit on scene")]
     head = html.Div([
         html.Div([html.Div([html.Span(k, className="fact-k"), html.Span(str(v), className="fact-v")], className="fact")
-                  for k, v in facts], className="facts"),
+                  for k, v in facts] + [html.Div([
+                      html.Span("age" if live_age else "closed", className="fact-k"),
+                      html.Span(clock_text(now - inc["opened"]), className="fact-v timer", **{"data-since": inc["opened"]})
+                      if live_age else html.Span(local_time(city, inc.get("closed")), className="fact-v")],
+                      className="fact")], className="facts"),
         html.Div([html.Div([html.Span(format_value(v), className="interval-v"), html.Span(" s", className="kpi-unit"),
                             html.Div(label, className="interval-k"), html.Div(clock, className="kpi-clock")],
                            className="interval") for label, v, clock in intervals], className="intervals"),

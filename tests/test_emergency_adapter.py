@@ -209,3 +209,25 @@ def test_malformed_events_are_rejected_with_a_reason(r, keys, city, event, reaso
 def test_unreadable_payload_is_one_dead_letter(r, keys, city):
     res = run(r, keys, city, b"{not json", fmt="unit-events")
     assert res.payload_error and res.payload_error.startswith("payload: not valid JSON")
+
+
+def test_incidents_closed_a_week_before_the_newest_are_forgotten_with_their_keys(r, keys, city):
+    t0 = pdt(2026, 11, 1, 10, 0)
+    old = [{"kind": "incident", "incident": "OLD", "time": t0, "type": "Fall", "category": "ems", "priority": 2},
+           {"kind": "call", "call": "C-OLD", "incident": "OLD", "ring": t0 - 8, "answered": t0},
+           {"unit": "M1", "status": "dispatched", "incident": "OLD", "time": t0 + 30},
+           {"unit": "M1", "status": "available", "incident": "OLD", "time": t0 + 600}]
+    run(r, keys, city, orjson.dumps(old), fmt="unit-events", now=t0 + 700)
+    assert r.zscore(keys.emergency_incidents_closed(), "OLD") == t0 + 600
+    later = t0 + 8 * 86400  # a call closed 8 days later pushes the old one out of the 7-day retention
+    new = [{"kind": "incident", "incident": "NEW", "time": later, "type": "Fall", "category": "ems", "priority": 2},
+           {"unit": "M1", "status": "dispatched", "incident": "NEW", "time": later + 30},
+           {"unit": "M1", "status": "available", "incident": "NEW", "time": later + 600}]
+    run(r, keys, city, orjson.dumps(new), fmt="unit-events", now=later + 700)
+    assert r.hexists(keys.emergency_incidents(), "OLD") is False
+    assert r.exists(keys.emergency_incident_times("OLD")) == 0
+    assert r.zscore(keys.emergency_incidents_closed(), "OLD") is None
+    assert r.zcard(keys.emergency_calls()) == 0
+    seen = r.hkeys(keys.seen("emergency", "emergency"))
+    assert not [k for k in seen if "OLD" in k]
+    assert r.hexists(keys.emergency_incidents(), "NEW")

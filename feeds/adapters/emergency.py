@@ -634,6 +634,8 @@ def _retention(r, keys, feed: str) -> None:
     pipe.hdel(keys.emergency_incidents(), *old)
     pipe.hdel(keys.emergency_incident_meta(), *old)
     pipe.zrem(keys.emergency_incidents_closed(), *old)
+    old_calls = r.zrangebyscore(keys.emergency_calls(), "-inf", f"({cutoff}")
+    seen_fields += [f"call|{m.split('|')[0]}" for m in old_calls]
     pipe.hdel(keys.seen("emergency", feed), *seen_fields)
     pipe.zremrangebyscore(keys.emergency_calls(), "-inf", f"({cutoff}")
     pipe.execute()

@@ -239,10 +239,6 @@ class EmergencyAdapter(CityAdapter):
         self._detected: str | None = None
         self._earliest: dict[str, float] = {}
 
-    @classmethod
-    def check_source(cls, source) -> None:
-        super().check_source(source)
-
     # parse ---------------------------------------------------------------------------
     def parse(self, payload: bytes):
         text = payload.lstrip()

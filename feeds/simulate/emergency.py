@@ -99,7 +99,7 @@ class DispatchSimulator:
 
     def new_call(self, t_ring: float, major: bool = False) -> None:
         self.counter += 1
-        iid = f"EMS-{self.counter:06d}"
+        iid = f"INC-{self.counter:06d}"
         where = self.place()
         ems = not major and self.rnd.random() < 0.68
         kind = self.rnd.choice(EMS_CALLS if ems else FIRE_CALLS)

@@ -1,9 +1,10 @@
 """The emergency panel: one refresh for every tile; map and list clicks drill down.
 
-The cards go out on every tick (their ages move). The queue, the unit board and the drill-down panel
-go out only when the incidents or units they show changed (a digest of them is kept in the page);
-between renders their timers and stuck flags run in the browser (assets/emergency.js), so a quiet
-minute costs fifty wall screens almost nothing. The map's first paint (and a theme change) sends the
+The cards go out on every tick (their ages move). The queue and the drill-down panel go out only
+when what they show changed (digests of it are kept in the page); the unit board goes out whole only
+when its layout (stations, units) changed, else as a Patch of the tiles whose status changed. Between
+renders, timers and stuck flags run in the browser (assets/emergency.js), so a quiet minute costs
+fifty wall screens almost nothing. The map's first paint (and a theme change) sends the
 whole figure; later ticks send a Patch of its live arrays, and only when the KPI version changed.
 """
 from __future__ import annotations
@@ -37,30 +38,44 @@ def gather(store, focus: dict, shown_version, theme_changed: bool) -> dict:
     return data
 
 
-def digest(data: dict) -> str:
-    blob = orjson.dumps([data["incidents"], data["units"], data["incident"], data["closed"]])
-    return hashlib.blake2b(blob, digest_size=12).hexdigest()
+def _hash(obj) -> str:
+    return hashlib.blake2b(orjson.dumps(obj), digest_size=10).hexdigest()
+
+
+def queue_key(incidents: list[dict]) -> list:
+    """What the queue shows of each active call (its timers run in the browser)."""
+    return [(i["id"], i.get("priority"), i.get("type"), i.get("district"), i.get("opened"), i.get("updated"),
+             [(u["unit"], u.get("status")) for u in i.get("units") or []]) for i in incidents]
+
+
+def board_state(units: list[dict]) -> tuple[dict, list[tuple[int, int, dict]]]:
+    """The board's layout digest, one digest per tile, and each unit's place (station, tile)."""
+    groups = emergency_page.board_groups(units)
+    places = [(g, i, u) for g, (_, members) in enumerate(groups) for i, u in enumerate(members)]
+    layout = _hash([(name, [u["id"] for u in members]) for name, members in groups])
+    return {"layout": layout, "tiles": [_hash(emergency_page.tile_key(u)) for _, _, u in places]}, places
 
 
 def render(store, settings, data: dict, focus: dict, theme: str, now: float):
     """The callback's outputs from what ``gather`` read: pure, so the bench can time it."""
     focus = focus or {}
-    shown = data.get("shown_digest")
-    lists_digest = digest(data)
-    lists_changed = data["first"] or shown != lists_digest
+    shown = data.get("shown_digest") or {}
+    first = data["first"]
     conf = reads.config(store)
     district, incident_id = focus.get("district"), focus.get("incident")
     kpis, city = data["kpis"], store.city
     incidents, units = emergency_page.in_focus(data["incidents"], data["units"], district)
     cards = emergency_page.cards(kpis, data["histories"], district)
     asof = emergency_page.as_of_line({"a": kpis["emergency.active_incidents"]})
-    kpis_changed = data["first"] or data["version"] != data.get("shown_version")
-    districts = emergency_page.district_table(city, kpis) if kpis_changed else no_update
-    if not lists_changed:  # timers run in the browser until something changes
-        queue = board = detail = no_update
-    else:
+    digests = {"queue": _hash(queue_key(incidents)), "detail": _hash([data["incident"], data["closed"]])}
+    board_now, places = board_state(units)
+    digests["board"] = board_now
+
+    # Queue and drill-down panel: re-sent whole when what they show changed.
+    queue = detail = no_update
+    if first or shown.get("queue") != digests["queue"]:
         queue = emergency_page.queue(city, incidents, now, conf, district)
-        board = emergency_page.board(units, now, conf)
+    if first or shown.get("detail") != digests["detail"] or shown.get("queue") != digests["queue"]:
         if incident_id:
             detail = emergency_page.timeline(city, data["incident"], now, conf, incident_id)
         elif district:
@@ -68,6 +83,16 @@ def render(store, settings, data: dict, focus: dict, theme: str, now: float):
             detail = [html_panel(emergency_page.district_incidents(city, incidents, closed, now, district))]
         else:
             detail = []
+    # Unit board: whole on first paint or when its layout changed, else a Patch of the changed tiles.
+    board_shown = shown.get("board") or {}
+    if first or board_shown.get("layout") != board_now["layout"]:
+        board = emergency_page.board(units, now, conf)
+    else:
+        changed = [place for place, old, new in zip(places, board_shown.get("tiles", []), board_now["tiles"])
+                   if old != new]
+        board = emergency_page.board_patch(Patch(), units, changed, now, conf) if changed else no_update
+    kpis_changed = first or data["version"] != data.get("shown_version")
+    districts = emergency_page.district_table(city, kpis) if kpis_changed else no_update
     if kpis_changed:
         center = None
         inc = data["incident"]
@@ -76,12 +101,12 @@ def render(store, settings, data: dict, focus: dict, theme: str, now: float):
         live = emergency_page.map_data(city, kpis, incidents if not inc else [*incidents, {**inc, "status": "active"}],
                                        units, now)
         base = (emergency_page.map_skeleton(city, district, theme or "dark", settings.map_tile_url, center)
-                if data["first"] else Patch())
+                if first else Patch())
         figure = emergency_page.apply_map_data(base, live)
         version = data["version"]
     else:
         figure, version = no_update, no_update
-    return cards, asof, detail, queue, board, districts, figure, version, lists_digest
+    return cards, asof, detail, queue, board, districts, figure, version, digests
 
 
 def html_panel(children):

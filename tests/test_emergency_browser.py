@@ -109,3 +109,22 @@ def test_a_unit_passing_its_limit_between_renders_is_flagged_in_the_browser(dash
         time.sleep(0.5)
     assert "STUCK" in dash_duo.find_element("#unit-M1").text
     no_console_errors(dash_duo)
+
+
+def test_a_status_change_reaches_its_tile_by_patch_and_the_rest_of_the_board_stays(dash_duo, r, keys, redis_url):
+    city = west_coast_city()
+    feed(r, keys, city)
+    start(dash_duo, redis_url, keys, city, refresh_s=1)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/emergency")
+    dash_duo.wait_for_contains_text("#unit-M2", "AVAILABLE", timeout=10)
+    now = time.time()
+    Runner(r, keys, city, KpiEngine(r, keys, city)).run_once(
+        EmergencyAdapter(city, source("unit-events")),
+        orjson.dumps([{"unit": "M2", "status": "dispatched", "incident": "I-2", "time": now}]), now=now)
+    dash_duo.wait_for_contains_text("#unit-M2", "DISPATCHED", timeout=10)
+    dash_duo.wait_for_contains_text("#unit-M2", "I-2", timeout=10)
+    assert "STUCK" in dash_duo.find_element("#unit-E1").text  # untouched tiles keep their state
+    assert "ON SCENE" in dash_duo.find_element("#unit-M1").text
+    # the queue shows I-2 now has a unit assigned
+    dash_duo.wait_for_contains_text("#emergency-queue-table", "0/2", timeout=10)
+    no_console_errors(dash_duo)

@@ -183,39 +183,67 @@ def queue(city: City, incidents: list[dict], now: float, conf: EmergencyConfig, 
 
 
 # ----------------------------------------------------------------------------- unit board
-def board(units: list[dict], now: float, conf: EmergencyConfig) -> list:
+def board_groups(units: list[dict]) -> list[tuple[str, list[dict]]]:
+    """Units by station (stations by name, units in board order): the board's fixed layout."""
     stations: dict[str, list[dict]] = {}
     for u in units:
         stations.setdefault(u.get("station_name") or u.get("station") or "No station", []).append(u)
+    return [(name, stations[name]) for name in sorted(stations)]
+
+
+def tile_key(u: dict) -> tuple:
+    """What a unit's tile shows (its timer runs in the browser): a tile is re-sent only when this changes."""
+    return (u["id"], u.get("type"), u.get("status"), u.get("since"), u.get("incident"))
+
+
+def unit_tile(u: dict, now: float, conf: EmergencyConfig) -> html.Div:
+    stuck = unit_stuck(u, now, conf)
+    status = u.get("status")
+    inc = u.get("incident")
+    return html.Div([
+        html.Span(u["id"], className="unit-id"),
+        html.Span((u.get("type") or "").upper(), className="unit-type"),
+        html.Span(STATUS_WORD.get(status, str(status).upper()), className="unit-status",
+                  style={"background": STATUS_COLOUR.get(status, "#475569")}),
+        html.Span(("STUCK " if stuck else "") + clock_text(now - u["since"]) if u.get("since") else "—",
+                  className="unit-time", **({"data-since": u["since"], "data-prefix": "STUCK ",
+                                             "data-limit": conf.stuck_after_s.get(status or "", "")}
+                                            if u.get("since") else {})),
+        dcc.Link(inc, href=f"/emergency?incident={inc}", className="unit-incident") if inc else
+        html.Span("", className="unit-incident"),
+    ], className="unit-tile" + (" unit-stuck" if stuck else ""), id=f"unit-{u['id']}")
+
+
+def board_head(units: list[dict], now: float, conf: EmergencyConfig) -> html.Div:
     counts = {s: sum(1 for u in units if u.get("status") == s) for s in STATUS_WORD if s}
-    stuck_n = 0
-    groups = []
-    for name in sorted(stations):
-        tiles = []
-        for u in stations[name]:
-            stuck = unit_stuck(u, now, conf)
-            stuck_n += stuck
-            status = u.get("status")
-            inc = u.get("incident")
-            tiles.append(html.Div([
-                html.Span(u["id"], className="unit-id"),
-                html.Span((u.get("type") or "").upper(), className="unit-type"),
-                html.Span(STATUS_WORD.get(status, str(status).upper()), className="unit-status",
-                          style={"background": STATUS_COLOUR.get(status, "#475569")}),
-                html.Span(("STUCK " if stuck else "") + clock_text(now - u["since"]) if u.get("since") else "—",
-                          className="unit-time", **({"data-since": u["since"], "data-prefix": "STUCK ",
-                                                     "data-limit": conf.stuck_after_s.get(status or "", "")}
-                                                    if u.get("since") else {})),
-                dcc.Link(inc, href=f"/emergency?incident={inc}", className="unit-incident") if inc else
-                html.Span("", className="unit-incident"),
-            ], className="unit-tile" + (" unit-stuck" if stuck else ""), id=f"unit-{u['id']}"))
-        groups.append(html.Div([html.H4(name), html.Div(tiles, className="unit-tiles")], className="station"))
+    stuck_n = sum(1 for u in units if unit_stuck(u, now, conf))
     summary = " · ".join(f"{counts[s]} {STATUS_WORD[s].lower()}" for s in counts if counts[s])
     head = [html.H3(f"Units ({len(units)})"), html.Span(summary, className="muted")]
     if stuck_n:
         head.append(html.Span(f"{stuck_n} with no status change past the limit", className="flag"))
-    return [html.Div(head, className="board-head"), html.Div(groups, className="stations", id="emergency-unit-board"),
+    return html.Div(head, className="board-head")
+
+
+# Positions in the board's children, for a Patch of single tiles:
+# [head, stations div -> [station -> [h4, tiles div -> [tile, ...]]], clock ref]
+BOARD_HEAD, BOARD_STATIONS, BOARD_CLOCK = 0, 1, 2
+
+
+def board(units: list[dict], now: float, conf: EmergencyConfig) -> list:
+    groups = [html.Div([html.H4(name), html.Div([unit_tile(u, now, conf) for u in members], className="unit-tiles")],
+                       className="station") for name, members in board_groups(units)]
+    return [board_head(units, now, conf), html.Div(groups, className="stations", id="emergency-unit-board"),
             clock_ref(now)]
+
+
+def board_patch(patch, units: list[dict], changed: list[tuple[int, int, dict]], now: float, conf: EmergencyConfig):
+    """Only the tiles that changed (station index, tile index, unit), the head and the clock reference."""
+    patch[BOARD_HEAD] = board_head(units, now, conf)
+    for g, i, u in changed:
+        patch[BOARD_STATIONS]["props"]["children"][g]["props"]["children"][1]["props"]["children"][i] = \
+            unit_tile(u, now, conf)
+    patch[BOARD_CLOCK] = clock_ref(now)
+    return patch
 
 
 def clock_ref(now: float) -> html.Span:

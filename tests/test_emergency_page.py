@@ -61,3 +61,14 @@ def test_every_interval_card_says_where_its_clock_starts_and_stops(sample_city):
     assert "clock: first ring → answer" in rendered["emergency.call_answer_15s_pct"]
     assert "EMS" in rendered["emergency.turnout_p90_s"] and "Fire" in rendered["emergency.turnout_p90_s"]
     assert isinstance(cards(kpis, {}, None)[0], html.Div)
+
+
+def test_a_district_view_shows_its_units_and_the_units_working_its_calls():
+    from dashboard.pages.emergency import in_focus
+
+    incidents = [{"id": "I-1", "district": "D1"}, {"id": "I-2", "district": "D2"}]
+    units = [{"id": "A", "district": "D1", "incident": None}, {"id": "B", "district": "D2", "incident": "I-1"},
+             {"id": "C", "district": "D2", "incident": "I-2"}]
+    shown, shown_units = in_focus(incidents, units, "D1")
+    assert [i["id"] for i in shown] == ["I-1"] and [u["id"] for u in shown_units] == ["A", "B"]
+    assert in_focus(incidents, units, None) == (incidents, units)

@@ -111,10 +111,12 @@ def queue_order(incidents: list[dict]) -> list[dict]:
 
 
 def in_focus(incidents: list[dict], units: list[dict], district: str | None):
+    """A district's incidents, and its own units plus any unit working one of its incidents."""
     if not district:
         return incidents, units
-    return ([i for i in incidents if i.get("district") == district],
-            [u for u in units if u.get("district") == district])
+    shown = [i for i in incidents if i.get("district") == district]
+    ids = {i["id"] for i in shown}
+    return shown, [u for u in units if u.get("district") == district or u.get("incident") in ids]
 
 
 # ----------------------------------------------------------------------------- cards

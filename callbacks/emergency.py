@@ -136,9 +136,14 @@ def register(app, store, settings) -> None:
     @app.callback(Output("url", "search", allow_duplicate=True), Input("emergency-map", "clickData"),
                   prevent_initial_call=True)
     def drill_down(click):
-        point = (click or {}).get("points", [{}])[0]
-        if point.get("location") in store.city.district_ids():
-            return f"?district={point['location']}"
-        if point.get("curveNumber") == emergency_page.INCIDENTS and point.get("customdata"):
-            return f"?incident={point['customdata']}"
-        return no_update
+        return drill_target(click, store.city.district_ids()) or no_update
+
+
+def drill_target(click: dict | None, district_ids: list[str]) -> str | None:
+    """The URL query a map click leads to: a district's view, or an incident's timeline."""
+    point = ((click or {}).get("points") or [{}])[0]
+    if point.get("location") in district_ids:
+        return f"?district={point['location']}"
+    if point.get("curveNumber") == emergency_page.INCIDENTS and point.get("customdata"):
+        return f"?incident={point['customdata']}"
+    return None

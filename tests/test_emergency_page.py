@@ -72,3 +72,13 @@ def test_a_district_view_shows_its_units_and_the_units_working_its_calls():
     shown, shown_units = in_focus(incidents, units, "D1")
     assert [i["id"] for i in shown] == ["I-1"] and [u["id"] for u in shown_units] == ["A", "B"]
     assert in_focus(incidents, units, None) == (incidents, units)
+
+
+def test_map_clicks_lead_to_a_district_or_an_incident_timeline():
+    from callbacks.emergency import drill_target
+    from dashboard.pages.emergency import INCIDENTS, UNITS
+
+    assert drill_target({"points": [{"location": "D3", "curveNumber": 0}]}, ["D3"]) == "?district=D3"
+    assert drill_target({"points": [{"curveNumber": INCIDENTS, "customdata": "INC-7"}]}, ["D3"]) == "?incident=INC-7"
+    assert drill_target({"points": [{"curveNumber": UNITS, "customdata": "M1"}]}, ["D3"]) is None
+    assert drill_target(None, ["D3"]) is None and drill_target({"points": []}, ["D3"]) is None

@@ -231,3 +231,17 @@ def test_incidents_closed_a_week_before_the_newest_are_forgotten_with_their_keys
     seen = r.hkeys(keys.seen("emergency", "emergency"))
     assert not [k for k in seen if "OLD" in k]
     assert r.hexists(keys.emergency_incidents(), "NEW")
+
+
+@pytest.mark.parametrize("text", ["2017-06-23T20:30:09.000", "2017-06-23T20:30:09", "06/23/2017 08:30:09 PM",
+                                  "2017 Jun 23 08:30:09 PM", "2017-06-24T03:30:09Z", "2017-06-23T22:30:09-05:00"])
+def test_every_time_spelling_names_the_same_instant(city, text):
+    # Floating spellings are Pacific local time (UTC-7 in June): 20:30:09 PDT = 03:30:09 UTC next day.
+    adapter = EmergencyAdapter(city, source("sf-fire"))
+    assert adapter._local_time(text, "received_dttm") == pdt(2017, 6, 23, 20, 30, 9)
+
+
+def test_the_feeds_own_time_zone_wins_over_the_citys(city):
+    # The same floating time read as New York time (UTC-4 in June) is 3 hours earlier.
+    adapter = EmergencyAdapter(city, source("sf-fire", timezone="America/New_York"))
+    assert adapter._local_time("2017-06-23T20:30:09.000", "t") == pdt(2017, 6, 23, 20, 30, 9) - 3 * 3600

@@ -72,6 +72,49 @@ class Keys:
 
     # --- emergency (dispatch) ---
     # Keys of the emergency domain use the tag {emergency}: self._key("emergency", ...).
+    def emergency_incidents(self) -> str:
+        """Hash incident id -> JSON of the incident (type, priority, place, district, opened, closed, units)."""
+        return self._key("emergency", "incident", "all")
+
+    def emergency_incidents_active(self) -> str:
+        """Set of incident ids not closed."""
+        return self._key("emergency", "incident", "active")
+
+    def emergency_incidents_closed(self) -> str:
+        """Sorted set incident id -> closing time (closed list and retention)."""
+        return self._key("emergency", "incident", "closed")
+
+    def emergency_incident_meta(self) -> str:
+        """Hash incident id -> JSON of what the feeds said about the call (type, priority, place)."""
+        return self._key("emergency", "incident", "meta")
+
+    def emergency_incident_times(self, incident_id: str) -> str:
+        """Sorted set "unit|status" -> earliest time that unit reached that status on this incident."""
+        return self._key("emergency", "incident", "times", incident_id)
+
+    def emergency_dirty(self) -> str:
+        """Set of incident ids (and "unit:<id>") written since their summary was last rebuilt."""
+        return self._key("emergency", "dirty")
+
+    def emergency_autoclose(self) -> str:
+        """Sorted set incident id -> time a one-timestamp call (no units) stops counting as active."""
+        return self._key("emergency", "incident", "autoclose")
+
+    def emergency_units(self) -> str:
+        """Hash unit id -> JSON of the unit's board entry (status, since, incident, position, station)."""
+        return self._key("emergency", "unit", "all")
+
+    def emergency_unit_reports(self) -> str:
+        """Hash unit id -> JSON of the newest report not tied to an incident (available, out of service, position)."""
+        return self._key("emergency", "unit", "reports")
+
+    def emergency_calls(self) -> str:
+        """Sorted set "call id|answer seconds|incident" -> first ring time (911 answer times)."""
+        return self._key("emergency", "calls")
+
+    def emergency_audit(self) -> str:
+        """Stream: every status change of a unit or an incident (bounded by AUDIT_RETENTION)."""
+        return self._key("emergency", "audit")
     # (end of emergency keys)
 
     # --- environment (air, noise, water) ---

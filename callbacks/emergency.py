@@ -1,0 +1,149 @@
+"""The emergency panel: one refresh for every tile; map and list clicks drill down.
+
+The cards go out on every tick (their ages move). The queue and the drill-down panel go out only
+when what they show changed (digests of it are kept in the page); the unit board goes out whole only
+when its layout (stations, units) changed, else as a Patch of the tiles whose status changed. Between
+renders, timers and stuck flags run in the browser (assets/emergency.js), so a quiet minute costs
+fifty wall screens almost nothing. The map's first paint (and a theme change) sends the
+whole figure; later ticks send a Patch of its live arrays, and only when the KPI version changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+
+import orjson
+from dash import Input, Output, Patch, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard.pages import emergency as emergency_page
+from dashboard.reads import emergency as reads
+from dashboard.store import StoreUnavailable
+
+
+def gather(store, focus: dict, shown_version, theme_changed: bool) -> dict:
+    """Everything one refresh needs from Redis (raises StoreUnavailable)."""
+    focus = focus or {}
+    version = store.version()
+    first = shown_version is None or theme_changed
+    data = {
+        "version": version, "first": first,
+        "kpis": {k["id"]: k for k in store.kpis(domain="emergency")},
+        "histories": store.histories(list(emergency_page.EMERGENCY_KPIS)),
+        "incidents": reads.active_incidents(store),
+        "units": reads.units(store),
+        "closed": reads.closed_incidents(store) if focus.get("district") else [],
+        "incident": reads.incident(store, focus["incident"]) if focus.get("incident") else None,
+    }
+    return data
+
+
+def _hash(obj) -> str:
+    return hashlib.blake2b(orjson.dumps(obj), digest_size=10).hexdigest()
+
+
+def queue_key(incidents: list[dict]) -> list:
+    """What the queue shows of each active call (its timers run in the browser)."""
+    return [(i["id"], i.get("priority"), i.get("type"), i.get("district"), i.get("opened"), i.get("updated"),
+             [(u["unit"], u.get("status")) for u in i.get("units") or []]) for i in incidents]
+
+
+def board_state(units: list[dict]) -> tuple[dict, list[tuple[int, int, dict]]]:
+    """The board's layout digest, one digest per tile, and each unit's place (station, tile)."""
+    groups = emergency_page.board_groups(units)
+    places = [(g, i, u) for g, (_, members) in enumerate(groups) for i, u in enumerate(members)]
+    layout = _hash([(name, [u["id"] for u in members]) for name, members in groups])
+    return {"layout": layout, "tiles": [_hash(emergency_page.tile_key(u)) for _, _, u in places]}, places
+
+
+def render(store, settings, data: dict, focus: dict, theme: str, now: float):
+    """The callback's outputs from what ``gather`` read: pure, so the bench can time it."""
+    focus = focus or {}
+    shown = data.get("shown_digest") or {}
+    first = data["first"]
+    conf = reads.config(store)
+    district, incident_id = focus.get("district"), focus.get("incident")
+    kpis, city = data["kpis"], store.city
+    incidents, units = emergency_page.in_focus(data["incidents"], data["units"], district)
+    cards = emergency_page.cards(kpis, data["histories"], district)
+    asof = emergency_page.as_of_line({"a": kpis["emergency.active_incidents"]})
+    digests = {"queue": _hash(queue_key(incidents)), "detail": _hash([data["incident"], data["closed"]])}
+    board_now, places = board_state(units)
+    digests["board"] = board_now
+
+    # Queue and drill-down panel: re-sent whole when what they show changed.
+    queue = detail = no_update
+    if first or shown.get("queue") != digests["queue"]:
+        queue = emergency_page.queue(city, incidents, now, conf, district)
+    if first or shown.get("detail") != digests["detail"] or shown.get("queue") != digests["queue"]:
+        if incident_id:
+            detail = emergency_page.timeline(city, data["incident"], now, conf, incident_id)
+        elif district:
+            closed = [i for i in data["closed"] if i.get("district") == district]
+            detail = [html_panel(emergency_page.district_incidents(city, incidents, closed, now, district))]
+        else:
+            detail = []
+    # Unit board: whole on first paint or when its layout changed, else a Patch of the changed tiles.
+    board_shown = shown.get("board") or {}
+    if first or board_shown.get("layout") != board_now["layout"]:
+        board = emergency_page.board(units, now, conf)
+    else:
+        changed = [place for place, old, new in zip(places, board_shown.get("tiles", []), board_now["tiles"])
+                   if old != new]
+        board = emergency_page.board_patch(Patch(), units, changed, now, conf) if changed else no_update
+    kpis_changed = first or data["version"] != data.get("shown_version")
+    districts = emergency_page.district_table(city, kpis) if kpis_changed else no_update
+    if kpis_changed:
+        center = None
+        inc = data["incident"]
+        if inc and inc.get("lon") is not None:
+            center = (inc["lon"], inc["lat"])
+        live = emergency_page.map_data(city, kpis, incidents if not inc else [*incidents, {**inc, "status": "active"}],
+                                       units, now)
+        base = (emergency_page.map_skeleton(city, district, theme or "dark", settings.map_tile_url, center)
+                if first else Patch())
+        figure = emergency_page.apply_map_data(base, live)
+        version = data["version"]
+    else:
+        figure, version = no_update, no_update
+    return cards, asof, detail, queue, board, districts, figure, version, digests
+
+
+def html_panel(children):
+    from dash import html
+
+    return html.Div(children, className="panel")
+
+
+def register(app, store, settings) -> None:
+    @app.callback(Output("emergency-cards", "children"), Output("emergency-asof", "children"),
+                  Output("emergency-detail", "children"),
+                  Output("emergency-queue", "children"), Output("emergency-board", "children"),
+                  Output("emergency-districts", "children"), Output("emergency-map", "figure"),
+                  Output("emergency-version", "data"), Output("emergency-digest", "data"),
+                  Input("tick", "n_intervals"), Input("theme", "data"),
+                  State("emergency-focus", "data"), State("emergency-version", "data"),
+                  State("emergency-digest", "data"))
+    def refresh(_, theme, focus, shown_version, shown_digest):
+        try:
+            data = gather(store, focus, shown_version, ctx.triggered_id == "theme")
+        except StoreUnavailable:
+            raise PreventUpdate  # keep the last picture; the shell shows the banner
+        data["shown_version"] = shown_version
+        data["shown_digest"] = shown_digest
+        return render(store, settings, data, focus, theme, time.time())
+
+    @app.callback(Output("url", "search", allow_duplicate=True), Input("emergency-map", "clickData"),
+                  prevent_initial_call=True)
+    def drill_down(click):
+        return drill_target(click, store.city.district_ids()) or no_update
+
+
+def drill_target(click: dict | None, district_ids: list[str]) -> str | None:
+    """The URL query a map click leads to: a district's view, or an incident's timeline."""
+    point = ((click or {}).get("points") or [{}])[0]
+    if point.get("location") in district_ids:
+        return f"?district={point['location']}"
+    if point.get("curveNumber") == emergency_page.INCIDENTS and point.get("customdata"):
+        return f"?incident={point['customdata']}"
+    return None

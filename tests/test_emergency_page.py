@@ -1,0 +1,84 @@
+"""Pure pieces of the /emergency panel: queue order, timers, stuck flags, cards that state their clock."""
+from __future__ import annotations
+
+from dash import html
+
+from dashboard.pages.emergency import clock_text, incident_stuck, queue_order, unit_stuck
+from feeds.adapters.emergency import emergency_config
+from tests.emergency_helpers import west_coast_city
+
+CONF = emergency_config(west_coast_city())
+
+
+def test_queue_is_priority_first_then_oldest_first():
+    incidents = [{"id": "a", "priority": 2, "opened": 100}, {"id": "b", "priority": 1, "opened": 300},
+                 {"id": "c", "priority": 1, "opened": 200}, {"id": "d", "priority": 3, "opened": 50}]
+    assert [i["id"] for i in queue_order(incidents)] == ["c", "b", "a", "d"]
+
+
+def test_timers_read_like_a_stopwatch():
+    assert [clock_text(s) for s in (0, 45, 605, 7390)] == ["0:00", "0:45", "10:05", "2:03:10"]
+    assert clock_text(None) == "—" and clock_text(-3) == "0:00"
+
+
+def test_a_unit_is_stuck_only_past_its_status_limit_and_never_when_available():
+    # defaults: dispatched 120 s, on scene 3600 s
+    assert not unit_stuck({"status": "dispatched", "since": 1000}, 1120, CONF)
+    assert unit_stuck({"status": "dispatched", "since": 1000}, 1121, CONF)
+    assert not unit_stuck({"status": "on_scene", "since": 1000}, 4500, CONF)
+    assert not unit_stuck({"status": "available", "since": 0}, 10**6, CONF)
+    assert not unit_stuck({"status": None, "since": None}, 10**6, CONF)
+
+
+def test_an_active_call_without_a_change_for_30_minutes_is_flagged():
+    assert incident_stuck({"status": "active", "updated": 1000}, 2801, CONF)
+    assert not incident_stuck({"status": "active", "updated": 1000}, 2800, CONF)
+    assert not incident_stuck({"status": "closed", "updated": 1000}, 10**6, CONF)
+
+
+def test_every_interval_card_says_where_its_clock_starts_and_stops(sample_city):
+    from dashboard.pages.emergency import EMERGENCY_KPIS, cards
+    from dashboard.store import Store
+
+    from feeds.kpi.catalogue import CATALOGUE
+    from feeds.schema import Keys
+
+    store = Store(None, Keys(), sample_city)  # shaping only: no Redis call
+    kpis = {kid: store._shape(CATALOGUE[kid], None, 0) for kid in EMERGENCY_KPIS}
+
+    def text(node) -> str:
+        if isinstance(node, str):
+            return node
+        kids = getattr(node, "children", None)
+        if kids is None:
+            return ""
+        return " ".join(text(k) for k in (kids if isinstance(kids, list) else [kids]))
+
+    rendered = {kid: text(card) for kid, card in zip(EMERGENCY_KPIS, cards(kpis, {}, None))}
+    assert "clock: first-arriving unit en route → on scene" in rendered["emergency.travel_p90_s"]
+    assert "clock: unit dispatched → unit en route" in rendered["emergency.turnout_p90_s"]
+    assert "clock: 911 call received → first unit dispatched" in rendered["emergency.call_processing_p90_s"]
+    assert "clock: first ring → answer" in rendered["emergency.call_answer_15s_pct"]
+    assert "EMS" in rendered["emergency.turnout_p90_s"] and "Fire" in rendered["emergency.turnout_p90_s"]
+    assert isinstance(cards(kpis, {}, None)[0], html.Div)
+
+
+def test_a_district_view_shows_its_units_and_the_units_working_its_calls():
+    from dashboard.pages.emergency import in_focus
+
+    incidents = [{"id": "I-1", "district": "D1"}, {"id": "I-2", "district": "D2"}]
+    units = [{"id": "A", "district": "D1", "incident": None}, {"id": "B", "district": "D2", "incident": "I-1"},
+             {"id": "C", "district": "D2", "incident": "I-2"}]
+    shown, shown_units = in_focus(incidents, units, "D1")
+    assert [i["id"] for i in shown] == ["I-1"] and [u["id"] for u in shown_units] == ["A", "B"]
+    assert in_focus(incidents, units, None) == (incidents, units)
+
+
+def test_map_clicks_lead_to_a_district_or_an_incident_timeline():
+    from callbacks.emergency import drill_target
+    from dashboard.pages.emergency import INCIDENTS, UNITS
+
+    assert drill_target({"points": [{"location": "D3", "curveNumber": 0}]}, ["D3"]) == "?district=D3"
+    assert drill_target({"points": [{"curveNumber": INCIDENTS, "customdata": "INC-7"}]}, ["D3"]) == "?incident=INC-7"
+    assert drill_target({"points": [{"curveNumber": UNITS, "customdata": "M1"}]}, ["D3"]) is None
+    assert drill_target(None, ["D3"]) is None and drill_target({"points": []}, ["D3"]) is None

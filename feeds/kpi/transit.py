@@ -106,12 +106,15 @@ def transit_kpis(vehicles: list[dict], scheduled: dict[str, dict], departures: l
         return [e["dl"] for e in es]
 
     def delivered(vs, sched_n):
-        return 100.0 * len(vs) / sched_n if sched_n else None
+        return 100.0 * min(len(vs), sched_n) / sched_n if sched_n else None
 
-    sched_by_district: dict[str, int] = defaultdict(int)
-    for s in scheduled.values():
-        if s.get("ds"):
-            sched_by_district[s["ds"]] += s["n"]
+    def delivered_routes(route_ids):
+        """Per route, buses beyond the schedule (a late bus still out) do not make up for a route
+        that is short: sum over routes of min(in service, scheduled) / sum of scheduled."""
+        n = sum(scheduled[r]["n"] for r in route_ids)
+        got = sum(min(len(vehicles_by_route.get(r, [])), scheduled[r]["n"]) for r in route_ids)
+        return 100.0 * got / n if n else None
+
     vehicles_by_district = _grouped(in_service, lambda v: v.get("ds"))
     vehicles_by_route = _grouped(in_service, lambda v: v["r"])
     routes = sorted(set(scheduled) | set(vehicles_by_route) | {e["r"] for e in events if e["r"]}
@@ -146,9 +149,9 @@ def transit_kpis(vehicles: list[dict], scheduled: dict[str, dict], departures: l
                        detail={"by_route": route_table(None, lambda hs: bunched_pct(hs, cfg.bunched_ratio)),
                                "headways_by_route": route_table(None, lambda hs: len(hs)),
                                "ratio": cfg.bunched_ratio})
-    service = Computed(delivered(in_service, total_scheduled), as_of, inputs=len(in_service),
-                       by_district=districts({d: delivered(vehicles_by_district.get(d, []), n)
-                                              for d, n in sched_by_district.items()}),
+    routes_of_district = _grouped(scheduled, lambda r: scheduled[r].get("ds"))
+    service = Computed(delivered_routes(list(scheduled)), as_of, inputs=len(in_service),
+                       by_district=districts({d: delivered_routes(rs) for d, rs in routes_of_district.items()}),
                        detail={"by_route": {r: delivered(vehicles_by_route.get(r, []), scheduled.get(r, {}).get("n", 0))
                                             for r in routes},
                                "scheduled": total_scheduled,

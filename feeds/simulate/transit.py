@@ -7,7 +7,7 @@ road (and Alerts while a bus is broken down), so the demo runs the real parsing 
 
 Deterministic: a trip instance's delays come from the seed, the trip and the service day; no state.
 Realism: most buses run 0-3 min late and drift later along the route; some leave early; about one
-trip in eight is held up so badly that the next bus catches it (bunching); one in forty breaks
+trip in eight is held up so badly that the next bus catches it (bunching); one in twenty-five breaks
 down part-way (it stops reporting and a service alert names the route).
 """
 from __future__ import annotations
@@ -143,7 +143,7 @@ class TransitSimulator:
             base = rnd.uniform(-150, -70)
             step = rnd.uniform(-5, 5)
         delays = [round(base + step * i + rnd.gauss(0, 12)) for i in range(n)]
-        breakdown = rnd.randrange(1, n - 1) if rnd.random() < 0.025 else None
+        breakdown = rnd.randrange(1, n - 1) if rnd.random() < 0.04 else None
         return {"delays": delays, "breakdown": breakdown}
 
     def vehicle_id(self, trip: dict) -> str:

@@ -108,6 +108,11 @@ class Keys:
         """Sorted set, score = time a vehicle reached a stop, member = JSON {r, d, s, v, t, H, ds}."""
         return self._key("transit", "passages")
 
+    def transit_route_stats(self) -> str:
+        """Hash route id -> JSON per-stop figures of the KPI window {stop: {delay, n, h, H, bunched}}
+        (written with the KPIs, read by the route drill-down and the API)."""
+        return self._key("transit", "route_stats")
+
     def transit_alerts(self) -> str:
         """Hash alert id -> JSON of a service alert (header, description, cause, effect, routes, stops)."""
         return self._key("transit", "alerts")

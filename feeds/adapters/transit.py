@@ -207,6 +207,7 @@ class TransitAdapter(CityAdapter):
         self._static_in_redis: str | None = None
         if gtfs is not None:
             self._use(gtfs)
+        self._trip_delays: dict[str, int] = {}  # trip -> current delay, from its newest TripUpdate
         self._last_stop: dict[str, tuple] = {}  # vehicle -> (trip, stop) of its last recorded passage
         self._pending_stops: dict[str, tuple] = {}
         self._alerts_seen: set[str] | None = None
@@ -467,9 +468,14 @@ class TransitAdapter(CityAdapter):
     def publish(self, pipe, keys, records):
         vehicles, trips, alerts, departures, passages = {}, {}, {}, {}, {}
         self._pending_stops = {}
+        # The map colours each bus by its trip's current delay: join it here, once, not on every read.
+        for rec in records:
+            if rec.key[0] == "t" and rec.data["delay"] is not None:
+                self._trip_delays[rec.data["trip"]] = rec.data["delay"]
         for rec in records:
             kind, d = rec.key[0], rec.data
             if kind == "v":
+                d["dl"] = self._trip_delays.get(d["trip"]) if d["trip"] else None
                 vehicles[d["id"]] = orjson.dumps(d)
                 if d["s"]:
                     visit = (d["trip"], d["s"])
@@ -557,6 +563,15 @@ class TransitAdapter(CityAdapter):
 
     def prune(self, r, keys, feed_t: float) -> None:
         keep_s = EVENT_RETENTION_FACTOR * self.config.window_s
+        stale_trips = []
+        for trip, raw in r.hscan_iter(keys.transit_trip_updates(), count=2000):
+            if orjson.loads(raw)["t"] < feed_t - VEHICLE_RETENTION_S:
+                stale_trips.append(trip)
+        if stale_trips:
+            r.hdel(keys.transit_trip_updates(), *stale_trips)
+            r.hdel(keys.seen(self.domain, self.name), *[f"t:{t}" for t in stale_trips])
+            for t in stale_trips:
+                self._trip_delays.pop(t, None)
         old = r.zrangebyscore(keys.transit_departures_by_time(), "-inf", feed_t - keep_s)
         pipe = r.pipeline(transaction=False)
         if old:

@@ -166,6 +166,28 @@ def transit_kpis(vehicles: list[dict], scheduled: dict[str, dict], departures: l
             "transit.vehicles_in_service": count}
 
 
+def route_stop_stats(departures: list[dict], passages: list[dict], as_of: float | None,
+                     cfg: TransitConfig) -> dict[str, dict]:
+    """Per route and stop, over the KPI window: mean departure delay (all stops, not only
+    timepoints), observed headways (mean, last) against the scheduled one, and bunched headways."""
+    if as_of is None:
+        return {}
+    lo = as_of - cfg.window_s
+    out: dict[str, dict] = defaultdict(dict)
+    for (route, stop), es in _grouped([e for e in departures if lo <= e["t"] <= as_of and e["r"]],
+                                      lambda e: (e["r"], e["s"])).items():
+        out[route][stop] = {"delay": round(statistics.fmean(e["dl"] for e in es), 1), "n": len(es)}
+    for (route, stop), hs in _grouped([h for h in observed_headways(passages) if lo <= h.t <= as_of],
+                                      lambda h: (h.route, h.stop)).items():
+        hs.sort(key=lambda h: h.t)
+        judged = [h for h in hs if h.H]
+        out[route].setdefault(stop, {}).update({
+            "h": round(statistics.fmean(h.h for h in hs), 1), "h_last": hs[-1].h, "headways": len(hs),
+            "H": round(statistics.fmean(h.H for h in judged), 1) if judged else None,
+            "bunched": sum(1 for h in judged if h.h / h.H < cfg.bunched_ratio)})
+    return dict(out)
+
+
 def read_inputs(r, keys, window_s: float):
     """The KPI inputs from Redis: (vehicles, scheduled, departures, passages, newest time)."""
     pipe = r.pipeline(transaction=False)
@@ -193,4 +215,11 @@ def compute(engine) -> dict[str, tuple[Computed, float]]:
     health = engine.feed_health("transit")
     fresh = engine.freshness(health)
     computed = transit_kpis(vehicles, scheduled, departures, passages, as_of, cfg, engine.district_ids)
+    # Per-stop figures of each route, for the drill-down: worked out here, once per update.
+    stats = route_stop_stats(departures, passages, as_of, cfg)
+    pipe = engine.r.pipeline(transaction=False)
+    pipe.delete(engine.keys.transit_route_stats())
+    if stats:
+        pipe.hset(engine.keys.transit_route_stats(), mapping={r: orjson.dumps(v) for r, v in stats.items()})
+    pipe.execute()
     return {kid: (c, fresh) for kid, c in computed.items()}

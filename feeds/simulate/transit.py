@@ -1,8 +1,8 @@
 """Simulated buses: a real GTFS zip for the city's routes, and real GTFS-RT protobuf each tick.
 
 ``city.transit.routes`` (stops, headway_s) become a GTFS Schedule: trips both ways every headway
-from 05:00 to past midnight (stop_times beyond 24:00:00), timepoints at every third stop and the
-ends. Each tick emits one FeedMessage with VehiclePositions and TripUpdates of every trip on the
+from 05:00 to 24:00 and every three headways through the night (a service day runs 04:00-28:00, so
+stop_times go beyond 24:00:00), timepoints at every third stop and the ends. Each tick emits one FeedMessage with VehiclePositions and TripUpdates of every trip on the
 road (and Alerts while a bus is broken down), so the demo runs the real parsing path.
 
 Deterministic: a trip instance's delays come from the seed, the trip and the service day; no state.
@@ -27,8 +27,11 @@ from feeds.config import City
 from feeds.geo import haversine_m
 from feeds.timeparse import zone
 
-FIRST_TRIP_S = 5 * 3600
-LAST_TRIP_S = 24 * 3600 + 30 * 60  # service runs past midnight: stop_times beyond 24:00:00
+# A service day runs 04:00 to 28:00 (04:00 the next morning): stop_times beyond 24:00:00, as real
+# night services have. Day headways from 05:00 to 24:00, night buses at three times the headway.
+FIRST_TRIP_S = 4 * 3600
+LAST_TRIP_S = 28 * 3600
+DAY_FROM_S, DAY_UNTIL_S = 5 * 3600, 24 * 3600
 BUS_SPEED_MS = 20 / 3.6
 DWELL_S = 20
 LAYOVER_S = 300
@@ -60,12 +63,13 @@ def schedule(cfg: TransitConfig) -> list[dict]:
             stops = route.stops if direction == 0 else list(reversed(route.stops))
             offsets = route_run_times(stops)
             headway = int(route.headway_s)
-            # the two directions are offset by half a headway
+            # the two directions are offset by half a headway; night buses every 3 headways
             start, k = FIRST_TRIP_S + direction * headway // 2, 0
-            while start <= LAST_TRIP_S:
+            while start < LAST_TRIP_S:
+                step = headway if DAY_FROM_S <= start < DAY_UNTIL_S else 3 * headway
                 trips.append({"id": f"{route.id}-{direction}-{k:03d}", "route": route.id, "dir": direction,
-                              "start": start, "stops": stops, "offsets": offsets, "headway": headway})
-                start += headway
+                              "start": start, "stops": stops, "offsets": offsets, "headway": step})
+                start += step
                 k += 1
     return trips
 

@@ -293,12 +293,12 @@ def route_side(route: str, vehicles: list[dict], stops: dict, names: dict[str, s
             if rows else html.P("No bus of this route is reporting.", className="muted")]
 
 
-def _chart_layout(theme: str, title: str, y_title: str) -> dict:
+def _chart_layout(theme: str, y_title: str) -> dict:
     fg = "#e5e7eb" if theme == "dark" else "#111827"
     grid = "#2a3954" if theme == "dark" else "#d5dce6"
-    return {"title": {"text": title, "font": {"size": 16, "color": fg}}, "paper_bgcolor": "rgba(0,0,0,0)",
-            "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": fg, "size": 13},
-            "margin": {"l": 55, "r": 15, "t": 40, "b": 90}, "legend": {"orientation": "h", "y": 1.12},
+    return {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": fg, "size": 13},
+            "margin": {"l": 55, "r": 15, "t": 30, "b": 90},
+            "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
             "xaxis": {"tickangle": -40, "gridcolor": grid, "automargin": True},
             "yaxis": {"title": {"text": y_title}, "gridcolor": grid, "zerolinecolor": grid}, "bargap": 0.25}
 
@@ -317,7 +317,7 @@ def headway_figure(route_info: dict, stops: dict, stats: dict, theme: str) -> di
          "hovertemplate": "%{x}<br>observed %{y:.1f} min<br>bunched: %{customdata}<extra></extra>"},
         {"type": "scatter", "mode": "lines+markers", "x": labels, "y": [x / 60 if x is not None else None for x in big_h],
          "name": "scheduled", "line": {"color": "#f59e0b", "width": 3}, "hovertemplate": "scheduled %{y:.1f} min<extra></extra>"},
-    ], "layout": _chart_layout(theme, "Headway along the route (red: a bunched bus in the window)", "minutes")}
+    ], "layout": _chart_layout(theme, "minutes")}
 
 
 def stop_delay_figure(route_info: dict, stops: dict, stats: dict, cfg: TransitConfig, theme: str) -> dict:
@@ -328,7 +328,7 @@ def stop_delay_figure(route_info: dict, stops: dict, stats: dict, cfg: TransitCo
     return {"data": [{"type": "bar", "x": labels, "y": [d / 60 if d is not None else None for d in delays],
                       "marker": {"color": colours}, "name": "mean departure delay",
                       "hovertemplate": "%{x}<br>%{y:.1f} min<extra></extra>"}],
-            "layout": {**_chart_layout(theme, "Mean departure delay at each stop (last 60 min)", "minutes late"),
+            "layout": {**_chart_layout(theme, "minutes late"),
                        "showlegend": False}}
 
 
@@ -360,10 +360,12 @@ def trip_panel(vehicle: dict | None, sched: dict | None, update: dict | None, st
 def route_detail(route_info: dict, stops: dict, stats: dict, cfg: TransitConfig, theme: str,
                  trip: list | None) -> list:
     charts = html.Div(className="transit-charts", children=[
-        html.Div(dcc.Graph(id="transit-headway-chart", figure=headway_figure(route_info, stops, stats, theme),
-                           config={"displayModeBar": False}, className="chart"), className="panel"),
-        html.Div(dcc.Graph(id="transit-stop-delays", figure=stop_delay_figure(route_info, stops, stats, cfg, theme),
-                           config={"displayModeBar": False}, className="chart"), className="panel"),
+        html.Div([html.H3("Headway along the route, last 60 min (red: a bus bunched there)"),
+                  dcc.Graph(id="transit-headway-chart", figure=headway_figure(route_info, stops, stats, theme),
+                            config={"displayModeBar": False}, className="chart")], className="panel"),
+        html.Div([html.H3("Mean departure delay at each stop, last 60 min"),
+                  dcc.Graph(id="transit-stop-delays", figure=stop_delay_figure(route_info, stops, stats, cfg, theme),
+                            config={"displayModeBar": False}, className="chart")], className="panel"),
     ])
     out = [charts]
     if trip is not None:

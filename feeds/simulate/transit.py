@@ -90,7 +90,8 @@ def build_gtfs(city: City) -> bytes:
     }
     seen_stops = set()
     for route in cfg.routes:
-        files["routes.txt"].append([route.id, "CB", route.short_name or route.id, f"Route {route.short_name or route.id}", 3])
+        ends = f"{route.stops[0].get('name', route.stops[0]['id'])} – {route.stops[-1].get('name', route.stops[-1]['id'])}"
+        files["routes.txt"].append([route.id, "CB", route.short_name or route.id, ends if route.stops else "", 3])
         for s in route.stops:
             if s["id"] not in seen_stops:
                 seen_stops.add(s["id"])

@@ -49,7 +49,8 @@ def register(app, store, settings) -> None:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         names = transit_page.route_names(routes)
         shown = [v for v in vehicles if v["r"] == route] if route else vehicles
-        data = transit_page.map_data(shown, names, cfg, now)
+        short = {rid: r.get("short_name") or rid for rid, r in routes.items()}
+        data = transit_page.map_data(shown, short, cfg, now)
         base = (transit_page.map_skeleton(store.city, routes, stops, route, theme, settings.map_tile_url, cfg,
                                           len(shown)) if first else Patch())
         figure = transit_page.apply_map_data(base, data)

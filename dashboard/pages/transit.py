@@ -153,7 +153,7 @@ def map_skeleton(city, routes: dict, stops: dict, route: str | None, theme: str,
     for label, colour in delay_bands(cfg):
         trace = {"type": "scattermap", "mode": "markers", "lon": [], "lat": [], "text": [], "customdata": [],
                  "name": label, "marker": {"size": 13, "color": colour, "opacity": 0.95},
-                 "hovertemplate": "%{text}<br>click for its trip<extra></extra>"}
+                 "hovertemplate": "bus %{text}<br>click for its trip<extra></extra>"}
         if cluster:  # thousands of buses: clusters (counts) at city zoom, single buses when zoomed in
             trace["cluster"] = {"enabled": True, "maxzoom": 14, "color": colour, "opacity": 0.85,
                                 "size": [14, 20, 28], "step": [10, 50]}
@@ -187,8 +187,8 @@ def map_data(vehicles: list[dict], names: dict[str, str], cfg: TransitConfig, no
         b = bands[band_of(v.get("dl"), cfg)]
         b["lon"].append(v["lon"])
         b["lat"].append(v["lat"])
-        b["text"].append(f"bus {v['label']} · route {names.get(v['r'], v['r'])}<br>{delay_text(v.get('dl'))}"
-                         f" · {format_age(now - v['t'])}")
+        # Short hover text: with 2,000 buses every byte of it is sent on each refresh.
+        b["text"].append(f"{v['label']} · {names.get(v['r'], v['r'])} · {delay_text(v.get('dl'))}")
         b["customdata"].append([v["id"], v["r"]])
     return {FIRST_BAND + i: b for i, b in enumerate(bands)}
 

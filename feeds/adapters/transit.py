@@ -214,6 +214,7 @@ class TransitAdapter(CityAdapter):
         self._feed_t: float | None = None
         self._active_cache: tuple[int, dict] | None = None
         self._last_prune = 0.0
+        self._scheduled_minute: tuple | None = None
 
     # --- static schedule ----------------------------------------------------------
     def _use(self, gtfs: Gtfs) -> None:
@@ -543,7 +544,10 @@ class TransitAdapter(CityAdapter):
                 self._store_static(r, keys)
             self._static_in_redis = self.sched.gtfs.version
         feed_t = self._feed_t or now
-        if self.sched is not None:
+        minute = int(feed_t // 60)
+        if self.sched is not None and self._scheduled_minute != (self.sched.gtfs.version, minute):
+            # The buses a schedule needs change by the minute, not by the batch.
+            self._scheduled_minute = (self.sched.gtfs.version, minute)
             active = self._active(feed_t)
             counts = {route: orjson.dumps({"n": scheduled_vehicles(trips, active, feed_t, self.sched.tz),
                                            "ds": self.route_district(route)})

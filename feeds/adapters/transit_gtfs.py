@@ -13,6 +13,7 @@ import math
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from feeds.config import City, ConfigError
@@ -107,12 +108,12 @@ class Trip:
         """exact_times=0: no schedule to be late against; judged by headway (feed-formats.md §3.2)."""
         return bool(self.frequencies) and not any(f[3] for f in self.frequencies)
 
-    @property
+    @cached_property
     def start(self) -> int | None:
         return next((st.dep if st.dep is not None else st.arr for st in self.stop_times
                      if (st.dep if st.dep is not None else st.arr) is not None), None)
 
-    @property
+    @cached_property
     def end(self) -> int | None:
         return next((st.arr if st.arr is not None else st.dep for st in reversed(self.stop_times)
                      if (st.arr if st.arr is not None else st.dep) is not None), None)
@@ -191,6 +192,10 @@ def load_gtfs(data: bytes) -> Gtfs:
             tables[name] = rows
         agency = _rows(zf, "agency.txt") or []
         tz = next((a.get("agency_timezone") for a in agency if a.get("agency_timezone")), None)
+        try:
+            zone(tz) if tz else None
+        except (ValueError, KeyError, OSError):
+            tz = None  # an unusable agency_timezone: the feed's (or city's) time zone applies
         stops = {}
         for row in tables["stops.txt"]:
             try:
@@ -374,9 +379,10 @@ def scheduled_vehicles(trips: list[Trip], active: dict[str, list[date]], at: flo
     """Vehicles a schedule needs on the road at ``at``: trips in progress, and for each running
     frequencies.txt row ceil(trip duration / headway)."""
     n = 0
+    secs_of_day = {d: at - service_day_start(d, tz) for days in active.values() for d in days}
     for trip in trips:
         for day in active.get(trip.service_id, ()):
-            secs = at - service_day_start(day, tz)
+            secs = secs_of_day[day]
             if trip.frequencies:
                 dur = (trip.end or 0) - (trip.start or 0)
                 for start, end, headway, _ in trip.frequencies:

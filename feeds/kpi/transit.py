@@ -86,14 +86,18 @@ def _grouped(items, key) -> dict:
 
 
 def transit_kpis(vehicles: list[dict], scheduled: dict[str, dict], departures: list[dict], passages: list[dict],
-                 as_of: float | None, cfg: TransitConfig, district_ids: list[str]) -> dict[str, Computed]:
-    """All six bus KPIs with district and route breakdowns (``detail["by_route"]``)."""
+                 as_of: float | None, cfg: TransitConfig, district_ids: list[str],
+                 all_headways: list[Headway] | None = None) -> dict[str, Computed]:
+    """All six bus KPIs with district and route breakdowns (``detail["by_route"]``).
+    ``all_headways``: observed_headways(passages), when the caller has them already."""
     if as_of is None:
         return {kid: Computed(None, None) for kid in KPI_IDS}
     lo = as_of - cfg.window_s
     # On-time: timepoint departures (arrival at the terminal) in the window (TCQSM; kpis.md).
     events = [e for e in departures if e["tp"] and lo <= e["t"] <= as_of]
-    headways = [hw for hw in observed_headways(passages) if lo <= hw.t <= as_of]
+    if all_headways is None:
+        all_headways = observed_headways(passages)
+    headways = [hw for hw in all_headways if lo <= hw.t <= as_of]
     frequent = [hw for hw in headways if hw.H and hw.H <= cfg.frequent_headway_s]
     in_service = [v for v in vehicles if v["t"] >= as_of - cfg.vehicle_fresh_s]
     total_scheduled = sum(s["n"] for s in scheduled.values())
@@ -166,7 +170,7 @@ def transit_kpis(vehicles: list[dict], scheduled: dict[str, dict], departures: l
             "transit.vehicles_in_service": count}
 
 
-def route_stop_stats(departures: list[dict], passages: list[dict], as_of: float | None,
+def route_stop_stats(departures: list[dict], all_headways: list[Headway], as_of: float | None,
                      cfg: TransitConfig) -> dict[str, dict]:
     """Per route and stop, over the KPI window: mean departure delay (all stops, not only
     timepoints), observed headways (mean, last) against the scheduled one, and bunched headways."""
@@ -177,7 +181,7 @@ def route_stop_stats(departures: list[dict], passages: list[dict], as_of: float 
     for (route, stop), es in _grouped([e for e in departures if lo <= e["t"] <= as_of and e["r"]],
                                       lambda e: (e["r"], e["s"])).items():
         out[route][stop] = {"delay": round(statistics.fmean(e["dl"] for e in es), 1), "n": len(es)}
-    for (route, stop), hs in _grouped([h for h in observed_headways(passages) if lo <= h.t <= as_of],
+    for (route, stop), hs in _grouped([h for h in all_headways if lo <= h.t <= as_of],
                                       lambda h: (h.route, h.stop)).items():
         hs.sort(key=lambda h: h.t)
         judged = [h for h in hs if h.H]
@@ -214,9 +218,10 @@ def compute(engine) -> dict[str, tuple[Computed, float]]:
     vehicles, scheduled, departures, passages, as_of = read_inputs(engine.r, engine.keys, cfg.window_s)
     health = engine.feed_health("transit")
     fresh = engine.freshness(health)
-    computed = transit_kpis(vehicles, scheduled, departures, passages, as_of, cfg, engine.district_ids)
+    headways = observed_headways(passages)
+    computed = transit_kpis(vehicles, scheduled, departures, passages, as_of, cfg, engine.district_ids, headways)
     # Per-stop figures of each route, for the drill-down: worked out here, once per update.
-    stats = route_stop_stats(departures, passages, as_of, cfg)
+    stats = route_stop_stats(departures, headways, as_of, cfg)
     pipe = engine.r.pipeline(transaction=False)
     pipe.delete(engine.keys.transit_route_stats())
     if stats:

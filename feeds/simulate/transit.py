@@ -12,6 +12,7 @@ down part-way (it stops reporting and a service alert names the route).
 """
 from __future__ import annotations
 
+import csv
 import io
 import math
 import random
@@ -43,7 +44,9 @@ def _hms(secs: int) -> str:
 
 
 def _csv(rows: list[list]) -> bytes:
-    return ("\n".join(",".join(str(x) for x in row) for row in rows) + "\n").encode()
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
 
 
 def route_run_times(stops: list[dict]) -> list[int]:

@@ -49,13 +49,17 @@ def register(app, store, settings) -> None:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         names = transit_page.route_names(routes)
         shown = [v for v in vehicles if v["r"] == route] if route else vehicles
+        # The map shows buses that report (the KPI's freshness limit, from the feed's newest time);
+        # a silent one (a breakdown) stays listed in the route's table as "not reporting".
+        newest = max((v["t"] for v in vehicles), default=0)
+        live = [v for v in shown if v["t"] >= newest - cfg.vehicle_fresh_s]
         short = {rid: r.get("short_name") or rid for rid, r in routes.items()}
-        data = transit_page.map_data(shown, short, cfg, now)
+        data = transit_page.map_data(live, short, cfg, now)
         base = (transit_page.map_skeleton(store.city, routes, stops, route, theme, settings.map_tile_url, cfg,
-                                          len(shown)) if first else Patch())
+                                          len(live)) if first else Patch())
         figure = transit_page.apply_map_data(base, data)
         if route:
-            side = transit_page.route_side(route, shown, stops, names, now)
+            side = transit_page.route_side(route, shown, stops, names, now, newest - cfg.vehicle_fresh_s)
             detail = transit_page.route_detail(routes.get(route, {}), stops, stats, cfg, theme, trip)
         else:
             side = transit_page.routes_table(kpis, routes, sort)

@@ -25,6 +25,9 @@ SORTS = {"on_time": "on time % (worst first)", "bunched": "bunched % (worst firs
          "delay": "mean delay (worst first)", "route": "route"}
 CLUSTER_ABOVE = 400  # more buses than this: the map clusters them (a wall cannot read 2,000 dots)
 UNKNOWN_COLOUR = "#9ca3af"
+OCCUPANCY_TEXT = {"EMPTY": "empty", "MANY_SEATS_AVAILABLE": "many seats", "FEW_SEATS_AVAILABLE": "few seats",
+                  "STANDING_ROOM_ONLY": "standing", "CRUSHED_STANDING_ROOM_ONLY": "crushed", "FULL": "full",
+                  "NOT_ACCEPTING_PASSENGERS": "not boarding", "NO_DATA_AVAILABLE": "—", "NOT_BOARDABLE": "not boarding"}
 
 
 def page(store, query: dict):
@@ -276,17 +279,21 @@ def routes_table(kpis: dict[str, dict], routes: dict, sort: str, limit: int = 40
 
 
 # --- route drill-down ---------------------------------------------------------------------
-def route_side(route: str, vehicles: list[dict], stops: dict, names: dict[str, str], now: float) -> list:
+def route_side(route: str, vehicles: list[dict], stops: dict, names: dict[str, str], now: float,
+               reporting_since: float = 0.0) -> list:
+    """The route's buses, latest first; a bus silent past the freshness limit is "not reporting"."""
     rows = []
-    for v in sorted(vehicles, key=lambda v: -(v.get("dl") if v.get("dl") is not None else -1e9)):
+    for v in sorted(vehicles, key=lambda v: (v["t"] < reporting_since,
+                                             -(v.get("dl") if v.get("dl") is not None else -1e9))):
         stop = stops.get(v.get("s") or "", {}).get("name") or v.get("s") or "—"
+        silent = v["t"] < reporting_since
         late = v.get("dl") is not None and v["dl"] > 300
         rows.append(html.Tr([
             html.Td(dcc.Link(v["label"], href=f"/transit?route={route}&vehicle={v['id']}",
                              id=f"vehicle-link-{v['id']}")),
-            html.Td(delay_text(v.get("dl"))), html.Td(stop, className="link-name"),
-            html.Td((v.get("occ") or "—").replace("_", " ").lower()), html.Td(format_age(now - v["t"])),
-        ], className="row-breach" if late else ""))
+            html.Td("not reporting" if silent else delay_text(v.get("dl"))), html.Td(stop, className="link-name"),
+            html.Td(OCCUPANCY_TEXT.get(v.get("occ") or "", "—")), html.Td(format_age(now - v["t"])),
+        ], className="row-warn" if silent else "row-breach" if late else ""))
     return [html.H3(f"Buses on route {names.get(route, route)}"),
             html.Table([html.Thead(html.Tr([html.Th(h) for h in ("bus", "delay", "next stop", "occupancy", "as of")])),
                         html.Tbody(rows)], className="table", id="transit-vehicles-table")

@@ -180,6 +180,7 @@ def run(url: str, repeat: int = 7, target: int = 2000) -> None:
                          f"{size / 1024:.1f} KiB/response"))
     finally:
         cleanup(r, keys)
+    print(f"{city.name}: {buses} buses on the road in the measured payloads\n")
     print(f"| {'figure':58} | {'unit':10} | {'median':>10} | {'p95/p5':>10} | {'baseline':>10} | {'ratio':>6} | note")
     print(f"|{'-' * 60}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 8}|-----")
     for name, unit, med, tail, base_v, note in rows:

@@ -9,6 +9,7 @@ The window ends at the newest input (so a replayed file is judged on its own tim
 """
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ def headway_cv(headways: list[Headway]) -> float | None:
     if len(pairs) < 2:
         return None
     deviations = [h - big_h for h, big_h in pairs]
-    return statistics.pstdev(deviations) / statistics.fmean(big_h for _, big_h in pairs)
+    m = math.fsum(deviations) / len(deviations)
+    sd = math.sqrt(math.fsum((d - m) ** 2 for d in deviations) / len(deviations))  # float, not Fractions: hot
+    return sd / statistics.fmean(big_h for _, big_h in pairs)
 
 
 def bunched_pct(headways: list[Headway], ratio: float) -> float | None:

@@ -212,3 +212,26 @@ def test_bad_transit_config_is_a_config_error(sample_city):
     city = sample_city.model_copy(update={"transit": {"bunched_ratio": 2}})
     with pytest.raises(ConfigError, match="transit.bunched_ratio"):
         TransitAdapter(city, FeedSource())
+
+
+def test_city_config_names_the_sources_like_the_flags(r, tmp_path):
+    import json
+
+    from feeds.schema import Keys
+
+    city = json.loads((ROOT / "feeds" / "cities" / "sample.json").read_text())
+    city["feeds"]["transit"] = {"interval_s": 30, "options": {
+        "gtfs_static": USF_GTFS, "vehicle_positions": str(FIX / "usf_bullrunner_vehicle_positions.pb")}}
+    path = tmp_path / "city.json"
+    path.write_text(json.dumps(city))
+    keys = Keys("cbtest-transitcfg")
+    try:
+        p = subprocess.run([sys.executable, "-m", "feeds", "run", "transit", "--once"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:6379/0",
+                                                       "KEY_PREFIX": keys.prefix, "CITY_CONFIG": str(path)})
+        assert p.returncode == 0, p.stderr
+        assert "transit: 10 records, 10 stored" in p.stdout
+        assert r.hlen(keys.transit_vehicles()) == 10
+    finally:
+        for k in r.scan_iter(match=keys.pattern()):
+            r.delete(k)

@@ -63,6 +63,22 @@ def test_transit_page_sorts_routes_and_drills_down_to_a_route_and_a_bus(dash_duo
     reporting = sum(1 for v in positions if v["t"] >= newest - 180)
     assert buses == reporting > 20  # every reporting bus on the map, in one of the delay bands
 
+    # A click on a bus (plotly's click event on the map, as MapLibre sends it) opens its route and its trip.
+    bus_id, route_id = dash_duo.driver.execute_script("""
+        var gd = document.querySelector('#transit-map .js-plotly-plot');
+        for (var i = 3; i < gd.data.length; i++) {
+            if (gd.data[i].customdata && gd.data[i].customdata.length) {
+                var p = {curveNumber: i, pointNumber: 0, customdata: gd.data[i].customdata[0],
+                         lon: gd.data[i].lon[0], lat: gd.data[i].lat[0], data: gd.data[i], fullData: gd._fullData[i]};
+                gd.emit('plotly_click', {points: [p], event: {}});
+                return gd.data[i].customdata[0];
+            }
+        }""")
+    dash_duo.wait_for_element("#transit-trip-table", timeout=10)
+    assert dash_duo.driver.current_url.endswith(f"/transit?route={route_id}&vehicle={bus_id}")
+    dash_duo.find_element("#transit-back").click()
+    dash_duo.wait_for_text_to_equal("h1", "Buses — whole city", timeout=10)
+
     # Sort by bunching: worst first.
     dash_duo.find_element("#transit-sort-bunched").click()
     dash_duo.wait_for_contains_text("#transit-routes-table th a.active", "bunched", timeout=10)

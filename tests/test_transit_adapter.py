@@ -235,3 +235,34 @@ def test_city_config_names_the_sources_like_the_flags(r, tmp_path):
     finally:
         for k in r.scan_iter(match=keys.pattern()):
             r.delete(k)
+
+
+def test_without_trip_updates_delay_is_observed_minus_scheduled_from_positions(r, keys, sample_city, tmp_path):
+    # feed-formats.md §3.2 "From VehiclePositions only": the first report at a stop is the observed time
+    # there. A bus of a scheduled R2 trip reports STOPPED_AT its 3rd stop 90 s after that stop's
+    # scheduled arrival -> a departure event of +90 s at that stop, and the bus is shown 90 s late.
+    from datetime import date
+
+    from feeds.adapters.transit_gtfs import service_day_start
+    from feeds.simulate.transit import build_gtfs
+
+    zip_path = tmp_path / "sample.zip"
+    zip_path.write_bytes(build_gtfs(sample_city))
+    a = adapter(sample_city, str(zip_path))
+    a.ensure_static()
+    trip = next(t for t in a.sched.gtfs.trips.values() if t.route_id == "R2" and t.start >= 9 * 3600)
+    day = service_day_start(date(2026, 11, 18), sample_city.timezone)
+    third = trip.stop_times[2]
+    msg = rt.FeedMessage()
+    msg.header.gtfs_realtime_version = "2.0"
+    msg.header.timestamp = int(day + third.arr + 90)
+    v = msg.entity.add(id="b1").vehicle
+    v.trip.trip_id, v.trip.start_date = trip.id, "20261118"
+    v.vehicle.id = "bus-7"
+    v.position.latitude, v.position.longitude = 40.0, -75.0
+    v.stop_id, v.current_stop_sequence = third.stop_id, third.seq
+    v.current_status = rt.VehiclePosition.STOPPED_AT
+    Runner(r, keys, sample_city).run_once(a, msg.SerializeToString())
+    event = orjson.loads(r.hget(keys.transit_departures(), f"{trip.id}|{third.seq}"))
+    assert event["dl"] == 90 and event["s"] == third.stop_id and event["r"] == "R2"
+    assert orjson.loads(r.hget(keys.transit_vehicles(), "bus-7"))["dl"] == 90

@@ -209,6 +209,7 @@ class TransitAdapter(CityAdapter):
         if gtfs is not None:
             self._use(gtfs)
         self._trip_delays: dict[str, int] = {}  # trip -> current delay, from its newest TripUpdate
+        self._vp_delays: dict[str, int] = {}  # trip -> delay observed from positions (no TripUpdate)
         self._last_stop: dict[str, tuple] = {}  # vehicle -> (trip, stop) of its last recorded passage
         self._pending_stops: dict[str, tuple] = {}
         self._alerts_seen: set[str] | None = None
@@ -361,6 +362,15 @@ class TransitAdapter(CityAdapter):
                 "s": v.stop_id or None, "seq": v.current_stop_sequence if v.HasField("current_stop_sequence") else None,
                 "st": STATUS.get(v.current_status) if v.HasField("current_status") else None,
                 "ds": self.resolve_district((lon, lat))}
+        if trip is not None and not trip.frequency_based and (v.stop_id or v.HasField("current_stop_sequence")):
+            # feed-formats.md §3.2, from VehiclePositions only: the first report at a stop is the
+            # observed time there; its scheduled time is kept to judge it when no TripUpdate does.
+            st = next((x for x in trip.stop_times if (x.seq == v.current_stop_sequence if
+                                                       v.HasField("current_stop_sequence") else x.stop_id == v.stop_id)),
+                      None)
+            sched = (st.arr if st.arr is not None else st.dep) if st else None
+            if sched is not None:
+                data["_obs"] = [st.seq, st.stop_id, self._day_start(trip, v.trip, t) + sched, int(st.timepoint)]
         return Record(f"v:{vid}", float(t), data)
 
     def _day_start(self, trip: Trip, desc, t: float) -> float:
@@ -481,18 +491,28 @@ class TransitAdapter(CityAdapter):
         for rec in records:
             kind, d = rec.key[0], rec.data
             if kind == "v":
+                obs = d.pop("_obs", None)
                 d["dl"] = self._trip_delays.get(d["trip"]) if d["trip"] else None
+                visit = (d["trip"], d["s"])
+                if d["s"] and self._last_stop.get(d["id"]) != visit:
+                    self._pending_stops[d["id"]] = visit
+                    h = None
+                    if self.sched is not None:
+                        h = self.sched.scheduled_headway(d["r"], d["d"], d["t"], self._active(d["t"]))
+                    member = {"r": d["r"], "d": d["d"], "s": d["s"], "v": d["id"], "t": d["t"], "H": h,
+                              "ds": d["ds"]}
+                    passages[orjson.dumps(member)] = d["t"]
+                    if obs is not None and d["trip"] not in self._trip_delays:
+                        # No TripUpdate for this trip: delay = observed - scheduled, at this stop.
+                        seq, stop, sched, tp = obs
+                        delay = round(d["t"] - sched)
+                        self._vp_delays[d["trip"]] = delay
+                        departures[f"{d['trip']}|{seq}"] = {"r": d["r"], "d": d["d"], "trip": d["trip"], "s": stop,
+                                                            "dl": delay, "t": d["t"], "tp": tp,
+                                                            "ds": self._stop_district(stop)}
+                if d["dl"] is None and d["trip"]:
+                    d["dl"] = self._vp_delays.get(d["trip"])
                 vehicles[d["id"]] = orjson.dumps(d)
-                if d["s"]:
-                    visit = (d["trip"], d["s"])
-                    if self._last_stop.get(d["id"]) != visit:
-                        self._pending_stops[d["id"]] = visit
-                        h = None
-                        if self.sched is not None:
-                            h = self.sched.scheduled_headway(d["r"], d["d"], d["t"], self._active(d["t"]))
-                        member = {"r": d["r"], "d": d["d"], "s": d["s"], "v": d["id"], "t": d["t"], "H": h,
-                                  "ds": d["ds"]}
-                        passages[orjson.dumps(member)] = d["t"]
             elif kind == "t":
                 trips[d["trip"]] = orjson.dumps({k: v for k, v in d.items() if k != "events"})
                 for ev in d["events"]:
@@ -581,6 +601,8 @@ class TransitAdapter(CityAdapter):
             r.hdel(keys.seen(self.domain, self.name), *[f"t:{t}" for t in stale_trips])
             for t in stale_trips:
                 self._trip_delays.pop(t, None)
+        if len(self._vp_delays) > 50_000:  # trips of past days
+            self._vp_delays.clear()
         old = r.zrangebyscore(keys.transit_departures_by_time(), "-inf", feed_t - keep_s)
         pipe = r.pipeline(transaction=False)
         if old:

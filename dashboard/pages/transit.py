@@ -317,11 +317,13 @@ def headway_figure(route_info: dict, stops: dict, stats: dict, theme: str) -> di
     h = [(stats.get(s) or {}).get("h") for s in order]
     big_h = [(stats.get(s) or {}).get("H") for s in order]
     bunched = [(stats.get(s) or {}).get("bunched", 0) for s in order]
-    colours = ["#ef4444" if b else "#5eb3ff" for b in bunched]
+    gapped = [(stats.get(s) or {}).get("gapped", 0) for s in order]
+    colours = ["#ef4444" if b else "#f59e0b" if g else "#5eb3ff" for b, g in zip(bunched, gapped)]
     return {"data": [
         {"type": "bar", "x": labels, "y": [x / 60 if x is not None else None for x in h], "name": "observed (mean)",
-         "marker": {"color": colours}, "customdata": bunched,
-         "hovertemplate": "%{x}<br>observed %{y:.1f} min<br>bunched: %{customdata}<extra></extra>"},
+         "marker": {"color": colours}, "customdata": [[b, g] for b, g in zip(bunched, gapped)],
+         "hovertemplate": "%{x}<br>observed %{y:.1f} min<br>bunched: %{customdata[0]}, gaps: %{customdata[1]}"
+                          "<extra></extra>"},
         {"type": "scatter", "mode": "lines+markers", "x": labels, "y": [x / 60 if x is not None else None for x in big_h],
          "name": "scheduled", "line": {"color": "#f59e0b", "width": 3}, "hovertemplate": "scheduled %{y:.1f} min<extra></extra>"},
     ], "layout": _chart_layout(theme, "minutes")}
@@ -367,7 +369,7 @@ def trip_panel(vehicle: dict | None, sched: dict | None, update: dict | None, st
 def route_detail(route_info: dict, stops: dict, stats: dict, cfg: TransitConfig, theme: str,
                  trip: list | None) -> list:
     charts = html.Div(className="transit-charts", children=[
-        html.Div([html.H3("Headway along the route, last 60 min (red: a bus bunched there)"),
+        html.Div([html.H3("Headway along the route, last 60 min (red: bunching there; amber: a gap)"),
                   dcc.Graph(id="transit-headway-chart", figure=headway_figure(route_info, stops, stats, theme),
                             config={"displayModeBar": False}, className="chart")], className="panel"),
         html.Div([html.H3("Mean departure delay at each stop, last 60 min"),

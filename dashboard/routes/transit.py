@@ -65,7 +65,8 @@ def register(api: Blueprint, store) -> None:
                               "district": s.get("district"), "mean_delay_s": st.get("delay"),
                               "departures": st.get("n", 0), "headway_mean_s": st.get("h"),
                               "headway_last_s": st.get("h_last"), "scheduled_headway_s": st.get("H"),
-                              "headways": st.get("headways", 0), "bunched": st.get("bunched", 0)})
+                              "headways": st.get("headways", 0), "bunched": st.get("bunched", 0),
+                              "gapped": st.get("gapped", 0)})
         return json_response({
             "route": {"id": route_id, "short_name": info.get("short_name"), "long_name": info.get("long_name"),
                       "color": info.get("color") or None, "frequency_based": info.get("frequency_based", False),
@@ -96,7 +97,7 @@ def openapi() -> dict:
             "properties": {"id": {"type": "string"}, "name": STR, "lat": NUM, "lon": NUM, "district": STR,
                            "mean_delay_s": NUM, "departures": {"type": "integer"}, "headway_mean_s": NUM,
                            "headway_last_s": NUM, "scheduled_headway_s": NUM, "headways": {"type": "integer"},
-                           "bunched": {"type": "integer"}}}
+                           "bunched": {"type": "integer"}, "gapped": {"type": "integer"}}}
     alert = {"type": "object", "required": ["id", "header", "effect", "routes"],
              "properties": {"id": {"type": "string"}, "header": {"type": "string"},
                             "description": {"type": "string"}, "cause": {"type": "string"},

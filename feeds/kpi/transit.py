@@ -176,7 +176,8 @@ def transit_kpis(vehicles: list[dict], scheduled: dict[str, dict], departures: l
 def route_stop_stats(departures: list[dict], all_headways: list[Headway], as_of: float | None,
                      cfg: TransitConfig) -> dict[str, dict]:
     """Per route and stop, over the KPI window: mean departure delay (all stops, not only
-    timepoints), observed headways (mean, last) against the scheduled one, and bunched headways."""
+    timepoints), observed headways (mean, last) against the scheduled one, bunched (h/H < 0.5) and
+    gapped (h/H > 1.5) headways."""
     if as_of is None:
         return {}
     lo = as_of - cfg.window_s
@@ -191,7 +192,8 @@ def route_stop_stats(departures: list[dict], all_headways: list[Headway], as_of:
         out[route].setdefault(stop, {}).update({
             "h": round(statistics.fmean(h.h for h in hs), 1), "h_last": hs[-1].h, "headways": len(hs),
             "H": round(statistics.fmean(h.H for h in judged), 1) if judged else None,
-            "bunched": sum(1 for h in judged if h.h / h.H < cfg.bunched_ratio)})
+            "bunched": sum(1 for h in judged if h.h / h.H < cfg.bunched_ratio),
+            "gapped": sum(1 for h in judged if h.h / h.H > cfg.gapped_ratio)})
     return dict(out)
 
 

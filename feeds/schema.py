@@ -68,6 +68,54 @@ class Keys:
 
     # --- transit (buses) ---
     # Keys of the transit domain use the tag {transit}: self._key("transit", ...).
+    def transit_static(self) -> str:
+        """Hash of the loaded GTFS static: version (hash of the zip), loaded_at, timezone, counts."""
+        return self._key("transit", "static", "meta")
+
+    def transit_routes(self) -> str:
+        """Hash route id -> JSON {id, short_name, long_name, color, shape, stops (ordered), district}."""
+        return self._key("transit", "static", "routes")
+
+    def transit_stops(self) -> str:
+        """Hash stop id -> JSON {name, lat, lon, district}."""
+        return self._key("transit", "static", "stops")
+
+    def transit_trips(self) -> str:
+        """Hash trip id -> JSON {route_id, direction_id, service_id, stop_times [[seq, stop, arr_s, dep_s]]}."""
+        return self._key("transit", "static", "trips")
+
+    def transit_scheduled(self) -> str:
+        """Hash route id -> vehicles the schedule needs now; field "_at" = the time it was worked out."""
+        return self._key("transit", "scheduled")
+
+    def transit_vehicles(self) -> str:
+        """Hash vehicle id -> JSON of its newest position (route, trip, lat, lon, stop, occupancy, t)."""
+        return self._key("transit", "vehicles")
+
+    def transit_trip_updates(self) -> str:
+        """Hash trip id -> JSON of its newest TripUpdate: current delay, per-stop delays, t."""
+        return self._key("transit", "trip_updates")
+
+    def transit_departures(self) -> str:
+        """Hash "trip|stop_sequence" -> JSON departure event {route, dir, stop, delay, t, timepoint, district}."""
+        return self._key("transit", "departures")
+
+    def transit_departures_by_time(self) -> str:
+        """Sorted set "trip|stop_sequence" -> departure time (epoch s): the window index of departures."""
+        return self._key("transit", "departures", "t")
+
+    def transit_passages(self) -> str:
+        """Sorted set, score = time a vehicle reached a stop, member = JSON {r, d, s, v, t, H, ds}."""
+        return self._key("transit", "passages")
+
+    def transit_route_stats(self) -> str:
+        """Hash route id -> JSON per-stop figures of the KPI window {stop: {delay, n, h, H, bunched}}
+        (written with the KPIs, read by the route drill-down and the API)."""
+        return self._key("transit", "route_stats")
+
+    def transit_alerts(self) -> str:
+        """Hash alert id -> JSON of a service alert (header, description, cause, effect, routes, stops)."""
+        return self._key("transit", "alerts")
     # (end of transit keys)
 
     # --- emergency (dispatch) ---

@@ -1,0 +1,215 @@
+"""Transit bench: prints a table. Not a test; the figures go to docs/transit.md.
+
+    .venv/bin/python -m bench.transit [--repeat 7] [--buses 2000]     (python -m bench.run calls run())
+
+A city of generated routes over the sample city's districts, with enough routes that ~2,000 buses are
+on the road at 08:00, fed by the transit simulator (real GTFS-RT protobuf) through the real adapter:
+- adapter ingest: one combined VehiclePositions + TripUpdates payload -> parsed (protobuf), delay rules,
+  de-duplicated, stored; vehicles/s and records/s (median, p5), beside the bare baseline of
+  pipelined HSETs of the same vehicles and trip updates (the Redis floor, measured in the same run);
+- KPI recompute of the six transit KPIs + city.score (median, p95 ms);
+- the /transit refresh callback through Flask's test client: first paint, Patch (new data), nothing
+  new (median, p95 ms and response bytes), beside GET /healthz through the same client.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import orjson
+from google.transit import gtfs_realtime_pb2 as rt
+
+from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
+from feeds.framework import Runner
+from feeds.kpi.engine import KpiEngine
+from feeds.redis_conn import EmbeddedRedis, connect
+from feeds.schema import Keys
+from feeds.simulate.transit import TransitSimulator, gtfs_file
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[max(0, min(len(xs) - 1, int(round(p / 100 * len(xs) + 0.5)) - 1))]
+
+
+def big_city(n_routes: int):
+    """The sample city with ``n_routes`` generated straight routes of 15 stops, headway 4 min."""
+    base = orjson.loads(SAMPLE_CITY.read_bytes())
+    lons = [p[0] for d in base["districts"] for p in d["polygon"]]
+    lats = [p[1] for d in base["districts"] for p in d["polygon"]]
+    rnd = random.Random(3)
+    routes = []
+    for k in range(n_routes):
+        a = (rnd.uniform(min(lons), max(lons)), rnd.uniform(min(lats), max(lats)))
+        b = (rnd.uniform(min(lons), max(lons)), rnd.uniform(min(lats), max(lats)))
+        stops = [{"id": f"B{k}-{i}", "name": f"Route {k} stop {i + 1}",
+                  "lon": round(a[0] + (b[0] - a[0]) * i / 14, 6), "lat": round(a[1] + (b[1] - a[1]) * i / 14, 6)}
+                 for i in range(15)]
+        routes.append({"id": f"B{k}", "short_name": str(100 + k), "headway_s": 240, "stops": stops})
+    base["transit"] = {"routes": routes}
+    base["name"] = f"bench city, {n_routes} bus routes"
+    return parse_city(base)
+
+
+def city_with_buses(target: int):
+    t = datetime(2026, 11, 18, 8, 0, tzinfo=ZoneInfo("America/New_York")).timestamp()
+    n = 40
+    while True:
+        city = big_city(n)
+        sim = TransitSimulator(city, 7, unknown_route_rate=0)
+        msg = rt.FeedMessage()
+        msg.ParseFromString(sim.payload(t))
+        buses = sum(1 for e in msg.entity if e.HasField("vehicle"))
+        if buses >= target:
+            return city, sim, t, buses
+        n = int(n * target / max(buses, 1)) + 1
+
+
+def cleanup(r, keys: Keys) -> None:
+    batch = list(r.scan_iter(match=keys.pattern(), count=5000))
+    for i in range(0, len(batch), 1000):
+        r.delete(*batch[i:i + 1000])
+
+
+def run(url: str, repeat: int = 7, target: int = 2000) -> None:
+    from feeds.adapters.transit import TransitAdapter
+
+    r = connect(url)
+    city, sim, t0, buses = city_with_buses(target)
+    keys = Keys(f"bench-transit-{uuid.uuid4().hex[:8]}")
+    rows = []
+    try:
+        source = FeedSource(interval_s=10, options={"gtfs_static": str(gtfs_file(city))})
+        adapter = TransitAdapter(city, source)
+        engine = KpiEngine(r, keys, city)
+        warm = Runner(r, keys, city, engine)
+        # Warm up: the schedule is read and stored once per version, and a few minutes of history fill
+        # the KPI windows (departures, passages).
+        for i in range(-600, 0, 30):
+            warm.run_once(adapter, sim.payload(t0 + i), now=t0 + i)
+        runner = Runner(r, keys, city)  # no engine: the ingest figure alone
+        payloads = [sim.payload(t0 + 10 * i) for i in range(repeat)]
+        size = statistics.median(len(p) for p in payloads)
+        vps, rps, floor = [], [], []
+        for i, payload in enumerate(payloads):
+            start = time.perf_counter()
+            res = runner.run_once(adapter, payload, now=t0 + 10 * i)
+            took = time.perf_counter() - start
+            vps.append(buses / took)
+            rps.append(res.stored / took)
+            msg = rt.FeedMessage()
+            msg.ParseFromString(payload)
+            start = time.perf_counter()
+            pipe = r.pipeline(transaction=False)
+            for k, e in enumerate(msg.entity):
+                if e.HasField("vehicle"):
+                    pipe.hset(keys.transit_vehicles() + ":floor", e.vehicle.vehicle.id,
+                              orjson.dumps({"lat": e.vehicle.position.latitude, "lon": e.vehicle.position.longitude,
+                                            "t": e.vehicle.timestamp}))
+                elif e.HasField("trip_update"):
+                    pipe.hset(keys.transit_trip_updates() + ":floor", e.trip_update.trip.trip_id,
+                              orjson.dumps({"t": e.trip_update.timestamp}))
+                if k % 2000 == 1999:
+                    pipe.execute()
+            pipe.execute()
+            floor.append(len(msg.entity) / (time.perf_counter() - start))
+        records = statistics.median(rps)
+        rows.append((f"transit adapter, {buses} buses", "vehicles/s", statistics.median(vps), pct(vps, 5), None,
+                     f"{size / 1024:.0f} KiB payload (VehiclePositions + TripUpdates)"))
+        rows.append((f"transit adapter, {buses} buses", "records/s", records, pct(rps, 5), statistics.median(floor),
+                     "records = vehicles + trip updates; baseline: bare pipelined HSETs"))
+
+        times = []
+        for i in range(repeat):
+            start = time.perf_counter()
+            engine.recompute(("transit",), now=t0 + 10 * i)
+            times.append((time.perf_counter() - start) * 1000)
+        rows.append((f"transit KPI recompute, {buses} buses", "ms", statistics.median(times), pct(times, 95), None,
+                     f"{r.zcard(keys.transit_departures_by_time())} departures, "
+                     f"{r.zcard(keys.transit_passages())} passages in the store"))
+
+        from app import create_app
+
+        app = create_app(Settings(url, 8050, None, keys.prefix, 5, None), city)
+        client = app.server.test_client()
+        client.get("/_dash-layout")
+        version = int(r.get(keys.kpi_version()) or 0)
+
+        def call(shown_version, focus):
+            body = orjson.dumps({
+                "output": "..transit-cards.children...transit-map.figure...transit-side.children"
+                          "...transit-detail.children...transit-alerts.children...transit-version.data..",
+                "outputs": [{"id": "transit-cards", "property": "children"},
+                            {"id": "transit-map", "property": "figure"},
+                            {"id": "transit-side", "property": "children"},
+                            {"id": "transit-detail", "property": "children"},
+                            {"id": "transit-alerts", "property": "children"},
+                            {"id": "transit-version", "property": "data"}],
+                "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
+                           {"id": "theme", "property": "data", "value": "dark"}],
+                "state": [{"id": "transit-focus", "property": "data", "value": focus},
+                          {"id": "transit-version", "property": "data", "value": shown_version}],
+                "changedPropIds": ["tick.n_intervals"]})
+            start = time.perf_counter()
+            res = client.post("/_dash-update-component", data=body, content_type="application/json")
+            took = (time.perf_counter() - start) * 1000
+            assert res.status_code in (200, 204), res.data[:300]
+            return took, len(res.data)
+
+        hello = []
+        for _ in range(repeat * 3):
+            start = time.perf_counter()
+            client.get("/healthz")
+            hello.append((time.perf_counter() - start) * 1000)
+        base = statistics.median(hello)
+        city_view = {"route": None, "vehicle": None, "sort": "on_time"}
+        route_view = {"route": "B0", "vehicle": None, "sort": "on_time"}
+        for label, shown, focus in (("first paint", None, city_view), ("new data (Patch)", version - 1, city_view),
+                                    ("no new data", version, city_view),
+                                    ("route drill-down, first paint", None, route_view)):
+            samples = [call(shown, focus) for _ in range(repeat * 3)]
+            ms = [t for t, _ in samples]
+            size = statistics.median(b for _, b in samples)
+            rows.append((f"transit callback, {label}, {buses} buses", "ms", statistics.median(ms), pct(ms, 95), base,
+                         f"{size / 1024:.1f} KiB/response"))
+    finally:
+        cleanup(r, keys)
+    print(f"{city.name}: {buses} buses on the road in the measured payloads\n")
+    print(f"| {'figure':58} | {'unit':10} | {'median':>10} | {'p95/p5':>10} | {'baseline':>10} | {'ratio':>6} | note")
+    print(f"|{'-' * 60}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 8}|-----")
+    for name, unit, med, tail, base_v, note in rows:
+        ratio = f"{med / base_v:.2f}" if base_v else ""
+        base_s = f"{base_v:,.1f}" if base_v else ""
+        tail_s = f"{tail:,.1f}" if tail is not None else ""
+        print(f"| {name:58} | {unit:10} | {med:>10,.1f} | {tail_s:>10} | {base_s:>10} | {ratio:>6} | {note}")
+    print("\nvehicles/s and records/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSETs of the"
+          " same entities; callback -> GET /healthz through the same client.")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--buses", type=int, default=2000)
+    args = p.parse_args()
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    embedded = None
+    try:
+        connect(url).ping()
+    except Exception:
+        embedded = EmbeddedRedis()
+        url = embedded.url
+    try:
+        run(url, args.repeat, args.buses)
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The transit page: one refresh of cards, map, side panel, drill-down and alerts; a bus click drills down.
+
+The first refresh (and a theme change) sends the whole map; later ones send a Patch of the buses'
+arrays only, and only when the KPI version shows that new data arrived.
+"""
+from __future__ import annotations
+
+import time
+
+from dash import Input, Output, Patch, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard.pages import transit as transit_page
+from dashboard.reads import transit as reads
+from dashboard.store import StoreUnavailable
+from feeds.adapters.transit_gtfs import transit_config
+
+
+def register(app, store, settings) -> None:
+    cfg = transit_config(store.city)
+
+    @app.callback(Output("transit-cards", "children"), Output("transit-map", "figure"),
+                  Output("transit-side", "children"), Output("transit-detail", "children"),
+                  Output("transit-alerts", "children"), Output("transit-version", "data"),
+                  Input("tick", "n_intervals"), Input("theme", "data"),
+                  State("transit-focus", "data"), State("transit-version", "data"))
+    def refresh(_, theme, focus, shown_version):
+        focus = focus or {}
+        route, vehicle_id, sort = focus.get("route"), focus.get("vehicle"), focus.get("sort") or "on_time"
+        theme = theme or "dark"
+        now = time.time()
+        try:
+            version = store.version()
+            kpis = {k["id"]: k for k in store.kpis(domain="transit")}
+            histories = store.histories(list(transit_page.TRANSIT_KPIS))
+            first = shown_version is None or ctx.triggered_id == "theme"
+            if not (first or version != shown_version):
+                return transit_page.cards(kpis, histories, route), no_update, no_update, no_update, no_update, no_update
+            routes, stops, _ = reads.static(store)
+            vehicles = reads.vehicles(store)
+            alerts = reads.alerts(store)
+            stats = reads.route_stats(store, route) if route else {}
+            trip = None
+            if vehicle_id:
+                vehicle = reads.vehicle(store, vehicle_id)
+                sched, update = reads.trip(store, vehicle["trip"]) if vehicle and vehicle.get("trip") else (None, None)
+                trip = transit_page.trip_panel(vehicle, sched, update, stops, now)
+        except StoreUnavailable:
+            raise PreventUpdate  # keep the last picture; the shell shows the banner
+        names = transit_page.route_names(routes)
+        shown = [v for v in vehicles if v["r"] == route] if route else vehicles
+        # The map shows buses that report (the KPI's freshness limit, from the feed's newest time);
+        # a silent one (a breakdown) stays listed in the route's table as "not reporting".
+        newest = max((v["t"] for v in vehicles), default=0)
+        live = [v for v in shown if v["t"] >= newest - cfg.vehicle_fresh_s]
+        short = {rid: r.get("short_name") or rid for rid, r in routes.items()}
+        data = transit_page.map_data(live, short, cfg, now)
+        base = (transit_page.map_skeleton(store.city, routes, stops, route, theme, settings.map_tile_url, cfg,
+                                          len(live)) if first else Patch())
+        figure = transit_page.apply_map_data(base, data)
+        if route:
+            side = transit_page.route_side(route, shown, stops, names, now, newest - cfg.vehicle_fresh_s)
+            detail = transit_page.route_detail(routes.get(route, {}), stops, stats, cfg, theme, trip)
+        else:
+            side = transit_page.routes_table(kpis, routes, sort)
+            detail = []
+        alerts_shown = [a for a in alerts if route in a["routes"]] if route else alerts
+        return (transit_page.cards(kpis, histories, route), figure, side, detail,
+                transit_page.alerts_panel(alerts_shown, names, now), version)
+
+    @app.callback(Output("url", "search", allow_duplicate=True), Input("transit-map", "clickData"),
+                  prevent_initial_call=True)
+    def drill_down(click):
+        point = (click or {}).get("points", [{}])[0]
+        custom = point.get("customdata")
+        if not isinstance(custom, list) or len(custom) != 2:
+            return no_update
+        vehicle_id, route = custom
+        return f"?route={route}&vehicle={vehicle_id}"

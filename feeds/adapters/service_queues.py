@@ -217,10 +217,13 @@ class ServiceQueuesAdapter(CityAdapter):
 
     def _snapshot(self, centre, queue, name, waiting, counters, wait, status, t, extra=None) -> Record:
         day, minute = self._day_slot(t)
+        weekday = __import__("datetime").date.fromisoformat(day).weekday()
         data = {"kind": "snap", "centre": centre, "queue": queue, "name": name, "waiting": waiting,
                 "counters": counters, "wait": wait, "status": status, "t": t, "day": day,
                 "slot": minute // SLOT_MIN, **(extra or {})}
-        return Record(f"{centre}|{queue}|{minute // SNAPSHOT_SLOT_MIN}", t, data)
+        # One observation per queue per 5 minutes of a weekday: replayed history (today and last week
+        # in one payload) keeps every slot, and the seen hash stays bounded (7 x 288 per queue).
+        return Record(f"{centre}|{queue}|{weekday}:{minute // SNAPSHOT_SLOT_MIN}", t, data)
 
     def _warsaw(self, row: dict) -> Record:
         centre = self.centre_id(row.get("name") or row.get("Name") or self.centre_option)

@@ -41,7 +41,7 @@ def test_services_page_centre_drill_down_and_request_type(dash_duo, r, keys, red
 
     # Drill down to a centre from the table.
     dash_duo.find_element("#services-centre-link-C1").click()
-    dash_duo.wait_for_text_to_equal("#services-centre-name", "C1", timeout=10)
+    dash_duo.wait_for_text_to_equal("#services-centre-name", "City Hall One-Stop", timeout=10)
     dash_duo.wait_for_contains_text("#services-queue-table", "Residency and ID cards", timeout=10)
     c1 = values["services.open_counters"]["detail"]["by_centre"]["C1"]
     dash_duo.wait_for_text_to_equal("#services-centre-counters", f"{c1['open']} of {c1['scheduled']} scheduled",

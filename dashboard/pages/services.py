@@ -14,6 +14,7 @@ from dashboard.components import format_age, format_value, kpi_card, status_badg
 from dashboard.maps import base_layout, district_layer, district_values
 from feeds.config import City
 from feeds.kpi.status import judge
+from feeds.service_centres import services_config
 
 SERVICES_KPIS = ("services.people_waiting", "services.wait_min", "services.served_within_target_pct",
                  "services.open_counters", "services.requests_open", "services.requests_on_time_pct",
@@ -38,7 +39,9 @@ def page(store, query: dict) -> html.Div:
 
 def layout(city: City, centre: str | None, rtype: str | None) -> html.Div:
     if centre:
-        heading = [html.H1(["Services — ", html.Span(centre, id="services-centre-name")]),
+        conf = services_config(city).centres.get(centre)
+        name = (conf.name or conf.id) if conf else centre
+        heading = [html.H1(["Services — ", html.Span(name, id="services-centre-name")]),
                    dcc.Link("← all centres", href="/services", className="back-link", id="services-back")]
     else:
         heading = [html.H1("Services — where citizens wait"),

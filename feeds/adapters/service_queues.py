@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from datetime import date
 
 import orjson
 
@@ -217,13 +218,14 @@ class ServiceQueuesAdapter(CityAdapter):
 
     def _snapshot(self, centre, queue, name, waiting, counters, wait, status, t, extra=None) -> Record:
         day, minute = self._day_slot(t)
-        weekday = __import__("datetime").date.fromisoformat(day).weekday()
+        fortnight_day = date.fromisoformat(day).toordinal() % 14
         data = {"kind": "snap", "centre": centre, "queue": queue, "name": name, "waiting": waiting,
                 "counters": counters, "wait": wait, "status": status, "t": t, "day": day,
                 "slot": minute // SLOT_MIN, **(extra or {})}
-        # One observation per queue per 5 minutes of a weekday: replayed history (today and last week
-        # in one payload) keeps every slot, and the seen hash stays bounded (7 x 288 per queue).
-        return Record(f"{centre}|{queue}|{weekday}:{minute // SNAPSHOT_SLOT_MIN}", t, data)
+        # One observation per queue per 5 minutes of a day of a fortnight: replayed history (today and
+        # the same weekday last week in one payload) keeps every slot, and the seen hash stays bounded
+        # (14 x 288 fields per queue).
+        return Record(f"{centre}|{queue}|{fortnight_day}:{minute // SNAPSHOT_SLOT_MIN}", t, data)
 
     def _warsaw(self, row: dict) -> Record:
         centre = self.centre_id(row.get("name") or row.get("Name") or self.centre_option)

@@ -116,6 +116,8 @@ def test_districts_are_a_geojson_feature_collection_with_closed_rings(client, ny
 def test_every_documented_path_is_served(client):
     spec = client.get("/api/v1/openapi.json").json
     for path in spec["paths"]:
+        if "{" in path and not path.startswith("/api/v1/kpis/"):
+            continue  # a domain's own {id} (station, route, ...) is tested by that domain with a real id
         concrete = path.replace("{id}", "city.score")
         assert client.get(concrete).status_code == 200, path
 

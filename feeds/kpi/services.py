@@ -124,12 +124,12 @@ def queue_kpis(cfg: ServicesConfig, queues: list[QueueState], visits: dict[tuple
     them. The "now" is the newest observation; queues older than 15 min before it are left out (a
     centre whose queue system is down shows as "no data", not as empty)."""
     snap_centres = {q.centre for q in queues}
-    times = [q.t for q in queues] + [t for v in visits.values() for t in v.steps.values()]
-    as_of = max(times) if times else None
+    as_of = max([q.t for q in queues] + [max(v.steps.values()) for v in visits.values() if v.steps], default=None)
     if as_of is None:
         return {k: Computed(None, None) for k in ("services.people_waiting", "services.wait_min",
                                                   "services.served_within_target_pct", "services.open_counters")}
-    derived = [q for q in event_queues(visits, as_of) if q.centre not in snap_centres]
+    event_only = {k: v for k, v in visits.items() if k[0] not in snap_centres}
+    derived = event_queues(event_only, as_of) if event_only else []
     current = [q for q in queues + derived if q.t >= as_of - QUEUE_STALE_S]
     open_queues = [q for q in current if q.status == "open"]
 
@@ -279,6 +279,22 @@ def load_requests(r, keys) -> tuple[list[dict], list[dict]]:
     return open_rows, closed_rows
 
 
+# Parsed inputs of the last compute, per key prefix: a queue snapshot batch (every 30 s) need not
+# re-read and re-parse a day of visits or 20,000 requests that have not changed since.
+_MEMO: dict[tuple, tuple] = {}
+
+
+def _memo(key: tuple, stamp, load):
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    value = load()
+    if len(_MEMO) > 64:
+        _MEMO.clear()
+    _MEMO[key] = (stamp, value)
+    return value
+
+
 def compute(engine) -> dict[str, tuple[Computed, float]]:
     """The services domain's KPIs from Redis (called by the KPI engine)."""
     cfg = services_config(engine.city)
@@ -290,15 +306,20 @@ def compute(engine) -> dict[str, tuple[Computed, float]]:
         newest = max(newest or 0, float(health_q["newest"]))
     visits = {}
     if newest is not None:
-        day = cfg.local(newest).strftime("%Y-%m-%d")
-        visits = visits_from_hash(engine.r.hgetall(keys.visits(day)))
+        day_key = keys.visits(cfg.local(newest).strftime("%Y-%m-%d"))
+        # Visit steps are only ever added: the same field count means the same visits.
+        visits = _memo(("visits", day_key), engine.r.hlen(day_key),
+                       lambda: visits_from_hash(engine.r.hgetall(day_key)))
     out = {}
     q_fresh = engine.freshness(health_q)
     for kid, c in queue_kpis(cfg, queues, visits, learnt, engine.district_ids).items():
         out[kid] = (c, q_fresh)
     health_r = engine.feed_health("requests")
-    open_rows, closed_rows = load_requests(engine.r, keys)
     as_of = float(health_r["last_success"]) if health_r.get("last_success") else None
-    for kid, c in request_kpis(cfg, open_rows, closed_rows, as_of, engine.district_ids).items():
+    stamp = (health_r.get("last_attempt"), health_r.get("records"), engine.r.scard(keys.service_requests_open()),
+             engine.r.zcard(keys.service_requests_closed()))
+    computed = _memo(("requests", keys.prefix), stamp, lambda: request_kpis(
+        cfg, *load_requests(engine.r, keys), as_of, engine.district_ids))
+    for kid, c in computed.items():
         out[kid] = (c, engine.freshness(health_r))
     return out

@@ -24,15 +24,15 @@ from __future__ import annotations
 import csv
 import io
 import math
-from datetime import date
+from datetime import date, datetime
 
 import orjson
 
 from feeds.adapters.base_city import CityAdapter
-from feeds.framework import Record, Rejected, Skipped
+from feeds.framework import Record, Rejected
 from feeds.geo import valid_lonlat
 from feeds.service_centres import services_config
-from feeds.timeparse import iso_to_epoch, local_to_epoch
+from feeds.timeparse import iso_to_epoch, local_to_epoch, zone
 
 DAY_KEYS_TTL_S = 9 * 24 * 3600  # one day's visits and wait slots: kept for "same weekday last week"
 SLOT_MIN = 15  # wait curve and heat grid resolution
@@ -181,15 +181,13 @@ class ServiceQueuesAdapter(CityAdapter):
             return self._queue_monitor(raw)
         return self._event(raw)
 
-    def _local_time(self, date: str | None, hhmm: str | None) -> float:
-        from datetime import datetime
-
-        if not date or not hhmm:
+    def _local_time(self, day: str | None, hhmm: str | None) -> float:
+        if not day or not hhmm:
             raise Rejected("missing date or time")
         try:
-            dt = datetime.fromisoformat(f"{str(date).strip()}T{str(hhmm).strip()}")
+            dt = datetime.fromisoformat(f"{str(day).strip()}T{str(hhmm).strip()}")
         except ValueError:
-            raise Rejected(f"unreadable date/time {date!r} {hhmm!r}") from None
+            raise Rejected(f"unreadable date/time {day!r} {hhmm!r}") from None
         if dt.tzinfo is not None:
             return dt.timestamp()
         return local_to_epoch(dt, self.tz)
@@ -209,10 +207,6 @@ class ServiceQueuesAdapter(CityAdapter):
         raise Rejected(f"{field}: unreadable time {value!r}")
 
     def _day_slot(self, t: float) -> tuple[str, int]:
-        from datetime import datetime
-
-        from feeds.timeparse import zone
-
         local = datetime.fromtimestamp(t, zone(self.tz))
         return local.strftime("%Y-%m-%d"), (local.hour * 60 + local.minute)
 

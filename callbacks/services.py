@@ -38,9 +38,10 @@ def register(app, store, settings) -> None:
             if first or version != shown_version:
                 as_of = _as_of(kpis)
                 requests = reads.open_requests(store, rtype) if rtype else []
-                grid = reads.wait_grid(store, as_of)
+                slots = reads.wait_slots(store, as_of)
+                grid = reads.wait_grid(slots)
                 queues = reads.queues(store, centre_id, as_of) if centre_id else []
-                curve = reads.wait_curve(store, centre_id, as_of) if centre_id else None
+                curve = reads.wait_curve(slots, centre_id) if centre_id else None
             else:
                 requests = None
         except StoreUnavailable:

@@ -104,6 +104,10 @@ class Keys:
         """Set of open request ids."""
         return self._key("services", "request", "open")
 
+    def service_requests_open_of_type(self, type_name: str) -> str:
+        """Set of open request ids of one type (service_name): the map of one type reads only these."""
+        return self._key("services", "request", "open-type", type_name)
+
     def service_requests_closed(self) -> str:
         """Sorted set request id -> closing time (7-day KPIs and retention)."""
         return self._key("services", "request", "closed")

@@ -225,8 +225,10 @@ def test_a_closed_request_leaves_the_open_set(r, keys, sample_city):
     a = Open311Adapter(sample_city, FeedSource())
     run(r, keys, sample_city, a, orjson.dumps([row]), now=1405190000.0)
     assert r.scard(keys.service_requests_open()) == 1
+    assert r.smembers(keys.service_requests_open_of_type("Alley Light Out")) == {"14-01100669"}
     closed = {**row, "status": "closed", "updated_datetime": "2014-07-13T09:00:00-05:00"}
     run(r, keys, sample_city, a, orjson.dumps([closed]), now=1405270000.0)
     assert r.scard(keys.service_requests_open()) == 0
+    assert r.smembers(keys.service_requests_open_of_type("Alley Light Out")) == set()
     assert r.zscore(keys.service_requests_closed(), "14-01100669") == datetime.fromisoformat(
         "2014-07-13T09:00:00-05:00").timestamp()

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 
 from feeds.framework import Runner
@@ -16,6 +17,35 @@ from tests.test_browser import no_console_errors, start
 pytestmark = pytest.mark.browser
 
 MONDAY_1105 = datetime(2026, 11, 16, 11, 5, tzinfo=ZoneInfo("America/New_York")).timestamp()
+
+
+def text_of(dash_duo, selector: str) -> str | None:
+    """The element's text read in the page: no element reference to go stale while cards refresh."""
+    return dash_duo.driver.execute_script(
+        "var e = document.querySelector(arguments[0]); return e ? e.innerText : null;", selector)
+
+
+def wait_text(dash_duo, selector: str, expected: str, contains: bool = False, timeout: float = 10) -> None:
+    deadline = time.time() + timeout
+    while True:
+        text = text_of(dash_duo, selector)
+        if text is not None and (expected in text if contains else text.strip() == expected):
+            return
+        if time.time() > deadline:
+            raise AssertionError(f"{selector}: expected {expected!r}, saw {text!r}")
+        time.sleep(0.2)
+
+
+def click(dash_duo, selector: str, timeout: float = 10) -> None:
+    """Click, trying again if a refresh replaced the element in between."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            dash_duo.wait_for_element(selector, timeout=timeout).click()
+            return
+        except StaleElementReferenceException:
+            if time.time() > deadline:
+                raise
 
 
 def fill(r, keys, city) -> dict:
@@ -32,36 +62,35 @@ def test_services_page_centre_drill_down_and_request_type(dash_duo, r, keys, red
     start(dash_duo, redis_url, keys, sample_city)
     dash_duo.wait_for_page(url=dash_duo.server_url + "/services")
     waiting = values["services.people_waiting"]["value"]
-    dash_duo.wait_for_text_to_equal("#kpi-services-people-waiting .kpi-value", f"{waiting:,.0f}", timeout=10)
-    dash_duo.wait_for_contains_text("#services-centre-table", "City Hall One-Stop", timeout=10)
-    assert "STALE" in dash_duo.find_element("#kpi-services-wait-min").text  # Monday's data, read days later
+    wait_text(dash_duo, "#kpi-services-people-waiting .kpi-value", f"{waiting:,.0f}", timeout=10)
+    wait_text(dash_duo, "#services-centre-table", "City Hall One-Stop", contains=True)
+    assert "STALE" in text_of(dash_duo, "#kpi-services-wait-min")  # Monday's data, read days later
     # The heat grid and the backlog drew their figures.
     dash_duo.wait_for_element("#services-heat .heatmaplayer", timeout=10)
     dash_duo.wait_for_element("#services-backlog .bars path", timeout=10)
 
     # Drill down to a centre from the table.
-    dash_duo.find_element("#services-centre-link-C1").click()
-    dash_duo.wait_for_text_to_equal("#services-centre-name", "City Hall One-Stop", timeout=10)
-    dash_duo.wait_for_contains_text("#services-queue-table", "Residency and ID cards", timeout=10)
+    click(dash_duo, "#services-centre-link-C1")
+    wait_text(dash_duo, "#services-centre-name", "City Hall One-Stop", timeout=10)
+    wait_text(dash_duo, "#services-queue-table", "Residency and ID cards", contains=True)
     c1 = values["services.open_counters"]["detail"]["by_centre"]["C1"]
-    dash_duo.wait_for_text_to_equal("#services-centre-counters", f"{c1['open']} of {c1['scheduled']} scheduled",
+    wait_text(dash_duo, "#services-centre-counters", f"{c1['open']} of {c1['scheduled']} scheduled",
                                     timeout=10)
     dash_duo.wait_for_element("#services-curve .scatterlayer .trace", timeout=10)
     # The centre's own people waiting on the card, not the city's.
     c1_waiting = values["services.people_waiting"]["detail"]["by_centre"]["C1"]["waiting"]
-    dash_duo.wait_for_text_to_equal("#kpi-services-people-waiting .kpi-value", f"{c1_waiting:,.0f}", timeout=10)
+    wait_text(dash_duo, "#kpi-services-people-waiting .kpi-value", f"{c1_waiting:,.0f}", timeout=10)
 
     # Back to all centres, then click the biggest request type in the backlog chart.
-    dash_duo.find_element("#services-back").click()
+    click(dash_duo, "#services-back")
     dash_duo.wait_for_element("#services-centre-table", timeout=10)
     dash_duo.wait_for_element("#services-backlog .bars path", timeout=10)
     by_type = values["services.requests_open"]["detail"]["by_type"]
     biggest = max(by_type, key=by_type.get)
     bars = dash_duo.find_elements("#services-backlog .bars path")
     ActionChains(dash_duo.driver).move_to_element(bars[-1]).click().perform()  # the top bar is the largest
-    dash_duo.wait_for_contains_text("#services-type-chip", biggest, timeout=10)
-    dash_duo.wait_for_contains_text("#services-map-head", f"{by_type[biggest]} open '{biggest}' requests on the map",
-                                    timeout=10)
+    wait_text(dash_duo, "#services-type-chip", biggest, contains=True)
+    wait_text(dash_duo, "#services-map-head", f"{by_type[biggest]} open '{biggest}' requests on the map", contains=True)
     time.sleep(1.2)
     no_console_errors(dash_duo)
 
@@ -69,7 +98,7 @@ def test_services_page_centre_drill_down_and_request_type(dash_duo, r, keys, red
 def test_services_page_without_data_says_no_data(dash_duo, keys, redis_url, sample_city):
     start(dash_duo, redis_url, keys, sample_city)
     dash_duo.wait_for_page(url=dash_duo.server_url + "/services?centre=C2")
-    dash_duo.wait_for_contains_text("#kpi-services-people-waiting", "NO DATA", timeout=10)
-    dash_duo.wait_for_contains_text("#services-side", "No queue data from this centre now.", timeout=10)
+    wait_text(dash_duo, "#kpi-services-people-waiting", "NO DATA", contains=True)
+    wait_text(dash_duo, "#services-side", "No queue data from this centre now.", contains=True)
     time.sleep(1.2)
     no_console_errors(dash_duo)

@@ -90,8 +90,8 @@ def wait_days(store, as_of: float | None) -> tuple[str, str] | None:
     return local.strftime("%Y-%m-%d"), (local - timedelta(days=7)).strftime("%Y-%m-%d")
 
 
-def wait_grid(store, as_of: float | None) -> dict:
-    """Mean wait by hour x centre: {"today": {centre: {hour: min}}, "last_week": ..., "days": (d0, d1)}."""
+def wait_slots(store, as_of: float | None) -> dict:
+    """Mean wait per centre per 15-minute slot: {"today": {centre: {slot: min}}, "last_week": ..., "days"}."""
     days = wait_days(store, as_of)
     if days is None:
         return {"today": {}, "last_week": {}, "days": None}
@@ -99,30 +99,30 @@ def wait_grid(store, as_of: float | None) -> dict:
     pipe.hgetall(store.keys.wait_slots(days[0]))
     pipe.hgetall(store.keys.wait_slots(days[1]))
     today, last = store.call(pipe.execute)
-    return {"today": {c: _hourly(s) for c, s in _slot_means(today).items()},
-            "last_week": {c: _hourly(s) for c, s in _slot_means(last).items()}, "days": days}
+    return {"today": _slot_means(today), "last_week": _slot_means(last), "days": days}
 
 
-def wait_curve(store, centre: str, as_of: float | None) -> dict:
-    """A centre's wait by 15-minute slot today and on the same weekday last week."""
-    days = wait_days(store, as_of)
-    if days is None:
-        return {"today": {}, "last_week": {}, "days": None}
-    pipe = store.r.pipeline(transaction=False)
-    pipe.hgetall(store.keys.wait_slots(days[0]))
-    pipe.hgetall(store.keys.wait_slots(days[1]))
-    today, last = store.call(pipe.execute)
-    return {"today": _slot_means(today).get(centre, {}), "last_week": _slot_means(last).get(centre, {}),
-            "days": days}
+def wait_grid(slots: dict) -> dict:
+    """Mean wait by hour x centre from ``wait_slots``: {"today": {centre: {hour: min}}, "last_week", "days"}."""
+    return {"today": {c: _hourly(s) for c, s in slots["today"].items()},
+            "last_week": {c: _hourly(s) for c, s in slots["last_week"].items()}, "days": slots["days"]}
+
+
+def wait_curve(slots: dict, centre: str) -> dict:
+    """A centre's wait by 15-minute slot today and on the same weekday last week, from ``wait_slots``."""
+    return {"today": slots["today"].get(centre, {}), "last_week": slots["last_week"].get(centre, {}),
+            "days": slots["days"]}
 
 
 def open_requests(store, type_name: str | None = None) -> list[dict]:
-    ids = sorted(store.call(store.r.smembers, store.keys.service_requests_open()))
+    """Open requests, all or of one type (then only that type's set is read)."""
+    key = store.keys.service_requests_open() if type_name is None else store.keys.service_requests_open_of_type(type_name)
+    ids = sorted(store.call(store.r.smembers, key))
     if not ids:
         return []
     rows = [orjson.loads(v) for v in store.call(store.r.hmget, store.keys.service_requests(), ids) if v]
-    if type_name is not None:
-        rows = [x for x in rows if x.get("type") == type_name]
+    if type_name is not None:  # a request whose type changed while open may linger in its old set
+        rows = [x for x in rows if x.get("type") == type_name and x.get("status") == "open"]
     return rows
 
 

@@ -66,7 +66,7 @@ def register(api: Blueprint, store) -> None:
         out["queues"] = [{"id": q.queue, "name": q.name, "status": q.status, "people_waiting": q.waiting,
                           "wait_min": q.wait, "open_counters": q.counters, "serving": q.serving, "source": q.source,
                           "as_of": epoch_to_iso(q.t)} for q in reads.queues(store, centre_id, as_of)]
-        curve = reads.wait_curve(store, centre_id, as_of)
+        curve = reads.wait_curve(reads.wait_slots(store, as_of), centre_id)
         out["wait_today"] = [{"slot": f"{s * SLOT_MIN // 60:02d}:{s * SLOT_MIN % 60:02d}", "wait_min": round(v, 2)}
                              for s, v in sorted(curve["today"].items())]
         out["day"] = curve["days"][0] if curve["days"] else None

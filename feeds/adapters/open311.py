@@ -262,6 +262,14 @@ class Open311Adapter(CityAdapter):
         if closed:
             pipe.srem(keys.service_requests_open(), *closed)
             pipe.zadd(keys.service_requests_closed(), closed)
+        by_type: dict[tuple[str, bool], list[str]] = {}
+        for rec in reqs:
+            by_type.setdefault((rec.data["type"], rec.data["status"] == "open"), []).append(rec.key)
+        for (type_name, is_open), ids in by_type.items():
+            if is_open:
+                pipe.sadd(keys.service_requests_open_of_type(type_name), *ids)
+            else:
+                pipe.srem(keys.service_requests_open_of_type(type_name), *ids)
         self.add_readings(pipe, keys, [{"request": rec.key, "status": rec.data["status"], "t": rec.version}
                                        for rec in reqs])
 

@@ -3,10 +3,11 @@
 - Queue snapshots as the Warsaw city-office CSV (one row per queue per centre each poll) and the
   visits as a queue-events CSV (issued, called, started, ended, no_show), from one simulation of
   every centre of ``city.services.centres``: opening hours, arrivals peaking on Monday morning and
-  at lunch, counters closing for lunch breaks and now and then for an hour, and once a day a queue
+  at lunch, one counter at a time away for lunch (12:00-14:00) and one off for an hour a day, and once a
+  day a queue
   system outage of 40 minutes at one centre (its rows and events are missing meanwhile).
 - 311 requests as Open311 GeoReport v2 JSON: types with their SLA, arrivals by time of day, closure
-  times spread around half the SLA (some late), integer ids as in the spec, 5 % sent with lat/long 0.
+  times spread around 30 % of the SLA (a few late), integer ids as in the spec, 5 % sent with lat/long 0.
 
 The first payload of each feed also carries the history a fresh demo needs: today since opening and
 the same weekday last week (snapshots every 5 minutes), and the last 7 days of requests. After that
@@ -94,8 +95,8 @@ class CentreSim:
         for i in range(len(self.counters)):
             if i == self.off_counter and self.off_from <= h < self.off_from + 1:
                 continue
-            if 12 <= h < 14 and i % 4 == int((h - 12) * 2) % 4 and len(self.counters) > 2:
-                continue  # staggered lunch: a quarter of the counters away, each for 30 min
+            if 12 <= h < 14 and i == int((h - 12) * 2) % len(self.counters) and len(self.counters) > 2:
+                continue  # staggered lunch: one counter away at a time, each for 30 min
             out.append(i)
         return out
 

@@ -3,9 +3,8 @@
 - Queue snapshots as the Warsaw city-office CSV (one row per queue per centre each poll) and the
   visits as a queue-events CSV (issued, called, started, ended, no_show), from one simulation of
   every centre of ``city.services.centres``: opening hours, arrivals peaking on Monday morning and
-  at lunch, one counter at a time away for lunch (12:00-14:00) and one off for an hour a day, and once a
-  day a queue
-  system outage of 40 minutes at one centre (its rows and events are missing meanwhile).
+  at lunch, one counter at a time away for lunch (12:00-14:00) and one off for an hour a day, and once
+  a day a queue system outage of 40 minutes at one centre (its rows and events are missing meanwhile).
 - 311 requests as Open311 GeoReport v2 JSON: types with their SLA, arrivals by time of day, closure
   times spread around 30 % of the SLA (a few late), integer ids as in the spec, 5 % sent with lat/long 0.
 

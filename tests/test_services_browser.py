@@ -95,6 +95,41 @@ def test_services_page_centre_drill_down_and_request_type(dash_duo, r, keys, red
     no_console_errors(dash_duo)
 
 
+def test_clicking_a_centre_on_the_map_drills_down(dash_duo, r, keys, redis_url, sample_city):
+    fill(r, keys, sample_city)
+    start(dash_duo, redis_url, keys, sample_city, refresh_s=30)
+    dash_duo.wait_for_page(url=dash_duo.server_url + "/services")
+    dash_duo.wait_for_element("#services-map .maplibregl-canvas", timeout=15)
+    driver = dash_duo.driver
+    c2 = next(c for c in sample_city.services["centres"] if c["id"] == "C2")
+    canvas = dash_duo.find_element("#services-map .maplibregl-canvas")
+    deadline = time.monotonic() + 20
+    hovered = None
+    while not hovered and time.monotonic() < deadline:  # software WebGL may still be painting
+        # Where MapLibre draws Northgate Service Centre, relative to the canvas centre.
+        offset = driver.execute_script("""
+            var gd = document.querySelector('#services-map .js-plotly-plot');
+            var sub = gd._fullLayout.map && gd._fullLayout.map._subplot;
+            if (!sub || !sub.map) return null;
+            var p = sub.map.project([arguments[0], arguments[1]]), c = sub.map.getCanvas();
+            window.hoveredCentre = null;
+            gd.on('plotly_hover', function (e) { window.hoveredCentre = e.points[0].customdata || null; });
+            return [p.x - c.clientWidth / 2, p.y - c.clientHeight / 2];""", c2["lon"], c2["lat"])
+        if offset:
+            ActionChains(driver).move_to_element(canvas).move_by_offset(round(offset[0]), round(offset[1])) \
+                .pause(0.4).perform()
+            hovered = driver.execute_script("return window.hoveredCentre")
+        if not hovered:
+            time.sleep(0.5)
+    assert hovered == "C2", hovered
+    ActionChains(driver).click().perform()
+    wait_text(dash_duo, "#services-centre-name", "Northgate Service Centre")
+    assert "centre=C2" in driver.current_url
+    wait_text(dash_duo, "#services-queue-table", "Vehicles and driving licences", contains=True)
+    time.sleep(1.2)
+    no_console_errors(dash_duo)
+
+
 def test_services_page_without_data_says_no_data(dash_duo, keys, redis_url, sample_city):
     start(dash_duo, redis_url, keys, sample_city)
     dash_duo.wait_for_page(url=dash_duo.server_url + "/services?centre=C2")

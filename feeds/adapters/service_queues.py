@@ -104,9 +104,12 @@ class ServiceQueuesAdapter(CityAdapter):
         self._learnt_published: set[str] = set()
         # Arrival time of tickets seen by this process: a "called" event's wait sample needs it.
         self._issued: dict[tuple[str, str, str], float] = {}
+        self._times: dict[tuple, float] = {}  # per payload: (date, time) -> epoch
+        self._slots: dict[float, tuple[str, int]] = {}  # per payload: epoch -> (local day, minute of day)
 
     # --- parse ----------------------------------------------------------------------
     def parse(self, payload: bytes):
+        self._times, self._slots = {}, {}
         text_head = payload.lstrip()[:1]
         if text_head in (b"[", b"{"):
             try:
@@ -182,6 +185,14 @@ class ServiceQueuesAdapter(CityAdapter):
         return self._event(raw)
 
     def _local_time(self, day: str | None, hhmm: str | None) -> float:
+        # A snapshot's rows share one date and time: convert each pair once per payload.
+        key = (day, hhmm)
+        hit = self._times.get(key)
+        if hit is None:
+            hit = self._times[key] = self._convert_local_time(day, hhmm)
+        return hit
+
+    def _convert_local_time(self, day: str | None, hhmm: str | None) -> float:
         if not day or not hhmm:
             raise Rejected("missing date or time")
         try:
@@ -207,8 +218,11 @@ class ServiceQueuesAdapter(CityAdapter):
         raise Rejected(f"{field}: unreadable time {value!r}")
 
     def _day_slot(self, t: float) -> tuple[str, int]:
-        local = datetime.fromtimestamp(t, zone(self.tz))
-        return local.strftime("%Y-%m-%d"), (local.hour * 60 + local.minute)
+        hit = self._slots.get(t)
+        if hit is None:
+            local = datetime.fromtimestamp(t, zone(self.tz))
+            hit = self._slots[t] = (local.strftime("%Y-%m-%d"), local.hour * 60 + local.minute)
+        return hit
 
     def _snapshot(self, centre, queue, name, waiting, counters, wait, status, t, extra=None) -> Record:
         day, minute = self._day_slot(t)

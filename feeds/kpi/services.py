@@ -255,8 +255,8 @@ def request_kpis(cfg: ServicesConfig, open_requests: list[dict], closed_requests
             "services.case_close_median_h": median_c}
 
 
-def load_queue_inputs(r, keys, day: str | None):
-    """Snapshot queues, the day's visits, learnt centres: one round trip."""
+def load_queue_inputs(r, keys):
+    """Snapshot queues and learnt centres: one round trip."""
     pipe = r.pipeline(transaction=False)
     pipe.hgetall(keys.queue_latest())
     pipe.hgetall(keys.centres_learnt())
@@ -299,7 +299,7 @@ def compute(engine) -> dict[str, tuple[Computed, float]]:
     """The services domain's KPIs from Redis (called by the KPI engine)."""
     cfg = services_config(engine.city)
     keys = engine.keys
-    queues, learnt = load_queue_inputs(engine.r, keys, None)
+    queues, learnt = load_queue_inputs(engine.r, keys)
     newest = max((q.t for q in queues), default=None)
     health_q = engine.feed_health("services")
     if health_q.get("newest"):

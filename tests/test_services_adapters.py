@@ -232,3 +232,30 @@ def test_a_closed_request_leaves_the_open_set(r, keys, sample_city):
     assert r.smembers(keys.service_requests_open_of_type("Alley Light Out")) == set()
     assert r.zscore(keys.service_requests_closed(), "14-01100669") == datetime.fromisoformat(
         "2014-07-13T09:00:00-05:00").timestamp()
+
+
+def test_warsaw_api_json_for_one_office_needs_its_centre(r, keys, sample_city):
+    rows = [x.split(",") for x in WARSAW.read_text(encoding="utf-8").splitlines() if ",10:58," in x and '"' not in x]
+    grupy = [{"status": 1, "czasObslugi": int(x[4]), "lp": i + 1, "idGrupy": int(x[6]), "liczbaCzynnychStan": int(x[7]),
+              "nazwaGrupy": x[8], "literaGrupy": x[9], "liczbaKlwKolejce": int(x[10]), "aktualnyNumer": x[11]}
+             for i, x in enumerate(rows)]
+    payload = orjson.dumps({"result": {"date": "2020-01-02", "time": "10:58", "grupy": grupy}})
+    nameless = ServiceQueuesAdapter(sample_city, FeedSource(timezone="Europe/Warsaw"))
+    res = run(r, keys, sample_city, nameless, payload, now=warsaw_epoch("11:00"))
+    assert res.payload_error == "payload: Warsaw API JSON names no office: give --centre"
+    # --centre names a configured centre by its name: the office's queues belong to C2.
+    named = ServiceQueuesAdapter(sample_city, FeedSource(timezone="Europe/Warsaw",
+                                                         options={"centre": "Northgate Service Centre"}))
+    res = run(r, keys, sample_city, named, payload, now=warsaw_epoch("11:00"))
+    assert res.rejected == 0 and res.stored == len(grupy)
+    q = queues(r, keys)["C2|190"]  # "10:58,,21,,190,23,Rejestracja pojazdów,I,37,I026"
+    assert (q["waiting"], q["counters"], q["wait"], q["status"]) == (37, 23, 21.0, "open")
+    assert r.hlen(keys.centres_learnt()) == 0  # a configured centre is not learnt
+
+
+def test_queue_monitor_extensions_for_wait_and_counters(r, keys, sample_city):
+    entity = orjson.loads((FIX / "fiware_QueueMonitor_example_keyvalues.json").read_bytes())
+    a = ServiceQueuesAdapter(sample_city, FeedSource())
+    run(r, keys, sample_city, a, orjson.dumps({**entity, "waitingTimeMinutes": 14, "openCounters": 2}), now=1616411405.0)
+    q = queues(r, keys)["Tourist Office|Cathedral-reservations-visit-1"]
+    assert (q["wait"], q["counters"]) == (14.0, 2)

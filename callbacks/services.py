@@ -1,8 +1,8 @@
 """The services page: one refresh for cards, map, side panel, heat grid and backlog; clicks drill down.
 
 The first refresh (and a theme change) sends whole figures; later ones send a Patch of the map's
-live arrays and fresh small charts, only when the KPI version shows new data arrived; otherwise
-only the cards (ages, statuses) change.
+live arrays and fresh small charts, only when this domain's data is newer (its KPIs' as-of times;
+other domains' updates do not count); otherwise only the cards (ages, statuses) change.
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def register(app, store, settings) -> None:
         centre_id, rtype = focus.get("centre"), focus.get("type")
         theme = theme or "dark"
         try:
-            version = store.version()
             kpis = {k["id"]: k for k in store.kpis(domain="services")}
+            version = services_page.services_signature(kpis)
             histories = store.histories(list(services_page.SERVICES_KPIS))
             first = shown_version is None or ctx.triggered_id == "theme"
             centres = reads.centres(store, kpis)
@@ -60,11 +60,14 @@ def register(app, store, settings) -> None:
             side = services_page.centre_table(centres, kpis)
         waiting = kpis["services.people_waiting"]
         backlog = kpis["services.requests_open"]
+        rows, with_data = services_page.heat_rows(grid, centres)
         heads = (
             services_page.panel_head("Centres by wait", waiting["age_s"],
                                      f" {len(requests)} open '{rtype}' requests on the map" if rtype else "",
                                      services_page.wait_legend(kpis)),
-            services_page.panel_head("Wait by hour and centre", waiting["age_s"]),
+            services_page.panel_head("Wait by hour and centre", waiting["age_s"],
+                                     f" the {len(rows)} of {with_data} centres that waited longest"
+                                     if len(rows) < with_data else ""),
             services_page.panel_head("Open requests by type", backlog["age_s"]),
         )
         return (cards, figure, side, services_page.heat_figure(grid, centres, kpis, theme),

@@ -255,10 +255,27 @@ def _chart_layout(theme: str, height: int) -> dict:
             "legend": {"orientation": "h", "y": 1.15}}
 
 
-def heat_figure(grid: dict, centres: list[dict], kpis: dict[str, dict], theme: str) -> dict:
-    names = {c["id"]: c["name"] for c in centres}
+HEAT_ROWS = 15  # a wall reads 15 rows; with more centres the grid shows those that waited longest today
+
+
+def heat_rows(grid: dict, centres: list[dict], limit: int = HEAT_ROWS) -> tuple[list[str], int]:
+    """The centres the grid shows (in the table's order unless there are too many) and how many have data."""
     ids = [c["id"] for c in centres if c["id"] in grid["today"] or c["id"] in grid["last_week"]] or \
         [c["id"] for c in centres]
+    if len(ids) <= limit:
+        return ids, len(ids)
+
+    def worst(cid):
+        today = grid["today"].get(cid) or {}
+        last = grid["last_week"].get(cid) or {}
+        return max(today.values(), default=-1.0), max(last.values(), default=-1.0)
+    keep = set(sorted(ids, key=worst, reverse=True)[:limit])
+    return [c for c in ids if c in keep], len(ids)
+
+
+def heat_figure(grid: dict, centres: list[dict], kpis: dict[str, dict], theme: str) -> dict:
+    names = {c["id"]: c["name"] for c in centres}
+    ids, _ = heat_rows(grid, centres)
     warn = kpis["services.wait_min"]["warn"] or 30
     x = [f"{h:02d}" for h in HOURS]
     y = [names.get(c, c) for c in ids]
@@ -295,6 +312,12 @@ def backlog_figure(kpis: dict[str, dict], theme: str, selected: str | None) -> d
     layout["showlegend"] = False
     layout["clickmode"] = "event"
     return {"data": data, "layout": layout}
+
+
+def services_signature(kpis: dict[str, dict]) -> str:
+    """What the page's figures depend on: the queue data's and the requests' as-of times. New data in
+    another domain (the global KPI version) does not re-send this page's figures."""
+    return f"{kpis['services.people_waiting']['as_of']}|{kpis['services.requests_open']['as_of']}"
 
 
 def panel_head(title: str, age_s: float | None, note: str = "", legend: list | None = None) -> list:

@@ -64,6 +64,16 @@ def test_breakdown_by_centre_and_district(sample_city):
     assert out["services.people_waiting"].detail["by_centre"]["C3"]["reporting"] is False
 
 
+def test_centres_outside_their_hours_are_closed_and_not_scheduled(sample_city):
+    cfg = services_config(sample_city)
+    saturday = datetime(2026, 11, 21, 10, 0, tzinfo=NY).timestamp()  # the sample centres open Monday-Friday
+    out = queue_kpis(cfg, [q("C1", "A", 0, 0, None, t=saturday, status="closed")], {}, {}, sample_city.district_ids())
+    row = out["services.people_waiting"].detail["by_centre"]["C1"]
+    assert row["reporting"] is True and row["open_now"] is False and row["scheduled"] == 0
+    assert out["services.open_counters"].value is None  # nothing scheduled: no data, not 0 %
+    assert out["services.people_waiting"].value == 0
+
+
 def test_served_within_target_counts_from_arrival_and_misses_still_waiting():
     t0 = MONDAY_10 - 3600
     visits = [

@@ -48,3 +48,12 @@ def test_signature_changes_only_with_this_domains_data():
     b = {"services.people_waiting": {"as_of": "2026-11-16T16:00:30Z"}, "services.requests_open": {"as_of": None}}
     assert page.services_signature(a) == page.services_signature(dict(a))
     assert page.services_signature(a) != page.services_signature(b)
+
+
+def test_a_centre_outside_its_hours_says_closed_not_no_data(sample_city):
+    closed = {**centre("A", None, 0), "open_now": False, "hours": "08:00-18:00"}
+    silent = centre("B", None, None, reporting=False)
+    data = page.map_data(sample_city, KPIS, [closed, silent], [])[page.CENTRES]
+    assert data["marker.color"] == [page.STATUS_HEX["closed"], page.STATUS_HEX["no_data"]]
+    assert data["text"] == ["Centre A: closed (hours 08:00-18:00)", "Centre B: no queue data now (queue system down)"]
+    assert page.centre_badge(page.centre_status(closed, KPIS)).children == "CLOSED"

@@ -20,7 +20,8 @@ SERVICES_KPIS = ("services.people_waiting", "services.wait_min", "services.serve
                  "services.open_counters", "services.requests_open", "services.requests_on_time_pct",
                  "services.case_close_median_h")
 WAIT_SCALE = [[0, "#1a9850"], [0.4, "#91cf60"], [0.6, "#fee08b"], [0.8, "#fc8d59"], [1, "#d73027"]]
-STATUS_HEX = {"ok": "#22c55e", "warn": "#f59e0b", "breach": "#ef4444", "no_data": "#7c8799", "stale": "#94a3b8"}
+STATUS_HEX = {"ok": "#22c55e", "warn": "#f59e0b", "breach": "#ef4444", "no_data": "#7c8799", "stale": "#94a3b8",
+              "closed": "#475569"}
 FONT = {"dark": "#e8edf5", "light": "#0f172a"}
 GRID = {"dark": "#2a3954", "light": "#d5dce6"}
 HOURS = list(range(7, 20))  # the heat grid's columns: 07:00 .. 19:00 local
@@ -113,6 +114,26 @@ def wait_status(wait: float | None, kpis: dict[str, dict]) -> str:
     return judge(wait, "lower", k["target"], k["warn"])
 
 
+def centre_status(c: dict, kpis: dict[str, dict]) -> str:
+    """A centre's word: no_data (its queue system sends nothing), closed (outside its hours), stale
+    (the domain's data is old), else its wait band ok / warn / breach."""
+    if not c["reporting"]:
+        return "no_data"
+    if not c.get("open_now", True):
+        return "closed"
+    if kpis["services.wait_min"]["status"] == "stale":
+        return "stale"
+    return wait_status(c["wait_min"], kpis)
+
+
+def centre_badge(status: str) -> html.Span:
+    if status == "closed":
+        return html.Span("CLOSED", className="badge badge-closed", title="outside opening hours")
+    if status == "no_data":
+        return html.Span("NO DATA", className="badge badge-no_data", title="no queue data: system down")
+    return status_badge(status)
+
+
 CENTRES, REQUESTS = 1, 2
 
 
@@ -139,15 +160,17 @@ def map_data(city: City, kpis: dict[str, dict], centres: list[dict], requests: l
     shown = [c for c in centres if c["lon"] is not None and c["lat"] is not None]
     text, size, colour = [], [], []
     for c in shown:
-        status = wait_status(c["wait_min"], kpis) if c["reporting"] else "no_data"
+        status = centre_status(c, kpis)
         colour.append(STATUS_HEX[status])
         size.append(16 + min(34, (c["waiting"] or 0) * 0.8))
-        if c["reporting"]:
+        if status == "closed":
+            text.append(f"{c['name']}: closed" + (f" (hours {c['hours']})" if c.get("hours") else ""))
+        elif c["reporting"]:
             text.append(f"{c['name']}: {format_value(c['wait_min'], 0)} min wait, {c['waiting']} waiting, "
                         f"{c['open_counters']}/{c['scheduled_counters'] if c['scheduled_counters'] is not None else '?'}"
                         f" counters ({status.upper()})")
         else:
-            text.append(f"{c['name']}: no queue data now (system down or closed)")
+            text.append(f"{c['name']}: no queue data now (queue system down)")
     out[CENTRES] = {"lon": [c["lon"] for c in shown], "lat": [c["lat"] for c in shown], "text": text,
                     "customdata": [c["id"] for c in shown], "marker.size": size, "marker.color": colour}
     located = [r for r in requests if r.get("lon") is not None]
@@ -171,13 +194,10 @@ def apply_map_data(figure, data: dict[int, dict]):
 # --- side panel ------------------------------------------------------------------------------
 def centre_table(centres: list[dict], kpis: dict[str, dict]) -> list:
     def worst_key(c):
-        return (c["reporting"], c["wait_min"] or 0, c["waiting"] or 0)
-    stale = kpis["services.wait_min"]["status"] == "stale"
+        return (c["reporting"] and c.get("open_now", True), c["wait_min"] or 0, c["waiting"] or 0)
     rows = []
     for c in sorted(centres, key=worst_key, reverse=True):
-        status = wait_status(c["wait_min"], kpis) if c["reporting"] else "no_data"
-        if stale and c["reporting"]:
-            status = "stale"
+        status = centre_status(c, kpis)
         counters = (f"{c['open_counters']}/{c['scheduled_counters']}" if c["scheduled_counters"] is not None
                     else format_value(c["open_counters"]))
         rows.append(html.Tr([
@@ -185,8 +205,7 @@ def centre_table(centres: list[dict], kpis: dict[str, dict]) -> list:
                     className="link-name"),
             html.Td(format_value(c["waiting"])), html.Td(format_value(c["wait_min"], 0)), html.Td(counters),
             html.Td(format_value(c["served_within_target_pct"], 0)),
-            html.Td(status_badge(status) if c["reporting"] else html.Span("NO DATA", className="badge badge-no_data",
-                                                                          title="no queue data: system down or closed")),
+            html.Td(centre_badge(status)),
         ], className=f"row-{status}"))
     return [html.H3("Centres, longest wait first"),
             html.Table([html.Thead(html.Tr([html.Th(h) for h in ("centre", "waiting", "wait min", "counters",
@@ -197,13 +216,13 @@ def centre_table(centres: list[dict], kpis: dict[str, dict]) -> list:
 def centre_detail(centre: dict | None, queues: list, curve_figure: dict, kpis: dict[str, dict]) -> list:
     if centre is None:
         return [html.P("Unknown centre.", className="muted", id="services-unknown-centre")]
-    status = wait_status(centre["wait_min"], kpis) if centre["reporting"] else "no_data"
+    status = centre_status(centre, kpis)
     counters = (f"{centre['open_counters']} of {centre['scheduled_counters']} scheduled"
                 if centre["scheduled_counters"] is not None else f"{format_value(centre['open_counters'])} (no schedule)")
     summary = html.Div(className="centre-summary", children=[
         html.Div([html.Span(format_value(centre["waiting"]), className="big"), html.Span(" waiting")]),
         html.Div([html.Span(format_value(centre["wait_min"], 0), className="big"), html.Span(" min wait "),
-                  status_badge(status)]),
+                  centre_badge(status)]),
         html.Div([html.Span("Counters open: "), html.B(counters, id="services-centre-counters")]),
         html.Div(html.Span(f"Hours {centre['hours']}" if centre["hours"] else "", className="muted")),
     ])
@@ -328,6 +347,6 @@ def panel_head(title: str, age_s: float | None, note: str = "", legend: list | N
 def wait_legend(kpis: dict[str, dict]) -> list:
     k = kpis["services.wait_min"]
     items = [("ok", f"≤ {k['target']:g} min OK"), ("warn", f"≤ {k['warn']:g} min WARN"),
-             ("breach", f"> {k['warn']:g} min BREACH"), ("no_data", "no queue data")]
+             ("breach", f"> {k['warn']:g} min BREACH"), ("closed", "closed"), ("no_data", "no queue data")]
     return [html.Span([html.Span("●", style={"color": STATUS_HEX[s]}), " " + label], className="legend-item")
             for s, label in items]

@@ -35,6 +35,7 @@ def _centre_row(cid, name, lon, lat, district, counters, hours, d, served, age) 
     d = d or {}
     return {"id": cid, "name": name, "lon": lon, "lat": lat, "district": district, "hours": hours,
             "counters_configured": counters, "reporting": bool(d.get("reporting")),
+            "open_now": bool(d.get("open_now", d.get("reporting"))),
             "waiting": d.get("waiting"), "wait_min": d.get("wait"), "open_counters": d.get("open_counters"),
             "scheduled_counters": d.get("scheduled"), "served_within_target_pct": served,
             "age_s": age}

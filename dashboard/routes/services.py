@@ -7,9 +7,9 @@ from flask import Blueprint, request
 
 from dashboard.api import error_response, json_response
 from dashboard.openapi import BAD, NOT_FOUND, NUM, STR, TIME, ok, ref, wrap
+from dashboard.pages.services import centre_status
 from dashboard.reads import services as reads
 from feeds.adapters.service_queues import SLOT_MIN
-from feeds.kpi.status import judge
 from feeds.timeparse import epoch_to_iso
 
 REQUEST_STATUSES = ("open", "closed", "all")
@@ -26,12 +26,9 @@ def _as_of(kpis) -> float | None:
 
 
 def centre_out(row: dict, kpis: dict[str, dict]) -> dict:
-    wait = kpis["services.wait_min"]
-    status = "no_data"
-    if row["reporting"]:
-        status = "stale" if wait["status"] == "stale" else judge(row["wait_min"], "lower", wait["target"], wait["warn"])
+    status = centre_status(row, kpis)
     return {"id": row["id"], "name": row["name"], "district": row["district"], "lon": row["lon"], "lat": row["lat"],
-            "hours": row["hours"], "reporting": row["reporting"], "people_waiting": row["waiting"],
+            "hours": row["hours"], "reporting": row["reporting"], "open_now": row["open_now"], "people_waiting": row["waiting"],
             "wait_min": row["wait_min"], "open_counters": row["open_counters"],
             "scheduled_counters": row["scheduled_counters"],
             "served_within_target_pct": row["served_within_target_pct"], "status": status,
@@ -101,10 +98,10 @@ def openapi() -> dict:
               "required": ["id", "name", "district", "lon", "lat", "people_waiting", "wait_min", "open_counters",
                            "scheduled_counters", "status", "as_of"],
               "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "district": STR, "lon": NUM,
-                             "lat": NUM, "hours": STR, "reporting": {"type": "boolean"}, "people_waiting": NUM,
+                             "lat": NUM, "hours": STR, "reporting": {"type": "boolean"}, "open_now": {"type": "boolean"}, "people_waiting": NUM,
                              "wait_min": NUM, "open_counters": NUM, "scheduled_counters": NUM,
                              "served_within_target_pct": NUM,
-                             "status": {"type": "string", "enum": ["ok", "warn", "breach", "stale", "no_data"]},
+                             "status": {"type": "string", "enum": ["ok", "warn", "breach", "stale", "no_data", "closed"]},
                              "as_of": TIME}}
     queue = {"type": "object", "required": ["id", "name", "status", "people_waiting", "wait_min"],
              "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "status": {"type": "string"},

@@ -153,6 +153,8 @@ def queue_kpis(cfg: ServicesConfig, queues: list[QueueState], visits: dict[tuple
         ok, n = served_within(visits_by_centre.get(c, []), cfg.target_wait_min, as_of)
         by_centre[c] = {
             "reporting": reporting,
+            # By its hours when configured; a learnt centre is open when one of its queues operates.
+            "open_now": conf.is_open(local) if conf is not None else bool(cq),
             "waiting": sum(q.waiting for q in cq) if reporting else None,
             "wait": _weighted_wait(cq) if reporting else None,
             "open_counters": sum(counters) if reporting and counters else (0 if reporting else None),

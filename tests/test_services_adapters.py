@@ -76,11 +76,20 @@ def test_warsaw_first_snapshot_by_hand(r, keys, sample_city, warsaw):
 def test_warsaw_every_snapshot_feeds_the_wait_curve(r, keys, sample_city, warsaw):
     run(r, keys, sample_city, warsaw, WARSAW.read_bytes(), now=warsaw_epoch("11:00"))
     slots = {k: float(v) for k, v in r.hgetall(keys.wait_slots("2020-01-02")).items()}
-    # Slot 43 = 10:45-11:00 holds the 10:49, 10:53 and 10:58 snapshots; the 10:58 one weighs queue
-    # waits by people: 4x10 + 6x4 + 21x37 + 5x1 + 8x2 + 14x4 + 2x5 = 928 over 63 people.
-    assert slots["UD_Wola|43|n"] > 0
-    assert slots["UD_Wola|43|w"] >= 63 and slots["UD_Wola|43|s"] >= 928
-    assert "UD_Wola|32|n" in slots  # 08:03 lies in slot 32 (08:00-08:15)
+    # Slots are the city's quarter hours (the sample city is New York, 6 h behind Warsaw in January):
+    # snapshots 08:03-10:58 Warsaw = 02:03-04:58 New York fill slots 8 (02:00) to 19 (04:45).
+    assert sorted({int(k.split("|")[1]) for k in slots}) == list(range(8, 20))
+
+
+def test_wait_slot_weighs_queue_waits_by_people(r, keys, sample_city, warsaw):
+    rows = WARSAW.read_text(encoding="utf-8").splitlines()
+    last = "\n".join([rows[0]] + [x for x in rows[1:] if ",10:58," in x]).encode()
+    run(r, keys, sample_city, warsaw, last, now=warsaw_epoch("11:00"))
+    slots = {k: float(v) for k, v in r.hgetall(keys.wait_slots("2020-01-02")).items()}
+    # 10:58 Warsaw = 04:58 New York, slot 19. Operating queues with people (czasObslugi x waiting):
+    # E 4x10 + H 6x4 + I 21x37 + K 5x1 + L 8x2 + R 14x4 + S 2x5 = 928 over 63 people;
+    # 26 queues operate (2600048 has no open counter).
+    assert slots == {"UD_Wola|19|s": 928.0, "UD_Wola|19|w": 63.0, "UD_Wola|19|n": 26.0}
 
 
 def test_malformed_warsaw_rows_are_dead_lettered_and_the_rest_kept(r, keys, sample_city, warsaw):

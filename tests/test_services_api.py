@@ -44,7 +44,8 @@ def test_centre_detail_has_its_queues_and_wait_curve(client):
     assert (vehicles["name"], vehicles["people_waiting"], vehicles["open_counters"], vehicles["wait_min"]) == (
         "Rejestracja pojazdów", 37, 23, 21.0)
     assert body["day"] == "2020-01-02"
-    assert body["wait_today"][0]["slot"] == "08:00" and body["wait_today"][-1]["slot"] == "10:45"
+    # In the city's hours (New York): 08:03-10:58 Warsaw = 02:03-04:58.
+    assert body["wait_today"][0]["slot"] == "02:00" and body["wait_today"][-1]["slot"] == "04:45"
     assert client.get("/api/v1/centres/NOPE").status_code == 404
 
 

@@ -218,9 +218,11 @@ class ServiceQueuesAdapter(CityAdapter):
         raise Rejected(f"{field}: unreadable time {value!r}")
 
     def _day_slot(self, t: float) -> tuple[str, int]:
+        """The city's local day and minute of day: "today" and the heat grid's hours are the city's,
+        whatever zone a feed's floating times are written in."""
         hit = self._slots.get(t)
         if hit is None:
-            local = datetime.fromtimestamp(t, zone(self.tz))
+            local = datetime.fromtimestamp(t, zone(self.city.timezone))
             hit = self._slots[t] = (local.strftime("%Y-%m-%d"), local.hour * 60 + local.minute)
         return hit
 

@@ -145,7 +145,7 @@ def run(url: str, repeat: int = 7, n_centres: int = 50, n_open: int = 20_000) ->
         from dashboard.pages.services import services_signature
         from dashboard.store import Store
 
-        signature = services_signature({k["id"]: k for k in Store(r, keys, city).kpis(domain="services")})
+        signature = "||dark|" + services_signature({k["id"]: k for k in Store(r, keys, city).kpis(domain="services")})
         outputs = ["services-cards.children", "services-map.figure", "services-side.children", "services-heat.figure",
                    "services-backlog.figure", "services-version.data", "services-map-head.children",
                    "services-heat-head.children", "services-backlog-head.children"]
@@ -172,7 +172,7 @@ def run(url: str, repeat: int = 7, n_centres: int = 50, n_open: int = 20_000) ->
             hello.append((time.perf_counter() - start) * 1000)
         base = statistics.median(hello)
         biggest = max(values["services.requests_open"]["detail"]["by_type"].items(), key=lambda kv: kv[1])[0]
-        for label, shown, focus in (("first paint", None, {}), ("new data (Patch)", "older", {}),
+        for label, shown, focus in (("first paint", None, {}), ("new data (Patch)", "||dark|older", {}),
                                     ("no new data", signature, {}),
                                     ("first paint, centre drill-down", None, {"centre": "C1"}),
                                     (f"first paint, {biggest} requests mapped", None, {"type": biggest})):

@@ -30,9 +30,13 @@ def register(app, store, settings) -> None:
         theme = theme or "dark"
         try:
             kpis = {k["id"]: k for k in store.kpis(domain="services")}
-            version = services_page.services_signature(kpis)
+            # The view is part of the version: a refresh still in flight from the view before a click
+            # may land on this view's components (same ids); its version then names the other view,
+            # and the next tick repaints this one whole.
+            view = f"{centre_id or ''}|{rtype or ''}|{theme}|"
+            version = view + services_page.services_signature(kpis)
             histories = store.histories(list(services_page.SERVICES_KPIS))
-            first = shown_version is None or ctx.triggered_id == "theme"
+            first = shown_version is None or not shown_version.startswith(view) or ctx.triggered_id == "theme"
             centres = reads.centres(store, kpis)
             centre = next((c for c in centres if c["id"] == centre_id), None)
             if first or version != shown_version:

@@ -59,7 +59,7 @@ def fill(r, keys, city) -> dict:
 
 def test_services_page_centre_drill_down_and_request_type(dash_duo, r, keys, redis_url, sample_city):
     values = fill(r, keys, sample_city)
-    start(dash_duo, redis_url, keys, sample_city)
+    start(dash_duo, redis_url, keys, sample_city, refresh_s=2)  # a loaded CI machine must finish a paint per tick
     dash_duo.wait_for_page(url=dash_duo.server_url + "/services")
     waiting = values["services.people_waiting"]["value"]
     wait_text(dash_duo, "#kpi-services-people-waiting .kpi-value", f"{waiting:,.0f}", timeout=10)
@@ -90,7 +90,8 @@ def test_services_page_centre_drill_down_and_request_type(dash_duo, r, keys, red
     bars = dash_duo.find_elements("#services-backlog .bars path")
     ActionChains(dash_duo.driver).move_to_element(bars[-1]).click().perform()  # the top bar is the largest
     wait_text(dash_duo, "#services-type-chip", biggest, contains=True)
-    wait_text(dash_duo, "#services-map-head", f"{by_type[biggest]} open '{biggest}' requests on the map", contains=True)
+    wait_text(dash_duo, "#services-map-head", f"{by_type[biggest]} open '{biggest}' requests on the map", contains=True,
+              timeout=20)
     time.sleep(1.2)
     no_console_errors(dash_duo)
 

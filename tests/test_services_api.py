@@ -78,3 +78,26 @@ def test_redis_down_is_503_not_a_crash(keys, sample_city):
     down = create_app(Settings("redis://127.0.0.1:1/0", 8050, None, keys.prefix, 5, None), sample_city)
     res = down.server.test_client().get("/api/v1/centres")
     assert res.status_code == 503
+
+
+def test_page_refresh_with_redis_down_keeps_the_last_picture(keys, sample_city):
+    """The refresh callback answers 204 (no update) when Redis is unreachable: the page keeps what it
+    shows and the shell's banner says why; nothing crashes."""
+    import orjson
+
+    app = create_app(Settings("redis://127.0.0.1:1/0", 8050, None, keys.prefix, 5, None), sample_city)
+    client = app.server.test_client()
+    outputs = ["services-cards.children", "services-map.figure", "services-side.children", "services-heat.figure",
+               "services-backlog.figure", "services-version.data", "services-map-head.children",
+               "services-heat-head.children", "services-backlog-head.children"]
+    body = orjson.dumps({
+        "output": ".." + "...".join(outputs) + "..",
+        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outputs],
+        "inputs": [{"id": "tick", "property": "n_intervals", "value": 3},
+                   {"id": "theme", "property": "data", "value": "dark"}],
+        "state": [{"id": "services-focus", "property": "data", "value": {"centre": "C1", "type": None}},
+                  {"id": "services-version", "property": "data", "value": "C1||dark|x|y"}],
+        "changedPropIds": ["tick.n_intervals"]})
+    client.get("/_dash-layout")
+    res = client.post("/_dash-update-component", data=body, content_type="application/json")
+    assert res.status_code == 204

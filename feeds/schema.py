@@ -199,6 +199,41 @@ class Keys:
 
     # --- services (service windows and requests) ---
     # Keys of the services domain use the tag {services}: self._key("services", ...).
+    def queue_latest(self) -> str:
+        """Hash "centre|queue" -> JSON of the queue's newest snapshot (waiting, open counters, wait)."""
+        return self._key("services", "queue", "latest")
+
+    def centres_learnt(self) -> str:
+        """Hash centre id -> JSON of service centres a feed named that CITY_CONFIG does not list."""
+        return self._key("services", "centre", "learnt")
+
+    def visits(self, day: str) -> str:
+        """Hash "centre|ticket|step" -> JSON {t, q, c} of one local day's visit steps (expires)."""
+        return self._key("services", "visits", day)
+
+    def wait_slots(self, day: str) -> str:
+        """Hash "centre|slot|field" -> number: one local day's waits in 15-minute slots (expires)."""
+        return self._key("services", "wait", day)
+
+    def service_requests(self) -> str:
+        """Hash request id -> JSON of the Open311 request's latest state."""
+        return self._key("services", "request", "all")
+
+    def service_requests_open(self) -> str:
+        """Set of open request ids."""
+        return self._key("services", "request", "open")
+
+    def service_requests_open_of_type(self, type_name: str) -> str:
+        """Set of open request ids of one type (service_name): the map of one type reads only these."""
+        return self._key("services", "request", "open-type", type_name)
+
+    def service_requests_closed(self) -> str:
+        """Sorted set request id -> closing time (7-day KPIs and retention)."""
+        return self._key("services", "request", "closed")
+
+    def request_types(self) -> str:
+        """Hash service_code -> JSON {name, group} from Open311 services.json."""
+        return self._key("services", "request", "types")
     # (end of services keys)
 
     # --- KPIs -------------------------------------------------------------------------

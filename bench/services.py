@@ -1,0 +1,210 @@
+"""Services bench: ``python -m bench.run`` calls ``run(url, repeat)``; alone:
+
+    .venv/bin/python -m bench.services [--repeat 7] [--centres 50] [--open-requests 20000]
+
+A city of 50 service centres (3 queues each) and 20,000 open 311 requests (plus 5,000 closed in the
+week), simulated through the real formats:
+- adapter ingest (records/s, median and p5) of Warsaw snapshots, queue events and Open311 JSON,
+  each beside a bare pipelined HSET + XADD of the same records in the same run (the Redis floor);
+- KPI compute of the services domain + city.score (ms, median and p95);
+- the /services refresh callback through Flask's test client (ms and bytes): first paint, a Patch
+  after new data, and a tick with nothing new.
+Uses its own key prefix and deletes only its own keys.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+import uuid
+from datetime import datetime
+
+import orjson
+
+from feeds.adapters.open311 import Open311Adapter
+from feeds.adapters.service_queues import ServiceQueuesAdapter
+from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
+from feeds.framework import Runner, trim_args
+from feeds.kpi.engine import KpiEngine
+from feeds.redis_conn import EmbeddedRedis, connect
+from feeds.schema import READINGS_RETENTION, Keys
+from feeds.simulate.services import REQUEST_TYPES, CitySim, EventFeed, SnapshotFeed
+from feeds.timeparse import zone
+
+
+def big_city(n_centres: int):
+    base = load_city(SAMPLE_CITY).model_dump()
+    rnd = random.Random(3)
+    lons = [p[0] for d in base["districts"] for p in d["polygon"]]
+    lats = [p[1] for d in base["districts"] for p in d["polygon"]]
+    centres = [{"id": f"C{i + 1}", "name": f"Service centre {i + 1}", "lon": round(rnd.uniform(min(lons), max(lons)), 6),
+                "lat": round(rnd.uniform(min(lats), max(lats)), 6), "counters": rnd.choice([4, 4, 6, 8, 10]),
+                "opens": "08:00", "closes": "18:00"} for i in range(n_centres)]
+    return parse_city({**base, "services": {"centres": centres}})
+
+
+def open311_payload(city, n_open: int, n_closed: int, now: float) -> bytes:
+    rnd = random.Random(5)
+    tz = zone(city.timezone)
+    lons = [p[0] for d in city.districts for p in d.polygon]
+    lats = [p[1] for d in city.districts for p in d.polygon]
+    rows = []
+    for i in range(n_open + n_closed):
+        code, name, sla, _ = rnd.choice(REQUEST_TYPES)
+        req = now - rnd.uniform(0, 6.5 * 86400)
+        closed = i >= n_open
+        upd = min(now, req + rnd.uniform(0.1, 2) * sla * 1800) if closed else req
+
+        def iso(t):
+            return datetime.fromtimestamp(t, tz).isoformat(timespec="seconds")
+        rows.append({"service_request_id": 500000 + i, "status": "closed" if closed else "open", "service_name": name,
+                     "service_code": code, "requested_datetime": iso(req), "updated_datetime": iso(upd),
+                     "expected_datetime": iso(req + sla * 3600), "address": f"{i} Main St",
+                     "lat": round(rnd.uniform(min(lats), max(lats)), 6), "long": round(rnd.uniform(min(lons), max(lons)), 6)})
+    return orjson.dumps(rows)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[max(0, min(len(xs) - 1, int(round(p / 100 * len(xs) + 0.5)) - 1))]
+
+
+def cleanup(r, keys):
+    batch = list(r.scan_iter(match=keys.pattern(), count=5000))
+    for i in range(0, len(batch), 1000):
+        r.delete(*batch[i:i + 1000])
+
+
+def floor_rate(r, keys, records: list[dict]) -> float:
+    """Records/s of writing the same records with one pipelined HSET + XADD each and nothing else."""
+    start = time.perf_counter()
+    pipe = r.pipeline(transaction=False)
+    for k, rec in enumerate(records):
+        pipe.hset(keys.queue_latest() + ":floor", str(k), orjson.dumps(rec))
+        pipe.xadd(keys.readings("services") + ":floor", {"k": str(k)}, **trim_args(READINGS_RETENTION))
+        if k % 2000 == 1999:
+            pipe.execute()
+    pipe.execute()
+    return len(records) / (time.perf_counter() - start)
+
+
+def run(url: str, repeat: int = 7, n_centres: int = 50, n_open: int = 20_000) -> None:
+    r = connect(url)
+    city = big_city(n_centres)
+    now = datetime(2026, 11, 16, 15, 0, tzinfo=zone(city.timezone)).timestamp()  # a Monday afternoon
+    rows = []
+    keys = Keys(f"bench-services-{uuid.uuid4().hex[:8]}")
+    try:
+        # Payloads: snapshots (first payload: today + last week's same day, every 5 min), a day of events.
+        sim = CitySim(city, 7)
+        snapshots = SnapshotFeed(sim).payload(now)
+        events = EventFeed(sim).payload(now)
+        requests = open311_payload(city, n_open, n_open // 4, now)
+        feeds = [("services (Warsaw CSV)", ServiceQueuesAdapter, {"format": "warsaw"}, snapshots),
+                 ("services (queue events CSV)", ServiceQueuesAdapter, {"format": "queue-events"}, events),
+                 ("requests (Open311 JSON)", Open311Adapter, {}, requests)]
+        runner = Runner(r, keys, city)  # no engine: ingest alone
+        for label, cls, options, payload in feeds:
+            rates, floors = [], []
+            for i in range(repeat):
+                cleanup(r, keys)
+                adapter = cls(city, FeedSource(interval_s=30, timezone=city.timezone, options=options))
+                start = time.perf_counter()
+                res = runner.run_once(adapter, payload, now=now)
+                rates.append(res.stored / (time.perf_counter() - start))
+                floors.append(floor_rate(r, keys, [{"i": k} for k in range(res.stored)]))
+            rows.append((f"{label}, {res.fetched:,} records", "records/s", statistics.median(rates), pct(rates, 5),
+                         statistics.median(floors), f"{len(payload) / 1024:.0f} KiB payload"))
+        # Everything in at once for the KPI and page figures.
+        cleanup(r, keys)
+        engine = KpiEngine(r, keys, city)
+        for label, cls, options, payload in feeds:
+            Runner(r, keys, city).run_once(cls(city, FeedSource(interval_s=30, timezone=city.timezone, options=options)),
+                                           payload, now=now)
+        from feeds.kpi import services as services_kpi
+
+        for label, cold in (("all inputs changed", True), ("after a queue snapshot", False)):
+            times = []
+            for i in range(repeat):
+                if cold:
+                    services_kpi._MEMO.clear()  # as after a requests batch plus new visit events
+                start = time.perf_counter()
+                values = engine.recompute(("services",), now=now)
+                times.append((time.perf_counter() - start) * 1000)
+            assert values["services.requests_open"]["value"] == n_open
+            rows.append((f"KPI recompute, {label}", "ms", statistics.median(times), pct(times, 95), None,
+                         f"{n_centres} centres, {n_open:,} open requests, {r.hlen(keys.visits('2026-11-16')):,} visit steps"))
+
+        from app import create_app
+
+        app = create_app(Settings(url, 8050, None, keys.prefix, 5, None), city)
+        client = app.server.test_client()
+        client.get("/_dash-layout")
+        from dashboard.pages.services import services_signature
+        from dashboard.store import Store
+
+        signature = "||dark|" + services_signature({k["id"]: k for k in Store(r, keys, city).kpis(domain="services")})
+        outputs = ["services-cards.children", "services-map.figure", "services-side.children", "services-heat.figure",
+                   "services-backlog.figure", "services-version.data", "services-map-head.children",
+                   "services-heat-head.children", "services-backlog-head.children"]
+
+        def call(shown, focus):
+            body = orjson.dumps({
+                "output": ".." + "...".join(outputs) + "..",
+                "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outputs],
+                "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
+                           {"id": "theme", "property": "data", "value": "dark"}],
+                "state": [{"id": "services-focus", "property": "data", "value": focus},
+                          {"id": "services-version", "property": "data", "value": shown}],
+                "changedPropIds": ["tick.n_intervals"]})
+            start = time.perf_counter()
+            res = client.post("/_dash-update-component", data=body, content_type="application/json")
+            took = (time.perf_counter() - start) * 1000
+            assert res.status_code in (200, 204), res.data[:300]
+            return took, len(res.data)
+
+        hello = []
+        for _ in range(repeat * 3):
+            start = time.perf_counter()
+            client.get("/healthz")
+            hello.append((time.perf_counter() - start) * 1000)
+        base = statistics.median(hello)
+        biggest = max(values["services.requests_open"]["detail"]["by_type"].items(), key=lambda kv: kv[1])[0]
+        for label, shown, focus in (("first paint", None, {}), ("new data (Patch)", "||dark|older", {}),
+                                    ("no new data", signature, {}),
+                                    ("first paint, centre drill-down", None, {"centre": "C1"}),
+                                    (f"first paint, {biggest} requests mapped", None, {"type": biggest})):
+            samples = [call(shown, focus) for _ in range(repeat * 3)]
+            ms = [t for t, _ in samples]
+            rows.append((f"services callback, {label}", "ms", statistics.median(ms), pct(ms, 95), base,
+                         f"{statistics.median(b for _, b in samples) / 1024:.1f} KiB/response"))
+    finally:
+        cleanup(r, keys)
+    print(f"| {'figure':58} | {'unit':9} | {'median':>10} | {'p95/p5':>10} | {'baseline':>10} | {'ratio':>6} | note")
+    print(f"|{'-' * 60}|{'-' * 11}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 8}|-----")
+    for name, unit, med, tail, baseline, note in rows:
+        ratio = f"{med / baseline:.2f}" if baseline else ""
+        print(f"| {name:58} | {unit:9} | {med:>10,.1f} | {tail:>10,.1f} | "
+              f"{(f'{baseline:,.1f}' if baseline else ''):>10} | {ratio:>6} | {note}")
+    print("\nrecords/s: p5 is the slow tail, baseline = bare pipelined HSET+XADD of as many records; "
+          "ms: p95, baseline = GET /healthz through the same client.")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--centres", type=int, default=50)
+    p.add_argument("--open-requests", type=int, default=20_000)
+    a = p.parse_args()
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    embedded = None
+    try:
+        connect(url).ping()
+    except Exception:
+        embedded = EmbeddedRedis()
+        url = embedded.url
+    run(url, a.repeat, a.centres, a.open_requests)
+    if embedded:
+        embedded.stop()

@@ -1,0 +1,327 @@
+"""Service windows and city service requests KPIs (kpis.md, "Service windows and requests").
+
+Pure functions: queue snapshots, visit steps and Open311 requests in, numbers out. ``compute``
+at the end reads Redis for the KPI engine.
+
+Where the clocks start and stop:
+- wait: a queue's current expected wait (snapshot feeds), or for event feeds the time the people
+  still waiting have waited so far (as of the newest event), weighted by people waiting;
+- served within target: arrival (ticket issued) -> called; a visitor still waiting past the target
+  has already missed it and counts as a miss; no-shows are left out;
+- requests: requested_datetime -> closing time (updated_datetime of a closed request); on time when
+  closed by expected_datetime, else by the city's SLA for the type (``services.sla_h``); requests
+  with neither are left out of the on-time share but counted in the median.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import orjson
+
+from feeds.kpi.base import Computed
+from feeds.service_centres import ServicesConfig, services_config
+
+QUEUE_STALE_S = 900  # a queue not reported for 15 min (centre system down) is not "now"
+WINDOW_S = 7 * 86400  # requests_on_time_pct and case_close_median_h
+
+
+@dataclass
+class QueueState:
+    centre: str
+    queue: str
+    name: str
+    waiting: int
+    counters: int | None
+    wait: float | None  # minutes
+    status: str  # open | closed | suspended
+    t: float
+    source: str = "snapshot"  # or "events"
+    serving: str | None = None
+
+
+@dataclass
+class Visit:
+    centre: str
+    ticket: str
+    queue: str = ""
+    steps: dict[str, float] = field(default_factory=dict)
+    counter: str | None = None
+
+
+def visits_from_hash(raw: dict[str, bytes | str]) -> dict[tuple[str, str], Visit]:
+    """One day's visits hash ("centre|ticket|step" -> {t, q, k}) grouped into visits."""
+    out: dict[tuple[str, str], Visit] = {}
+    for fld, value in raw.items():
+        centre, ticket, step = fld.rsplit("|", 2)
+        v = orjson.loads(value)
+        visit = out.get((centre, ticket))
+        if visit is None:
+            visit = out[(centre, ticket)] = Visit(centre, ticket)
+        visit.steps[step] = v["t"]
+        if v.get("q"):
+            visit.queue = v["q"]
+        if v.get("k"):
+            visit.counter = v["k"]
+    return out
+
+
+def event_queues(visits: dict[tuple[str, str], Visit], as_of: float) -> list[QueueState]:
+    """Queue states derived from visit steps: who is waiting now and for how long so far."""
+    groups: dict[tuple[str, str], list[Visit]] = defaultdict(list)
+    newest: dict[tuple[str, str], float] = {}
+    for v in visits.values():
+        key = (v.centre, v.queue or "-")
+        groups[key].append(v)
+        newest[key] = max(newest.get(key, 0.0), max(v.steps.values()))
+    out = []
+    for (centre, queue), vs in groups.items():
+        waiting = [v for v in vs if "issued" in v.steps and "called" not in v.steps and "no_show" not in v.steps
+                   and "ended" not in v.steps]
+        waits = [(as_of - v.steps["issued"]) / 60 for v in waiting]
+        recent = {v.counter for v in vs if v.counter and max(v.steps.values()) >= as_of - QUEUE_STALE_S}
+        out.append(QueueState(centre, queue, queue, len(waiting), len(recent) or None,
+                              sum(waits) / len(waits) if waits else 0.0, "open", newest[(centre, queue)], "events"))
+    return out
+
+
+def served_within(visits, target_min: float, as_of: float) -> tuple[int, int]:
+    """(served within target, counted): called within target_min of arrival, or still waiting past it."""
+    ok = n = 0
+    for v in visits:
+        issued = v.steps.get("issued")
+        if issued is None or "no_show" in v.steps:
+            continue
+        called = v.steps.get("called", v.steps.get("started"))
+        if called is not None:
+            n += 1
+            ok += (called - issued) / 60 <= target_min
+        elif "ended" not in v.steps and (as_of - issued) / 60 > target_min:
+            n += 1  # still waiting and already past the target
+    return ok, n
+
+
+def _weighted_wait(queues: list[QueueState]) -> float | None:
+    num = den = 0.0
+    known = False
+    for q in queues:
+        if q.wait is None:
+            continue
+        known = True
+        num += q.wait * q.waiting
+        den += q.waiting
+    if not known:
+        return None
+    return num / den if den else 0.0
+
+
+def queue_kpis(cfg: ServicesConfig, queues: list[QueueState], visits: dict[tuple[str, str], Visit],
+               learnt: dict[str, dict], district_ids: list[str]) -> dict[str, Computed]:
+    """people_waiting, wait_min, served_within_target_pct, open_counters with their breakdowns.
+
+    ``queues`` are the snapshot queues; centres that only send visit events get queues derived from
+    them. The "now" is the newest observation; queues older than 15 min before it are left out (a
+    centre whose queue system is down shows as "no data", not as empty)."""
+    snap_centres = {q.centre for q in queues}
+    as_of = max([q.t for q in queues] + [max(v.steps.values()) for v in visits.values() if v.steps], default=None)
+    if as_of is None:
+        return {k: Computed(None, None) for k in ("services.people_waiting", "services.wait_min",
+                                                  "services.served_within_target_pct", "services.open_counters")}
+    event_only = {k: v for k, v in visits.items() if k[0] not in snap_centres}
+    derived = event_queues(event_only, as_of) if event_only else []
+    current = [q for q in queues + derived if q.t >= as_of - QUEUE_STALE_S]
+    open_queues = [q for q in current if q.status == "open"]
+
+    def district(centre: str) -> str | None:
+        if centre in cfg.districts:
+            return cfg.districts[centre]
+        return (learnt.get(centre) or {}).get("district")
+
+    centres = sorted(set(cfg.centres) | {q.centre for q in queues + derived})
+    by_centre: dict[str, dict] = {}
+    local = cfg.local(as_of)
+    visits_by_centre: dict[str, list[Visit]] = defaultdict(list)
+    for v in visits.values():
+        visits_by_centre[v.centre].append(v)
+    for c in centres:
+        cq = [q for q in open_queues if q.centre == c]
+        reporting = any(q.centre == c for q in current)
+        conf = cfg.centres.get(c)
+        scheduled = conf.counters if conf is not None and conf.is_open(local) else (0 if conf is not None else None)
+        counters = [q.counters for q in cq if q.counters is not None]
+        ok, n = served_within(visits_by_centre.get(c, []), cfg.target_wait_min, as_of)
+        by_centre[c] = {
+            "reporting": reporting,
+            # By its hours when configured; a learnt centre is open when one of its queues operates.
+            "open_now": conf.is_open(local) if conf is not None else bool(cq),
+            "waiting": sum(q.waiting for q in cq) if reporting else None,
+            "wait": _weighted_wait(cq) if reporting else None,
+            "open_counters": sum(counters) if reporting and counters else (0 if reporting else None),
+            "scheduled": scheduled,
+            "served_ok": ok, "served_n": n,
+            "district": district(c),
+        }
+
+    def pct_open(rows) -> float | None:
+        rows = [r for r in rows if r["scheduled"] and r["reporting"]]
+        sched = sum(r["scheduled"] for r in rows)
+        return 100.0 * sum(r["open_counters"] for r in rows) / sched if sched else None
+
+    def served(rows) -> float | None:
+        n = sum(r["served_n"] for r in rows)
+        return 100.0 * sum(r["served_ok"] for r in rows) / n if n else None
+
+    per_district: dict[str, list[str]] = defaultdict(list)
+    for c, row in by_centre.items():
+        per_district[row["district"]].append(c)
+
+    def districts(fn) -> dict[str, float | None]:
+        return {d: fn(per_district.get(d, [])) for d in district_ids}
+
+    def dq(cs):
+        return [q for q in open_queues if q.centre in cs]
+
+    people = Computed(float(sum(q.waiting for q in open_queues)), as_of,
+                      districts(lambda cs: float(sum(q.waiting for q in dq(cs))) if any(by_centre[c]["reporting"] for c in cs) else None),
+                      inputs=len(current), detail={"by_centre": by_centre})
+    wait = Computed(_weighted_wait(open_queues), as_of, districts(lambda cs: _weighted_wait(dq(cs)) if dq(cs) else None),
+                    inputs=len(open_queues), detail={"by_centre": {c: r["wait"] for c, r in by_centre.items()}})
+    served_pct = Computed(served(by_centre.values()), as_of,
+                          districts(lambda cs: served([by_centre[c] for c in cs])),
+                          inputs=sum(r["served_n"] for r in by_centre.values()),
+                          detail={"by_centre": {c: (100.0 * r["served_ok"] / r["served_n"] if r["served_n"] else None)
+                                                for c, r in by_centre.items()},
+                                  "target_wait_min": cfg.target_wait_min})
+    counters = Computed(pct_open(by_centre.values()), as_of, districts(lambda cs: pct_open([by_centre[c] for c in cs])),
+                        inputs=len(cfg.centres),
+                        detail={"by_centre": {c: {"open": r["open_counters"], "scheduled": r["scheduled"]}
+                                              for c, r in by_centre.items()},
+                                "open": sum(r["open_counters"] or 0 for r in by_centre.values()),
+                                "scheduled": sum(r["scheduled"] or 0 for r in by_centre.values() if r["reporting"])})
+    return {"services.people_waiting": people, "services.wait_min": wait,
+            "services.served_within_target_pct": served_pct, "services.open_counters": counters}
+
+
+def request_kpis(cfg: ServicesConfig, open_requests: list[dict], closed_requests: list[dict],
+                 as_of: float | None, district_ids: list[str]) -> dict[str, Computed]:
+    """requests_open (now), requests_on_time_pct and case_close_median_h (7 days to the newest closure)."""
+    if as_of is None:
+        return {k: Computed(None, None) for k in ("services.requests_open", "services.requests_on_time_pct",
+                                                  "services.case_close_median_h")}
+    newest_close = max((r["closed"] for r in closed_requests if r.get("closed") is not None), default=None)
+    window = [r for r in closed_requests if r.get("closed") is not None and newest_close is not None
+              and r["closed"] > newest_close - WINDOW_S]
+
+    def count_by(rows, key):
+        out: dict[str, int] = defaultdict(int)
+        for r in rows:
+            out[r.get(key)] += 1
+        return out
+
+    open_d = count_by(open_requests, "district")
+    open_t = count_by(open_requests, "type")
+    opened = Computed(float(len(open_requests)), as_of, {d: float(open_d.get(d, 0)) for d in district_ids},
+                      inputs=len(open_requests),
+                      detail={"by_type": dict(sorted(open_t.items(), key=lambda kv: -kv[1])),
+                              "without_location": sum(1 for r in open_requests if r.get("lat") is None)})
+
+    def deadline(r) -> float | None:
+        if r.get("expected") is not None:
+            return r["expected"]
+        sla = cfg.sla_hours(r.get("code"), r.get("type"))
+        return r["requested"] + sla * 3600 if sla is not None else None
+
+    def on_time(rows) -> float | None:
+        judged = [(r["closed"] <= dl) for r in rows if (dl := deadline(r)) is not None]
+        return 100.0 * sum(judged) / len(judged) if judged else None
+
+    def median_h(rows) -> float | None:
+        hours = [(r["closed"] - r["requested"]) / 3600 for r in rows]
+        return statistics.median(hours) if hours else None
+
+    def split(rows, key):
+        out: dict[str, list[dict]] = defaultdict(list)
+        for r in rows:
+            out[r.get(key)].append(r)
+        return out
+
+    win_d, win_t = split(window, "district"), split(window, "type")
+    on_time_c = Computed(on_time(window), as_of, {d: on_time(win_d.get(d, [])) for d in district_ids},
+                         inputs=len(window), detail={"by_type": {t: on_time(rs) for t, rs in win_t.items()},
+                                                     "window_end": newest_close})
+    median_c = Computed(median_h(window), as_of, {d: median_h(win_d.get(d, [])) for d in district_ids},
+                        inputs=len(window), detail={"by_type": {t: median_h(rs) for t, rs in win_t.items()},
+                                                    "window_end": newest_close})
+    return {"services.requests_open": opened, "services.requests_on_time_pct": on_time_c,
+            "services.case_close_median_h": median_c}
+
+
+def load_queue_inputs(r, keys):
+    """Snapshot queues and learnt centres: one round trip."""
+    pipe = r.pipeline(transaction=False)
+    pipe.hgetall(keys.queue_latest())
+    pipe.hgetall(keys.centres_learnt())
+    latest, learnt = pipe.execute()
+    queues = []
+    for raw in latest.values():
+        q = orjson.loads(raw)
+        queues.append(QueueState(q["centre"], q["queue"], q.get("name") or q["queue"], q["waiting"], q.get("counters"),
+                                 q.get("wait"), q["status"], q["t"], "snapshot", q.get("serving")))
+    return queues, {k: orjson.loads(v) for k, v in learnt.items()}
+
+
+def load_requests(r, keys) -> tuple[list[dict], list[dict]]:
+    open_ids = sorted(r.smembers(keys.service_requests_open()))
+    closed_ids = r.zrange(keys.service_requests_closed(), 0, -1)
+    ids = open_ids + list(closed_ids)
+    rows = [orjson.loads(v) for v in r.hmget(keys.service_requests(), ids)] if ids else []
+    open_rows = [x for x in rows[:len(open_ids)] if x]
+    closed_rows = [x for x in rows[len(open_ids):] if x]
+    return open_rows, closed_rows
+
+
+# Parsed inputs of the last compute, per key prefix: a queue snapshot batch (every 30 s) need not
+# re-read and re-parse a day of visits or 20,000 requests that have not changed since.
+_MEMO: dict[tuple, tuple] = {}
+
+
+def _memo(key: tuple, stamp, load):
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    value = load()
+    if len(_MEMO) > 64:
+        _MEMO.clear()
+    _MEMO[key] = (stamp, value)
+    return value
+
+
+def compute(engine) -> dict[str, tuple[Computed, float]]:
+    """The services domain's KPIs from Redis (called by the KPI engine)."""
+    cfg = services_config(engine.city)
+    keys = engine.keys
+    queues, learnt = load_queue_inputs(engine.r, keys)
+    newest = max((q.t for q in queues), default=None)
+    health_q = engine.feed_health("services")
+    if health_q.get("newest"):
+        newest = max(newest or 0, float(health_q["newest"]))
+    visits = {}
+    if newest is not None:
+        day_key = keys.visits(cfg.local(newest).strftime("%Y-%m-%d"))
+        # Visit steps are only ever added: the same field count means the same visits.
+        visits = _memo(("visits", day_key), engine.r.hlen(day_key),
+                       lambda: visits_from_hash(engine.r.hgetall(day_key)))
+    out = {}
+    q_fresh = engine.freshness(health_q)
+    for kid, c in queue_kpis(cfg, queues, visits, learnt, engine.district_ids).items():
+        out[kid] = (c, q_fresh)
+    health_r = engine.feed_health("requests")
+    as_of = float(health_r["last_success"]) if health_r.get("last_success") else None
+    stamp = (health_r.get("last_attempt"), health_r.get("records"), engine.r.scard(keys.service_requests_open()),
+             engine.r.zcard(keys.service_requests_closed()))
+    computed = _memo(("requests", keys.prefix), stamp, lambda: request_kpis(
+        cfg, *load_requests(engine.r, keys), as_of, engine.district_ids))
+    for kid, c in computed.items():
+        out[kid] = (c, engine.freshness(health_r))
+    return out

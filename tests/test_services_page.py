@@ -1,0 +1,59 @@
+"""The services page's pure render functions: what a wall shows for given KPIs and centres."""
+from __future__ import annotations
+
+from dashboard.pages import services as page
+
+KPIS = {
+    "services.wait_min": {"target": 20.0, "warn": 30.0, "status": "ok",
+                          "by_district": {"D5": {"value": 25.0, "status": "warn"}}},
+    "services.requests_open": {"detail": {"by_type": {"Pothole": 40, "Graffiti": 12, "Noise complaint": 3}}},
+}
+
+
+def centre(cid, wait, waiting, reporting=True, lon=-75.0, lat=40.0):
+    return {"id": cid, "name": f"Centre {cid}", "lon": lon, "lat": lat, "district": "D5", "hours": "08:00-18:00",
+            "reporting": reporting, "waiting": waiting, "wait_min": wait, "open_counters": 3, "scheduled_counters": 4,
+            "served_within_target_pct": 90.0, "age_s": 12.0}
+
+
+def test_centre_dots_say_their_wait_band_in_colour_and_word(sample_city):
+    centres = [centre("A", 12, 3), centre("B", 25, 9), centre("C", 45, 30), centre("D", None, None, reporting=False),
+               centre("E", 5, 1, lon=None, lat=None)]  # a learnt centre without a location: not on the map
+    data = page.map_data(sample_city, KPIS, centres, [])[page.CENTRES]
+    assert data["customdata"] == ["A", "B", "C", "D"]
+    assert data["marker.color"] == [page.STATUS_HEX[s] for s in ("ok", "warn", "breach", "no_data")]
+    assert "(BREACH)" in data["text"][2] and "no queue data now" in data["text"][3]
+    assert data["marker.size"][2] > data["marker.size"][0]  # more people, bigger dot
+
+
+def test_heat_grid_keeps_the_centres_that_waited_longest():
+    centres = [centre(f"C{i}", 1, 1) for i in range(20)]
+    grid = {"today": {f"C{i}": {9: float(i)} for i in range(20)}, "last_week": {}, "days": ("2026-11-16", "2026-11-09")}
+    rows, with_data = page.heat_rows(grid, centres)
+    assert with_data == 20 and rows == [f"C{i}" for i in range(5, 20)]  # the 15 longest, in table order
+    figure = page.heat_figure(grid, centres, KPIS, "dark")
+    assert figure["data"][0]["y"][0] == "Centre C5"
+    assert figure["data"][0]["z"][0][page.HOURS.index(9)] == 5.0
+
+
+def test_backlog_marks_the_selected_type_and_sorts_by_size():
+    fig = page.backlog_figure(KPIS, "dark", "Graffiti")
+    bar = fig["data"][0]
+    assert bar["y"] == ["Noise complaint", "Graffiti", "Pothole"]  # plotly draws the last on top
+    assert bar["marker"]["color"] == ["#5eb3ff", "#f59e0b", "#5eb3ff"]
+
+
+def test_signature_changes_only_with_this_domains_data():
+    a = {"services.people_waiting": {"as_of": "2026-11-16T16:00:00Z"}, "services.requests_open": {"as_of": None}}
+    b = {"services.people_waiting": {"as_of": "2026-11-16T16:00:30Z"}, "services.requests_open": {"as_of": None}}
+    assert page.services_signature(a) == page.services_signature(dict(a))
+    assert page.services_signature(a) != page.services_signature(b)
+
+
+def test_a_centre_outside_its_hours_says_closed_not_no_data(sample_city):
+    closed = {**centre("A", None, 0), "open_now": False, "hours": "08:00-18:00"}
+    silent = centre("B", None, None, reporting=False)
+    data = page.map_data(sample_city, KPIS, [closed, silent], [])[page.CENTRES]
+    assert data["marker.color"] == [page.STATUS_HEX["closed"], page.STATUS_HEX["no_data"]]
+    assert data["text"] == ["Centre A: closed (hours 08:00-18:00)", "Centre B: no queue data now (queue system down)"]
+    assert page.centre_badge(page.centre_status(closed, KPIS)).children == "CLOSED"

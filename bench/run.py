@@ -148,7 +148,9 @@ def bench_city(r, city, repeat: int) -> list[tuple]:
             client.get("/healthz")
             hello.append((time.perf_counter() - start) * 1000)
         base = statistics.median(hello)
-        for label, shown in (("first paint", None), ("new data (Patch)", version - 1), ("no new data", version)):
+        view = [None, "dark"]
+        for label, shown in (("first paint", None), ("new data (Patch)", {"version": version - 1, "view": view}),
+                             ("no new data", {"version": version, "view": view})):
             samples = [call(shown) for _ in range(repeat * 3)]
             ms = [t for t, _ in samples]
             size = statistics.median(b for _, b in samples)

@@ -18,12 +18,19 @@ def register(app, store, settings) -> None:
                   Input("tick", "n_intervals"), Input("theme", "data"),
                   State("traffic-focus", "data"), State("traffic-version", "data"))
     def refresh(_, theme, focus, shown_version):
+        if focus not in store.city.district_ids():
+            focus = None  # the page validates it; a hand-made request must not 500
         try:
             version = store.version()
             kpis = {k["id"]: k for k in store.kpis(domain="traffic")}
             histories = store.histories(list(traffic_page.TRAFFIC_KPIS))
-            first = shown_version is None or ctx.triggered_id == "theme"
-            if first or version != shown_version:
+            # What the map shows is (version, focus, theme). A refresh still in flight from the previous
+            # view can land on this view's components (same ids); its stale view then forces a full
+            # repaint on the next tick instead of Patches onto the wrong picture.
+            view = [focus, theme or "dark"]
+            shown = shown_version if isinstance(shown_version, dict) else {}
+            first = shown.get("view") != view or ctx.triggered_id == "theme"
+            if first or version != shown.get("version"):
                 links = store.links()
                 incidents = store.open_road_incidents()
             else:
@@ -39,7 +46,7 @@ def register(app, store, settings) -> None:
                 else Patch())
         figure = traffic_page.apply_map_data(base, data)
         side = traffic_page.side_panel(store.city, kpis, shown, shown_incidents, focus)
-        return cards, figure, side, version
+        return cards, figure, side, {"version": version, "view": view}
 
     @app.callback(Output("url", "search"), Input("traffic-map", "clickData"), prevent_initial_call=True)
     def drill_down(click):

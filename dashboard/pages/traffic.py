@@ -37,7 +37,7 @@ def layout(city: City, district: str | None) -> html.Div:
                    html.Span("Click a district on the map or in the table to drill down.", className="muted")]
     return html.Div(className="traffic-page", children=[
         dcc.Store(id="traffic-focus", data=district),
-        dcc.Store(id="traffic-version"),  # KPI version the map shows; None until the first paint
+        dcc.Store(id="traffic-version"),  # {version, view} the map shows; None until the first paint
         html.Div(heading, className="page-head"),
         html.Div(id="traffic-cards", className="cards"),
         html.Div(className="traffic-body", children=[

@@ -121,7 +121,7 @@ def bench_city(r, city, repeat: int) -> list[tuple]:
         app = create_app(settings, city)
         client = app.server.test_client()
         client.get("/_dash-layout")
-        version = int(r.get(keys.kpi_version()) or 0)
+        version = int(r.get(keys.kpi_version("traffic")) or 0)
 
         def call(shown_version):
             body = orjson.dumps({

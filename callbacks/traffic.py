@@ -21,7 +21,7 @@ def register(app, store, settings) -> None:
         if focus not in store.city.district_ids():
             focus = None  # the page validates it; a hand-made request must not 500
         try:
-            version = store.version()
+            version = store.version("traffic")
             kpis = {k["id"]: k for k in store.kpis(domain="traffic")}
             histories = store.histories(list(traffic_page.TRAFFIC_KPIS))
             # What the map shows is (version, focus, theme). A refresh still in flight from the previous

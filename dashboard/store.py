@@ -66,8 +66,9 @@ class Store:
             return False
 
     # --- KPIs ---------------------------------------------------------------------
-    def version(self) -> int:
-        return int(self._call(self.r.get, self.keys.kpi_version()) or 0)
+    def version(self, domain: str | None = None) -> int:
+        """The KPI version counter: all KPIs, or one domain's (which other domains' writes leave alone)."""
+        return int(self._call(self.r.get, self.keys.kpi_version(domain)) or 0)
 
     def kpi_values(self) -> dict[str, dict]:
         raw = self._call(self.r.hgetall, self.keys.kpi_values())

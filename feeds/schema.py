@@ -245,9 +245,10 @@ class Keys:
         """Sorted set, score = bucket start (epoch s), member = JSON point."""
         return self._key("kpi", "history", kpi_id)
 
-    def kpi_version(self) -> str:
-        """Counter bumped on every KPI write; pages use it to skip unchanged refreshes."""
-        return self._key("kpi", "version")
+    def kpi_version(self, domain: str | None = None) -> str:
+        """Counter bumped on every KPI write (with ``domain``: on every write of that domain's KPIs);
+        pages use it to skip unchanged refreshes."""
+        return self._key("kpi", "version") if domain is None else self._key("kpi", "version", domain)
 
     # --- operations -------------------------------------------------------------------
     def deadletter(self) -> str:

@@ -111,3 +111,17 @@ def test_city_score_history_runs_on_compute_time_while_an_input_stands_still(r, 
     times = [orjson.loads(p)["t"] for p in r.zrange(keys.kpi_history("city.score"), 0, -1)]
     assert times == [NOW, NOW + 120]
     assert len(r.zrange(keys.kpi_history("traffic.travel_time_index"), 0, -1)) == 1
+
+
+def test_each_domain_has_its_own_version_counter(r, keys):
+    # Pages skip a refresh when their domain's counter has not moved; another domain's write must not
+    # move it, while the all-KPI counter moves on every write.
+    engine = KpiEngine(r, keys, city())
+    engine.recompute(("traffic",), now=NOW)
+    engine.recompute(("traffic",), now=NOW + 1)
+    assert int(r.get(keys.kpi_version("traffic"))) == 2
+    assert int(r.get(keys.kpi_version())) == 2
+    assert r.get(keys.kpi_version("transit")) is None
+    engine.recompute(("transit",), now=NOW + 2)  # no transit data: transit KPIs stored as no data
+    assert int(r.get(keys.kpi_version("traffic"))) == 2
+    assert int(r.get(keys.kpi_version())) == 3

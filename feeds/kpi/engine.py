@@ -134,6 +134,8 @@ class KpiEngine:
             pipe.zadd(key, {point: bucket})
             pipe.zremrangebyscore(key, "-inf", f"({bucket - KPI_HISTORY_RETENTION_S}")
         pipe.incr(self.keys.kpi_version())
+        for domain in {CATALOGUE[k].domain for k in stored if k in CATALOGUE} - {"city"}:
+            pipe.incr(self.keys.kpi_version(domain))
         pipe.execute()
 
 

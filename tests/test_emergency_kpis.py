@@ -166,3 +166,17 @@ def test_window_keeps_only_the_last_24_hours_before_the_newest_report():
     conf = emergency_config(west_coast_city())
     out = emergency_kpis([old, new], [], [], conf, 60, ["haight"], T0)
     assert out["emergency.travel_p90_s"].value == 200
+
+
+def test_no_received_time_means_no_call_processing_and_no_total_response(r, keys, city):
+    # A CAD that pushes only unit events (no "incident" event with the call's received time): the
+    # call-processing clock (received -> first dispatch) and total response (received -> on scene)
+    # have no start. They must be missing, not 0 s (the first dispatch standing in for "received").
+    events = [{"unit": "M1", "status": "dispatched", "incident": "I-1", "time": T0 + 30},
+              {"unit": "M1", "status": "en_route", "incident": "I-1", "time": T0 + 70},
+              {"unit": "M1", "status": "on_scene", "incident": "I-1", "time": T0 + 310}]
+    kpis = engine_run(r, keys, city, orjson.dumps(events), "unit-events", T0 + 400)
+    assert kpis["emergency.call_processing_p90_s"]["value"] is None
+    assert kpis["emergency.response_p90_s"]["value"] is None
+    assert kpis["emergency.travel_p90_s"]["value"] == 240  # 310 - 70: travel has both ends
+    assert kpis["emergency.turnout_p90_s"]["detail"]["fire"]["p90_s"] == 40  # 70 - 30

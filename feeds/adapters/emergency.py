@@ -167,9 +167,12 @@ def summarise(incident_id: str, meta: dict, members: list[tuple[str, float]], co
         if now >= opened + conf.seattle_active_s:  # one timestamp per call: active for a set time
             closed = opened + conf.seattle_active_s
     first_dispatch = min(dispatched) if dispatched else None
-    processing = first_dispatch - opened if first_dispatch is not None and opened is not None else None
+    # The processing and total-response clocks start at the call's received time. Without one (a CAD
+    # that pushes only unit events) they have no start: missing, never the first dispatch standing in.
+    received = marks.get("received")
+    processing = first_dispatch - received if first_dispatch is not None and received is not None else None
     travel = (first["on_scene"] - first["en_route"]) if first and first.get("en_route") is not None else None
-    response = first["on_scene"] - opened if first and opened is not None else None
+    response = first["on_scene"] - received if first and received is not None else None
     return {
         "id": incident_id, "type": meta.get("type") or "incident", "category": meta.get("category") or "fire",
         "priority": meta.get("priority") or 3, "priority_label": meta.get("priority_label"),

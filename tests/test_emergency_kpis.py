@@ -168,6 +168,41 @@ def test_window_keeps_only_the_last_24_hours_before_the_newest_report():
     assert out["emergency.travel_p90_s"].value == 200
 
 
+def _turnout_incident(iid, category, turnout_s, district="haight", unit="U"):
+    """A summarised incident with one unit: dispatched at T0, en route turnout_s later."""
+    return {"id": iid, "opened": T0 - 30, "updated": T0 + turnout_s, "district": district, "category": category,
+            "status": "closed", "units": [{"unit": unit, "dispatched": T0, "en_route": T0 + turnout_s}]}
+
+
+def test_fire_turnout_missing_its_target_is_not_hidden_by_many_ems_units():
+    # NFPA 1710 judges each kind against its own target: 90 % of EMS turnouts <= 60 s AND 90 % of
+    # fire turnouts <= 80 s. Nine EMS units at 50 s meet theirs; the one fire unit at 120 s misses
+    # its 80 s target (fire 90th of one value = 120 s). Pooled on one scale (120 x 60/80 = 90 s) the
+    # 90th of ten values is the 9th smallest = 50 s, which would read "ok" while fire fails.
+    # The KPI is the worse kind relative to its own target, on the 60 s scale: 120/80 = 1.5 -> 90 s,
+    # past the 80 s warn edge -> breach.
+    incidents = [_turnout_incident(f"E{i}", "ems", 50, unit=f"M{i}") for i in range(9)]
+    incidents.append(_turnout_incident("F1", "fire", 120, district="sea-s", unit="E1"))
+    conf = emergency_config(west_coast_city())
+    c = emergency_kpis(incidents, [], [], conf, 60, ["haight", "sea-s"], T0)["emergency.turnout_p90_s"]
+    assert c.value == 90
+    assert c.detail["ems"]["p90_s"] == 50 and c.detail["fire"]["p90_s"] == 120
+    # per district the same rule: Haight EMS only, 50 s; Seattle south fire only, 120 x 60/80 = 90
+    assert c.by_district == {"haight": 50, "sea-s": 90}
+    # and each district's real seconds by kind, for the panel's table
+    assert c.detail["by_district"]["sea-s"] == {"ems": None, "fire": 120}
+    assert c.detail["by_district"]["haight"] == {"ems": 50, "fire": None}
+
+
+def test_turnout_meets_only_when_both_kinds_meet_their_own_targets():
+    # EMS 90th 55 s (<= 60), fire 90th 78 s (<= 80): both meet. Worse ratio: 78/80 = 0.975 > 55/60 = 0.917
+    # -> 0.975 x 60 = 58.5 s <= 60 -> ok.
+    incidents = [_turnout_incident("E1", "ems", 55, unit="M1"), _turnout_incident("F1", "fire", 78, unit="E1")]
+    conf = emergency_config(west_coast_city())
+    c = emergency_kpis(incidents, [], [], conf, 60, ["haight"], T0)["emergency.turnout_p90_s"]
+    assert c.value == 58.5
+
+
 def test_no_received_time_means_no_call_processing_and_no_total_response(r, keys, city):
     # A CAD that pushes only unit events (no "incident" event with the call's received time): the
     # call-processing clock (received -> first dispatch) and total response (received -> on scene)

@@ -130,16 +130,8 @@ def cards(kpis: dict[str, dict], histories: dict[str, list[float]], focus: str |
         else:
             card = kpi_card(k, histories.get(kid))
         extra = []
-        if kid == "emergency.turnout_p90_s" and not focus:
-            d = k.get("detail") or {}
-            parts = []
-            for kind, label in (("ems", "EMS"), ("fire", "Fire")):
-                g = d.get(kind) or {}
-                p = g.get("p90_s")
-                miss = p is not None and p > (g.get("target_s") or 0)
-                parts.append(html.Span(f"{label} {format_value(p)} s / {format_value(g.get('target_s'))} s",
-                                       className="turnout-split " + ("miss" if miss else "meet")))
-            extra.append(html.Div(parts, className="kpi-sub"))
+        if kid == "emergency.turnout_p90_s":
+            turnout_figures(card, k, focus)
         if k.get("clock"):
             extra.append(html.Div("clock: " + k["clock"].replace("->", "→"), className="kpi-clock"))
         elif k["window"] == "now":
@@ -147,6 +139,37 @@ def cards(kpis: dict[str, dict], histories: dict[str, list[float]], focus: str |
         card.children.extend(extra)
         out.append(card)
     return out
+
+
+def turnout_split(k: dict, focus: str | None) -> list[tuple[str, float | None, float | None]]:
+    """(label, 90th percentile s, own target s) for EMS and fire: citywide, or the focused district's."""
+    d = k.get("detail") or {}
+    per = (d.get("by_district") or {}).get(focus) or {} if focus else None
+    out = []
+    for kind, label in (("ems", "EMS"), ("fire", "Fire")):
+        g = d.get(kind) or {}
+        out.append((label, per.get(kind) if focus else g.get("p90_s"), g.get("target_s")))
+    return out
+
+
+def turnout_figures(card: html.Div, k: dict, focus: str | None) -> None:
+    """NFPA 1710 sets two turnout targets: the card's big figures are the EMS and the fire 90th
+    percentiles in real seconds, each coloured against its own target (the KPI's single value, the
+    worse kind on the EMS scale, drives the status word and stays in the API)."""
+    split = turnout_split(k, focus)
+    figs = []
+    for label, p, target in split:
+        miss = p is not None and target is not None and p > target
+        figs.append(html.Span([html.Span(label, className="turnout-kind"), " ",
+                               html.Span(format_value(p), className="turnout-v"),
+                               *([" ", html.Span("s", className="kpi-unit"), " ",
+                                  html.Span("MISS" if miss else "OK", className="turnout-word")]
+                                 if p is not None else [])],
+                              className="turnout-figure " + ("none" if p is None else "miss" if miss else "meet")))
+    card.children[1] = html.Div(figs, className="kpi-figure turnout-figures")
+    card.children[2] = html.Div("targets: " + " · ".join(
+        f"{label if label == 'EMS' else label.lower()} ≤ {format_value(t)} s" for label, _, t in split),
+        className="kpi-target")
 
 
 # ----------------------------------------------------------------------------- queue
@@ -256,7 +279,7 @@ def clock_ref(now: float) -> html.Span:
 # ----------------------------------------------------------------------------- districts
 def district_table(city: City, kpis: dict[str, dict]) -> list:
     """Compliance per district; a district that misses a target is flagged and sorted first."""
-    cols = [("emergency.call_processing_p90_s", "processing"), ("emergency.turnout_p90_s", "turnout"),
+    cols = [("emergency.call_processing_p90_s", "processing"), ("emergency.turnout_p90_s", "turnout EMS / fire"),
             ("emergency.travel_p90_s", "travel"), ("emergency.response_p90_s", "response")]
     active = kpis["emergency.active_incidents"]["by_district"]
     worst = {}
@@ -269,7 +292,11 @@ def district_table(city: City, kpis: dict[str, dict]) -> list:
         cells.append(html.Td(format_value(active[d.id]["value"])))
         for kid, _ in cols:
             dv = kpis[kid]["by_district"][d.id]
-            cells.append(html.Td(format_value(dv["value"]), className=f"cell-{dv['status']}"))
+            if kid == "emergency.turnout_p90_s":  # real seconds by kind, not the KPI's EMS-scale value
+                text = " / ".join(format_value(p) for _, p, _ in turnout_split(kpis[kid], d.id))
+            else:
+                text = format_value(dv["value"])
+            cells.append(html.Td(text, className=f"cell-{dv['status']}"))
         missed = worst[d.id] in ("warn", "breach")
         cells.append(html.Td([status_badge(worst[d.id]), html.Span(" MISSES TARGET", className="flag")
                               if worst[d.id] == "breach" else ""]))

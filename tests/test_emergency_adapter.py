@@ -245,3 +245,19 @@ def test_the_feeds_own_time_zone_wins_over_the_citys(city):
     # The same floating time read as New York time (UTC-4 in June) is 3 hours earlier.
     adapter = EmergencyAdapter(city, source("sf-fire", timezone="America/New_York"))
     assert adapter._local_time("2017-06-23T20:30:09.000", "t") == pdt(2017, 6, 23, 20, 30, 9) - 3 * 3600
+
+
+@pytest.mark.parametrize("call_type, group, ems", [
+    ("Medical Incident", None, True),
+    ("Traffic Collision", "Potentially Life-Threatening", True),
+    ("Aid Response", None, True),                                # Seattle
+    ("Medic Response- 7 per Rule", None, True),                  # Seattle
+    ("Mutual Aid / Assist Outside Agency", "Fire", False),       # SF: a fire call, not "aid"
+    ("Mutual Aid / Assist Outside Agency", None, False),
+    ("Alarms", "Alarm", False),
+    ("Structure Fire", "Fire", False),
+    ("Rescue Elevator", None, False),
+])
+def test_ems_or_fire_from_the_call_type(call_type, group, ems):
+    from feeds.adapters.emergency import is_ems
+    assert is_ems(call_type, group) is ems

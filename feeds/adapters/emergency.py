@@ -62,7 +62,9 @@ SF_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y %I:%M:
 # DataSF data dictionary: priority 3 = emergency (lights and siren), 2 = non-emergency.
 SF_PRIORITY = {"3": 1, "E": 1, "2": 2, "A": 2, "B": 2, "C": 2, "1": 3, "I": 3}
 EMS_GROUPS = ("potentially life-threatening", "non life-threatening")
-EMS_WORDS = ("medical", "aid", "medic", "ems", "ambulance")
+FIRE_GROUPS = ("fire", "alarm")
+EMS_WORDS = re.compile(r"\b(medical|medic|aid|ems|ambulance)\b")
+NOT_EMS = re.compile(r"\bmutual aid\b")  # help to another agency: a fire call, whatever it says
 
 
 # ----------------------------------------------------------------------------- city.emergency
@@ -123,10 +125,13 @@ def unit_directory(city, conf: EmergencyConfig | None = None) -> dict[str, dict]
 
 def is_ems(call_type: str | None, group: str | None = None) -> bool:
     """NFPA 1710 turnout: 60 s for EMS calls, 80 s for fire and special operations."""
-    if group and group.strip().lower() in EMS_GROUPS:
+    g = (group or "").strip().lower()
+    if g in EMS_GROUPS:
         return True
+    if g in FIRE_GROUPS:
+        return False
     text = (call_type or "").lower()
-    return any(w in text for w in EMS_WORDS)
+    return bool(EMS_WORDS.search(text)) and not NOT_EMS.search(text)
 
 
 # ----------------------------------------------------------------------------- incident summary

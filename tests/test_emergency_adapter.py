@@ -247,6 +247,22 @@ def test_the_feeds_own_time_zone_wins_over_the_citys(city):
     assert adapter._local_time("2017-06-23T20:30:09.000", "t") == pdt(2017, 6, 23, 20, 30, 9) - 3 * 3600
 
 
+def test_a_units_own_status_changes_in_one_batch_are_each_audited_once(r, keys, city):
+    # E2 goes out of service and comes back within one poll: two changes of its own (no incident).
+    # The board ends available since the later report; the audit trail keeps BOTH changes, in order.
+    t0 = pdt(2026, 11, 20, 10, 0)
+    events = [{"unit": "E2", "status": "out_of_service", "time": t0 + 10},
+              {"unit": "E2", "status": "available", "time": t0 + 100}]
+    run(r, keys, city, orjson.dumps(events), fmt="unit-events", now=t0 + 150)
+    board = orjson.loads(r.hget(keys.emergency_units(), "E2"))
+    assert (board["status"], board["since"]) == ("available", t0 + 100)
+    audit = [(f["unit"], f["status"], float(f["t"])) for _, f in r.xrange(keys.emergency_audit())]
+    assert audit == [("E2", "out_of_service", t0 + 10), ("E2", "available", t0 + 100)]
+    # the same two reports again change nothing and write nothing
+    run(r, keys, city, orjson.dumps(events), fmt="unit-events", now=t0 + 160)
+    assert r.xlen(keys.emergency_audit()) == 2
+
+
 @pytest.mark.parametrize("call_type, group, ems", [
     ("Medical Incident", None, True),
     ("Traffic Collision", "Potentially Life-Threatening", True),
@@ -261,3 +277,18 @@ def test_the_feeds_own_time_zone_wins_over_the_citys(city):
 def test_ems_or_fire_from_the_call_type(call_type, group, ems):
     from feeds.adapters.emergency import is_ems
     assert is_ems(call_type, group) is ems
+
+
+def test_an_own_change_before_a_dispatch_in_the_same_batch_is_audited(r, keys, city):
+    # E2 back in service at +10, then dispatched to I-5 at +20, in one poll: both changes are on record
+    # (the dispatch through the incident's times, the return to service as the unit's own change).
+    t0 = pdt(2026, 11, 20, 10, 0)
+    run(r, keys, city, orjson.dumps([{"unit": "E2", "status": "out_of_service", "time": t0}]), fmt="unit-events",
+        now=t0 + 5)
+    events = [{"unit": "E2", "status": "available", "time": t0 + 10},
+              {"unit": "E2", "status": "dispatched", "incident": "I-5", "time": t0 + 20}]
+    run(r, keys, city, orjson.dumps(events), fmt="unit-events", now=t0 + 30)
+    audit = [(f["unit"], f["status"], float(f["t"])) for _, f in r.xrange(keys.emergency_audit())]
+    assert audit == [("E2", "out_of_service", t0), ("E2", "available", t0 + 10), ("E2", "dispatched", t0 + 20)]
+    board = orjson.loads(r.hget(keys.emergency_units(), "E2"))
+    assert (board["status"], board["since"], board["incident"]) == ("dispatched", t0 + 20, "I-5")

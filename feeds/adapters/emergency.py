@@ -468,6 +468,7 @@ class EmergencyAdapter(CityAdapter):
     def publish(self, pipe, keys, records):
         readings = []
         reports = {}
+        own: dict[str, list] = {}  # unit -> its own status changes (no incident) in this batch, oldest first
         for rec in sorted(records, key=lambda r: r.version):
             d = rec.data
             if "call" in d:
@@ -484,11 +485,14 @@ class EmergencyAdapter(CityAdapter):
                 pipe.sadd(keys.emergency_dirty(), incident)
             if d.get("report"):
                 reports[d["unit"]] = d["report"]  # sorted by time: the newest of the batch wins
+                if not d["report"].get("incident"):  # ... but each own change is kept for the audit trail
+                    own.setdefault(d["unit"], []).append([d["report"]["t"], d["report"]["status"]])
             if d["times"]:  # one reading per record (the audit stream has one entry per time)
                 readings.append({"incident": incident or "", "unit": d["unit"] or "", "t": rec.version,
                                  "n": len(d["times"])})
         if reports:
-            pipe.hset(keys.emergency_unit_reports(), mapping={u: orjson.dumps(r) for u, r in reports.items()})
+            pipe.hset(keys.emergency_unit_reports(),
+                      mapping={u: orjson.dumps({**r, "own": own.get(u, [])}) for u, r in reports.items()})
             pipe.sadd(keys.emergency_dirty(), *[f"unit:{u}" for u in reports])
         if readings:
             self.add_readings(pipe, keys, readings)
@@ -566,14 +570,21 @@ def rebuild_state(r, keys, city, conf: EmergencyConfig, units_conf: dict, now: f
                      "lon": home[0] if home else None, "lat": home[1] if home else None, "pos_t": None,
                      "district": conf_u.get("district")}
         before = (entry["status"], entry["since"], entry["lon"], entry["lat"], entry["incident"])
-        for cand in (unit_candidates.get(uid), reports.get(uid)):
-            if cand is None:
-                continue
+        report = reports.get(uid)
+        # A unit's own changes of the batch (out of service, back in service), oldest first, then its
+        # newest report: each change the board had not seen is audited once.
+        steps = [{"status": st, "t": t, "incident": None, "lon": None, "lat": None, "own": True}
+                 for t, st in (report or {}).get("own", []) if [t, st] != [report["t"], report["status"]]]
+        if report is not None:
+            report = {**report, "own": not report.get("incident")}
+        cands = sorted((c for c in (unit_candidates.get(uid), *steps, report) if c is not None),
+                       key=lambda c: (c["t"], RANK[c["status"]]))  # oldest first: every step is seen
+        for cand in cands:
             newer = entry["t"] is None or (cand["t"], RANK[cand["status"]]) > (entry["t"], RANK.get(entry["status"], -1))
             if newer:
                 if cand["status"] != entry["status"]:
                     entry["since"] = cand["t"]
-                    if cand is reports.get(uid) and not cand.get("incident"):
+                    if cand.get("own"):
                         audit.append({"t": cand["t"], "incident": "", "unit": uid, "status": cand["status"],
                                       "feed": feed})
                 entry["status"] = cand["status"]

@@ -292,3 +292,27 @@ def test_an_own_change_before_a_dispatch_in_the_same_batch_is_audited(r, keys, c
     assert audit == [("E2", "out_of_service", t0), ("E2", "available", t0 + 10), ("E2", "dispatched", t0 + 20)]
     board = orjson.loads(r.hget(keys.emergency_units(), "E2"))
     assert (board["status"], board["since"], board["incident"]) == ("dispatched", t0 + 20, "I-5")
+
+
+def test_a_call_across_the_repeated_dst_hour_keeps_its_real_intervals(r, keys, city):
+    # Los Angeles, 1 Nov 2026: 01:00-02:00 happens twice (PDT UTC-7, then PST UTC-8). Received 01:58 and
+    # dispatched 01:59 the first time round (08:58Z, 08:59Z); en route 01:01 and on scene 01:06 the
+    # second time (09:01Z, 09:06Z); available 02:30 PST (10:30Z). Turnout 09:01 - 08:59 = 120 s,
+    # travel 09:06 - 09:01 = 300 s, call processing 60 s. Taking every floating time the later way
+    # round would put en route before dispatch and lose the row.
+    from datetime import datetime, timezone
+    utc = lambda h, m: datetime(2026, 11, 1, h, m, tzinfo=timezone.utc).timestamp()  # noqa: E731
+    row = {"call_number": "1", "unit_id": "E1", "incident_number": "DST1", "call_type": "Structure Fire",
+           "received_dttm": "2026-11-01T01:58:00.000", "dispatch_dttm": "2026-11-01T01:59:00.000",
+           "response_dttm": "2026-11-01T01:01:00.000", "on_scene_dttm": "2026-11-01T01:06:00.000",
+           "available_dttm": "2026-11-01T02:30:00.000", "priority": "3"}
+    res = run(r, keys, city, orjson.dumps([row]), now=utc(11, 0))
+    assert (res.stored, res.rejected) == (1, 0)
+    inc = incident(r, keys, "DST1")
+    assert inc["opened"] == utc(8, 58) and inc["first_on_scene"] == utc(9, 6)
+    assert (inc["call_processing_s"], inc["travel_s"]) == (60, 300)
+    assert inc["units"][0]["en_route"] - inc["units"][0]["dispatched"] == 120
+    # a row that runs backwards for real is still a dead letter
+    bad = {**row, "incident_number": "DST2", "response_dttm": "2026-11-01T00:30:00.000"}
+    res = run(r, keys, city, orjson.dumps([bad]), now=utc(11, 0))
+    assert res.rejected == 1

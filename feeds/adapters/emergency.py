@@ -38,7 +38,7 @@ from feeds.config import ConfigError
 from feeds.framework import Record, Rejected, Skipped, trim_args, trim_by_age
 from feeds.geo import district_of, valid_lonlat
 from feeds.schema import AUDIT_RETENTION
-from feeds.timeparse import local_to_epoch
+from feeds.timeparse import local_to_epoch, zone
 
 # Lifecycle order of a unit on a call; a tie in time goes to the later stage.
 UNIT_STATUSES = ("dispatched", "en_route", "on_scene", "transporting", "at_hospital", "available", "out_of_service")
@@ -334,6 +334,45 @@ class EmergencyAdapter(CityAdapter):
                 continue
         raise Rejected(f"{field}: unreadable time {value!r}")
 
+    def _instants(self, value) -> list[float]:
+        """Every instant a time can name: two for a floating time in the hour that repeats when the
+        clocks go back, else one (empty if unreadable; _local_time gives the reason)."""
+        if not isinstance(value, str) or not value.strip():
+            return []
+        text = value.strip()
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            dt = None
+            for fmt in SF_TIME_FORMATS:
+                try:
+                    dt = datetime.strptime(text, fmt)
+                    break
+                except ValueError:
+                    continue
+        if dt is None:
+            return []
+        if dt.tzinfo:
+            return [dt.timestamp()]
+        return sorted({dt.replace(tzinfo=zone(self.tz), fold=f).timestamp() for f in (0, 1)})
+
+    def _refold(self, raw: dict, unit: str, times: dict[str, float]) -> dict[str, float]:
+        """A row whose times run backwards only because some fall in the repeated DST hour (received
+        01:58 the first time round, en route 01:01 the second): take, stage by stage, the earliest
+        instant not before the previous stage. Unchanged if that does not make them run forward."""
+        chain = [("received_dttm", "|received"), ("entry_dttm", "|entry"),
+                 *[(f, f"{unit}|{status}") for f, status in SF_TIMES]]
+        out, prev = dict(times), -math.inf
+        for field, member in chain:
+            options = self._instants(raw.get(field))
+            if member not in times or not options:
+                continue
+            later = [t for t in options if t >= prev]
+            if not later:
+                return times
+            out[member] = prev = later[0]
+        return out
+
     def _place(self, raw: dict, named_district, *point_fields) -> tuple[float | None, float | None, str | None]:
         p = _point(raw, *point_fields)
         if p is not None and not valid_lonlat(*p):
@@ -363,10 +402,14 @@ class EmergencyAdapter(CityAdapter):
                 times[f"{unit}|{status}"] = t
         order = [("|received", "received"), (f"{unit}|dispatched", "dispatch"), (f"{unit}|en_route", "response"),
                  (f"{unit}|on_scene", "on scene")]
-        seen = [(times[m], label) for m, label in order if m in times]
-        for (a, la), (b, lb) in zip(seen, seen[1:]):
-            if b < a:
-                raise Rejected(f"{lb} time is before {la} time")
+        def backwards():
+            seen = [(times[m], label) for m, label in order if m in times]
+            return next((f"{lb} time is before {la} time" for (a, la), (b, lb) in zip(seen, seen[1:]) if b < a), None)
+
+        if backwards():
+            times = self._refold(raw, unit, times)  # the repeated hour of a DST change?
+            if reason := backwards():
+                raise Rejected(reason)
         lon, lat, district = self._place(raw, _text(raw, "district"), "case_location", "location", "point")
         prio_raw = _text(raw, "final_priority", "priority", "original_priority")
         call_type = _text(raw, "call_type") or "incident"

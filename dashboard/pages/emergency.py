@@ -63,15 +63,17 @@ def layout(city: City, district: str | None, incident: str | None) -> html.Div:
         html.Div([*heading, html.Div(id="emergency-asof", className="kpi-age")], className="page-head"),
         html.Div(id="emergency-cards", className="cards emergency-cards"),
         html.Div(id="emergency-detail", className="emergency-detail"),
+        # The queue and the unit board first: on a 1920x1080 wall both are in view with the cards;
+        # the map and the district compliance table follow.
         html.Div(className="emergency-body", children=[
+            html.Div(id="emergency-queue", className="panel queue-panel"),
+            html.Div(id="emergency-board", className="panel board-panel"),
+        ]),
+        html.Div(className="emergency-lower", children=[
             html.Div(dcc.Graph(id="emergency-map", className="map", config={"displayModeBar": False, "scrollZoom": True},
                                figure={"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)",
                                                               "plot_bgcolor": "rgba(0,0,0,0)"}}),
                      className="panel map-panel"),
-            html.Div(id="emergency-queue", className="panel queue-panel"),
-        ]),
-        html.Div(className="emergency-lower", children=[
-            html.Div(id="emergency-board", className="panel board-panel"),
             html.Div(id="emergency-districts", className="panel districts-panel"),
         ]),
     ])
@@ -167,9 +169,10 @@ def turnout_figures(card: html.Div, k: dict, focus: str | None) -> None:
                                  if p is not None else [])],
                               className="turnout-figure " + ("none" if p is None else "miss" if miss else "meet")))
     card.children[1] = html.Div(figs, className="kpi-figure turnout-figures")
+    known = all(t is not None for _, _, t in split)  # the targets come with the first computed value
     card.children[2] = html.Div("targets: " + " · ".join(
-        f"{label if label == 'EMS' else label.lower()} ≤ {format_value(t)} s" for label, _, t in split),
-        className="kpi-target")
+        f"{label if label == 'EMS' else label.lower()} ≤ {format_value(t)} s" for label, _, t in split)
+        if known else "EMS and fire targets apart (NFPA 1710)", className="kpi-target")
 
 
 # ----------------------------------------------------------------------------- queue
@@ -201,7 +204,7 @@ def queue(city: City, incidents: list[dict], now: float, conf: EmergencyConfig, 
     title = f"Active incidents ({len(active)})" + (" in this district" if focus else "")
     return [html.H3(title),
             html.Table([html.Thead(html.Tr([html.Th(h) for h in ("", "incident", "type", "district", "age",
-                                                                  "units on scene", "last change")])),
+                                                                  "on scene", "last change")])),
                         html.Tbody(rows)], className="table queue-table", id="emergency-queue-table"),
             html.Div(f"+ {more} more, lower priority or newer" if more > 0 else
                      ("" if rows else "No active incidents."), className="muted")]
@@ -319,7 +322,8 @@ def district_incidents(city: City, incidents: list[dict], closed: list[dict], no
     return [html.H3("Incidents in this district (active, then the newest closed)"),
             html.Table([html.Thead(html.Tr([html.Th(h) for h in ("incident", "", "type", "status", "received",
                                                                   "processing s", "travel s", "response s")])),
-                        html.Tbody(rows)], className="table", id="emergency-district-incidents")]
+                        html.Tbody(rows)], className="table", id="emergency-district-incidents"),
+            html.Div("" if rows else "No incident in this district in the last week.", className="muted")]
 
 
 # ----------------------------------------------------------------------------- incident timeline

@@ -9,7 +9,7 @@ import random
 import orjson
 import pytest
 
-from feeds.adapters.emergency import EmergencyAdapter
+from feeds.adapters.emergency import EmergencyAdapter, audit_changes
 from feeds.framework import Runner
 from tests.emergency_helpers import SEATTLE_FILE, SF_FILE, pdt, source, west_coast_city
 
@@ -56,10 +56,12 @@ def test_sf_call_intervals_and_first_arriving_unit_from_the_real_rows(r, keys, c
 
 def test_audit_trail_has_every_time_once_and_the_unit_board_the_last_status(r, keys, city):
     run(r, keys, city, SF_FILE.read_bytes())
-    audit = r.xrange(keys.emergency_audit())
+    audit = audit_changes(r.xrange(keys.emergency_audit()))
     # 2 call times (received, entry) + B05 2 + E05 4 + E06 3 + T06 2 unit times + the closing = 14
     assert len(audit) == 14
-    assert [a[1]["status"] for a in audit][:2] == ["received", "entry"]
+    assert len({(a["unit"], a["status"]) for a in audit}) == 14  # each change once
+    assert [a["status"] for a in audit][:2] == ["received", "entry"]
+    assert [a["t"] for a in audit] == sorted(a["t"] for a in audit)  # in time order
     board = {u: orjson.loads(v) for u, v in r.hgetall(keys.emergency_units()).items()}
     assert {u: b["status"] for u, b in board.items()} == {u: "available" for u in ("B05", "E05", "E06", "T06")}
     assert board["E05"]["since"] == pdt(2017, 6, 23, 20, 53, 27)
@@ -84,7 +86,7 @@ def test_units_arriving_out_of_order_give_the_same_incident(r, keys, city, keys_
         run(r, keys, city, orjson.dumps([row]))
     inc = incident(r, keys)
     assert (inc["first_arriving"], inc["travel_s"], inc["call_processing_s"]) == ("E05", 219, 237)
-    assert len(r.xrange(keys.emergency_audit())) == 14
+    assert len(audit_changes(r.xrange(keys.emergency_audit()))) == 14
 
 
 def test_csv_display_names_and_us_dates_read_like_soda_json(r, keys, city):
@@ -256,11 +258,11 @@ def test_a_units_own_status_changes_in_one_batch_are_each_audited_once(r, keys, 
     run(r, keys, city, orjson.dumps(events), fmt="unit-events", now=t0 + 150)
     board = orjson.loads(r.hget(keys.emergency_units(), "E2"))
     assert (board["status"], board["since"]) == ("available", t0 + 100)
-    audit = [(f["unit"], f["status"], float(f["t"])) for _, f in r.xrange(keys.emergency_audit())]
+    audit = [(a["unit"], a["status"], a["t"]) for a in audit_changes(r.xrange(keys.emergency_audit()))]
     assert audit == [("E2", "out_of_service", t0 + 10), ("E2", "available", t0 + 100)]
     # the same two reports again change nothing and write nothing
     run(r, keys, city, orjson.dumps(events), fmt="unit-events", now=t0 + 160)
-    assert r.xlen(keys.emergency_audit()) == 2
+    assert len(audit_changes(r.xrange(keys.emergency_audit()))) == 2
 
 
 @pytest.mark.parametrize("call_type, group, ems", [
@@ -288,7 +290,7 @@ def test_an_own_change_before_a_dispatch_in_the_same_batch_is_audited(r, keys, c
     events = [{"unit": "E2", "status": "available", "time": t0 + 10},
               {"unit": "E2", "status": "dispatched", "incident": "I-5", "time": t0 + 20}]
     run(r, keys, city, orjson.dumps(events), fmt="unit-events", now=t0 + 30)
-    audit = [(f["unit"], f["status"], float(f["t"])) for _, f in r.xrange(keys.emergency_audit())]
+    audit = [(a["unit"], a["status"], a["t"]) for a in audit_changes(r.xrange(keys.emergency_audit()))]
     assert audit == [("E2", "out_of_service", t0), ("E2", "available", t0 + 10), ("E2", "dispatched", t0 + 20)]
     board = orjson.loads(r.hget(keys.emergency_units(), "E2"))
     assert (board["status"], board["since"], board["incident"]) == ("dispatched", t0 + 20, "I-5")

@@ -20,7 +20,7 @@ set, written with ZADD LT, so the EARLIEST report of each status wins whatever o
 in, and a repeated row changes nothing (no double counting). After each batch the touched
 incidents are re-summarised (units, first-arriving unit, intervals, open/closed), the unit board
 is updated (a report older than the board's is ignored), and every new time goes to the audit
-stream.
+stream (one entry per incident per batch listing its changes; see ``audit_changes``).
 """
 from __future__ import annotations
 
@@ -512,6 +512,9 @@ class EmergencyAdapter(CityAdapter):
         readings = []
         reports = {}
         own: dict[str, list] = {}  # unit -> its own status changes (no incident) in this batch, oldest first
+        # One ZADD per incident, one HSET of metas and one SADD for the whole batch (not one each per row).
+        times: dict[str, dict[str, float]] = {}
+        metas: dict[str, bytes] = {}
         for rec in sorted(records, key=lambda r: r.version):
             d = rec.data
             if "call" in d:
@@ -520,19 +523,26 @@ class EmergencyAdapter(CityAdapter):
                 continue
             incident = d["incident"]
             if incident:
-                if d["times"]:
-                    # ZADD LT: the earliest report of each status wins, in any arrival order.
-                    pipe.zadd(keys.emergency_incident_times(incident), d["times"], lt=True)
+                into = times.setdefault(incident, {})
+                for member, t in d["times"].items():
+                    into[member] = min(t, into.get(member, t))
                 if d["meta"]:
-                    pipe.hset(keys.emergency_incident_meta(), incident, orjson.dumps(d["meta"]))
-                pipe.sadd(keys.emergency_dirty(), incident)
+                    metas[incident] = orjson.dumps(d["meta"])  # sorted by version: the newest row's wins
             if d.get("report"):
                 reports[d["unit"]] = d["report"]  # sorted by time: the newest of the batch wins
                 if not d["report"].get("incident"):  # ... but each own change is kept for the audit trail
                     own.setdefault(d["unit"], []).append([d["report"]["t"], d["report"]["status"]])
-            if d["times"]:  # one reading per record (the audit stream has one entry per time)
+            if d["times"]:  # one reading per record (the audit stream lists each time)
                 readings.append({"incident": incident or "", "unit": d["unit"] or "", "t": rec.version,
                                  "n": len(d["times"])})
+        for incident, members in times.items():
+            if members:
+                # ZADD LT: the earliest report of each status wins, in any arrival order.
+                pipe.zadd(keys.emergency_incident_times(incident), members, lt=True)
+        if metas:
+            pipe.hset(keys.emergency_incident_meta(), mapping=metas)
+        if times:
+            pipe.sadd(keys.emergency_dirty(), *times)
         if reports:
             pipe.hset(keys.emergency_unit_reports(),
                       mapping={u: orjson.dumps({**r, "own": own.get(u, [])}) for u, r in reports.items()})
@@ -662,14 +672,32 @@ def rebuild_state(r, keys, city, conf: EmergencyConfig, units_conf: dict, now: f
             pipe.zadd(keys.emergency_autoclose(), auto)
     if board_new:
         pipe.hset(keys.emergency_units(), mapping={u: orjson.dumps(e) for u, e in board_new.items()})
+    # One stream entry per incident (or per unit, for its own changes) per batch, holding each of its
+    # changes in time order: every change once, at a tenth of the writes of one entry per change.
+    groups: dict[tuple[str, str], list] = {}
     for a in sorted(audit, key=lambda a: a["t"]):
-        pipe.xadd(keys.emergency_audit(), a, **trim_args(AUDIT_RETENTION))
+        groups.setdefault((a["incident"], "" if a["incident"] else a["unit"]), []).append(
+            [a["t"], a["unit"], a["status"]])
+    for (iid, uid), changes in sorted(groups.items(), key=lambda kv: (kv[1][0][0], kv[0])):
+        pipe.xadd(keys.emergency_audit(), {"t": changes[0][0], "incident": iid, "unit": uid, "feed": feed,
+                                           "changes": orjson.dumps(changes)}, **trim_args(AUDIT_RETENTION))
     if audit:
         trim_by_age(pipe, keys.emergency_audit(), AUDIT_RETENTION, now)
     if dirty:
         pipe.srem(keys.emergency_dirty(), *dirty)
     pipe.execute()
     _retention(r, keys, feed)
+
+
+def audit_changes(entries) -> list[dict]:
+    """The audit stream's entries (XRANGE rows) as one dict per change, oldest entry first:
+    {t, incident, unit, status, feed}. An entry holds one incident's (or one unit's own) changes
+    of one batch in time order."""
+    out = []
+    for _, f in entries:
+        for t, unit, status in orjson.loads(f["changes"]):
+            out.append({"t": float(t), "incident": f["incident"], "unit": unit, "status": status, "feed": f["feed"]})
+    return out
 
 
 def _retention(r, keys, feed: str) -> None:

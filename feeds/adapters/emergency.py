@@ -25,6 +25,7 @@ stream (one entry per incident per batch listing its changes; see ``audit_change
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import re
@@ -195,6 +196,7 @@ def summarise(incident_id: str, meta: dict, members: list[tuple[str, float]], co
 
 
 # ----------------------------------------------------------------------------- parsing helpers
+@functools.lru_cache(maxsize=1024)
 def _key_name(name: str) -> str:
     """'Received DtTm' -> 'received_dttm', 'Unit ID' -> 'unit_id': CSV display names to SODA names."""
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
@@ -246,9 +248,11 @@ class EmergencyAdapter(CityAdapter):
         self.format = source.options.get("format")
         self._detected: str | None = None
         self._earliest: dict[str, float] = {}
+        self._times_seen: dict[str, float] = {}  # time text -> epoch, for one payload
 
     # parse ---------------------------------------------------------------------------
     def parse(self, payload: bytes):
+        self._times_seen = {}  # "now" decides the repeated DST hour: never reuse across payloads
         text = payload.lstrip()
         if text[:1] in (b"[", b"{"):
             try:
@@ -321,6 +325,15 @@ class EmergencyAdapter(CityAdapter):
             return float(value)
         if not isinstance(value, str):
             raise Rejected(f"{field}: unreadable time {value!r}")
+        known = self._times_seen.get(value)  # a call's times repeat on each of its unit rows
+        if known is not None:
+            return known
+        t = self._parse_time(value, field)
+        if len(self._times_seen) < 100_000:
+            self._times_seen[value] = t
+        return t
+
+    def _parse_time(self, value: str, field: str) -> float:
         text = value.strip()
         try:  # ISO with an offset is an instant; without one, local time in the feed's zone
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -149,3 +149,44 @@ def test_district_table_turnout_column_is_real_seconds_by_kind(sample_city):
     first_row = table.children[1].children[0]  # the worst district comes first
     cells = [_text(c).strip() for c in first_row.children]
     assert "50 / 120" in cells and "90" not in cells
+
+
+def _wire(component):
+    """What Dash sends for a component: its JSON, nested components included."""
+    import json
+
+    import plotly
+
+    return json.loads(json.dumps(component, cls=plotly.utils.PlotlyJSONEncoder))
+
+
+def test_board_tiles_and_queue_rows_are_what_dash_components_would_send():
+    # The board and the queue are built in Dash's wire form for speed; they must be exactly what the
+    # equivalent html/dcc components serialise to (a drift in Dash's format would break the panel).
+    from dash import dcc
+
+    from dashboard.pages.emergency import queue, unit_tile
+
+    u = {"id": "M1", "type": "medic", "status": "en_route", "since": 1000.0, "incident": "I-1"}
+    expected = html.Div([
+        html.Span("M1", className="unit-id"), html.Span("MEDIC", className="unit-type"),
+        html.Span("EN ROUTE", className="unit-status", style={"background": "#fb923c"}),
+        html.Span("STUCK 16:40", className="unit-time",
+                  **{"data-since": 1000.0, "data-prefix": "STUCK ", "data-limit": 900}),
+        dcc.Link("I-1", href="/emergency?incident=I-1", className="unit-incident"),
+    ], className="unit-tile unit-stuck", id="unit-M1")
+    assert _wire(unit_tile(u, 2000.0, CONF)) == _wire(expected)  # en route 1000 s > 900 s limit: STUCK
+
+    city = west_coast_city()
+    inc = {"id": "I-1", "priority": 1, "type": "Fall", "district": "haight", "opened": 1000.0, "updated": 1900.0,
+           "status": "active", "units": [{"unit": "M1", "status": "on_scene"}]}
+    row = queue(city, [inc], 2000.0, CONF, None)[1].children[1].children[0]
+    expected_row = html.Tr([
+        html.Td(html.Span("P1", className="prio prio-1")),
+        html.Td(dcc.Link("I-1", href="/emergency?incident=I-1", id="incident-link-I-1", className="incident-link")),
+        html.Td("Fall", className="inc-type"), html.Td("Haight"),
+        html.Td("16:40", className="timer", **{"data-since": 1000.0}),
+        html.Td("1/1", className=""),
+        html.Td("1:40", className="timer", **{"data-since": 1900.0, "data-limit": 1800.0, "data-stuck": "NO UPDATE"}),
+    ], className="row-p1")
+    assert _wire(row) == _wire(expected_row)

@@ -79,6 +79,22 @@ def layout(city: City, district: str | None, incident: str | None) -> html.Div:
     ])
 
 
+# ----------------------------------------------------------------------------- wire-form components
+def _h(tag: str, children=None, **props) -> dict:
+    """``html.<tag>(children, **props)`` in the form Dash sends it (its ``to_plotly_json()``), built as a
+    plain dict: the board's hundreds of tiles and the queue's rows cost a fraction of the time of
+    component objects (Dash validates every prop of every object). Same bytes on the wire."""
+    if children is not None:
+        props = {"children": children, **props}
+    return {"props": props, "type": tag, "namespace": "dash_html_components"}
+
+
+def _link(children, href: str, **props) -> dict:
+    """``dcc.Link(children, href=..., **props)`` in wire form."""
+    return {"props": {"children": children, "href": href, **props}, "type": "Link",
+            "namespace": "dash_core_components"}
+
+
 # ----------------------------------------------------------------------------- pure helpers
 def clock_text(seconds: float | None) -> str:
     """A live timer: 0:45, 12:05, 2:03:10."""
@@ -186,19 +202,19 @@ def queue(city: City, incidents: list[dict], now: float, conf: EmergencyConfig, 
         busy = [u for u in units if u.get("status") in BUSY]
         on_scene = sum(1 for u in busy if u.get("status") in ("on_scene", "transporting", "at_hospital"))
         prio = inc.get("priority") or 3
-        rows.append(html.Tr([
-            html.Td(html.Span(f"P{prio}", className=f"prio prio-{min(prio, 3)}")),
-            html.Td(dcc.Link(inc["id"], href=f"/emergency?incident={inc['id']}", id=f"incident-link-{inc['id']}",
-                             className="incident-link")),
-            html.Td(inc.get("type") or "", className="inc-type"),
-            html.Td(names.get(inc.get("district"), inc.get("district") or "—")),
-            html.Td(clock_text(now - inc["opened"]) if inc.get("opened") else "—", className="timer",
-                    **({"data-since": inc["opened"]} if inc.get("opened") else {})),
-            html.Td(f"{on_scene}/{len(busy)}" if busy else "none", className="units-none" if not busy else ""),
-            html.Td(html.Span("NO UPDATE", className="flag") if stuck else
-                    clock_text(now - (inc.get("updated") or now)), className="timer",
-                    **{"data-since": inc.get("updated") or now, "data-limit": conf.incident_stuck_after_s,
-                       "data-stuck": "NO UPDATE"}),
+        rows.append(_h("Tr", [
+            _h("Td", _h("Span", f"P{prio}", className=f"prio prio-{min(prio, 3)}")),
+            _h("Td", _link(inc["id"], f"/emergency?incident={inc['id']}", id=f"incident-link-{inc['id']}",
+                           className="incident-link")),
+            _h("Td", inc.get("type") or "", className="inc-type"),
+            _h("Td", names.get(inc.get("district"), inc.get("district") or "—")),
+            _h("Td", clock_text(now - inc["opened"]) if inc.get("opened") else "—", className="timer",
+               **({"data-since": inc["opened"]} if inc.get("opened") else {})),
+            _h("Td", f"{on_scene}/{len(busy)}" if busy else "none", className="units-none" if not busy else ""),
+            _h("Td", _h("Span", "NO UPDATE", className="flag") if stuck else
+               clock_text(now - (inc.get("updated") or now)), className="timer",
+               **{"data-since": inc.get("updated") or now, "data-limit": conf.incident_stuck_after_s,
+                  "data-stuck": "NO UPDATE"}),
         ], className="row-stuck" if stuck else f"row-p{min(prio, 3)}"))
     more = len(active) - len(rows)
     title = f"Active incidents ({len(active)})" + (" in this district" if focus else "")
@@ -224,21 +240,22 @@ def tile_key(u: dict) -> tuple:
     return (u["id"], u.get("type"), u.get("status"), u.get("since"), u.get("incident"))
 
 
-def unit_tile(u: dict, now: float, conf: EmergencyConfig) -> html.Div:
+def unit_tile(u: dict, now: float, conf: EmergencyConfig) -> dict:
+    """One unit's tile (wire form: see ``_h``)."""
     stuck = unit_stuck(u, now, conf)
     status = u.get("status")
     inc = u.get("incident")
-    return html.Div([
-        html.Span(u["id"], className="unit-id"),
-        html.Span((u.get("type") or "").upper(), className="unit-type"),
-        html.Span(STATUS_WORD.get(status, str(status).upper()), className="unit-status",
-                  style={"background": STATUS_COLOUR.get(status, "#475569")}),
-        html.Span(("STUCK " if stuck else "") + clock_text(now - u["since"]) if u.get("since") else "—",
-                  className="unit-time", **({"data-since": u["since"], "data-prefix": "STUCK ",
-                                             "data-limit": conf.stuck_after_s.get(status or "", "")}
-                                            if u.get("since") else {})),
-        dcc.Link(inc, href=f"/emergency?incident={inc}", className="unit-incident") if inc else
-        html.Span("", className="unit-incident"),
+    return _h("Div", [
+        _h("Span", u["id"], className="unit-id"),
+        _h("Span", (u.get("type") or "").upper(), className="unit-type"),
+        _h("Span", STATUS_WORD.get(status, str(status).upper()), className="unit-status",
+           style={"background": STATUS_COLOUR.get(status, "#475569")}),
+        _h("Span", ("STUCK " if stuck else "") + clock_text(now - u["since"]) if u.get("since") else "—",
+           className="unit-time", **({"data-since": u["since"], "data-prefix": "STUCK ",
+                                      "data-limit": conf.stuck_after_s.get(status or "", "")}
+                                     if u.get("since") else {})),
+        _link(inc, f"/emergency?incident={inc}", className="unit-incident") if inc else
+        _h("Span", "", className="unit-incident"),
     ], className="unit-tile" + (" unit-stuck" if stuck else ""), id=f"unit-{u['id']}")
 
 
@@ -258,8 +275,8 @@ BOARD_HEAD, BOARD_STATIONS, BOARD_CLOCK = 0, 1, 2
 
 
 def board(units: list[dict], now: float, conf: EmergencyConfig) -> list:
-    groups = [html.Div([html.H4(name), html.Div([unit_tile(u, now, conf) for u in members], className="unit-tiles")],
-                       className="station") for name, members in board_groups(units)]
+    groups = [_h("Div", [_h("H4", name), _h("Div", [unit_tile(u, now, conf) for u in members], className="unit-tiles")],
+                 className="station") for name, members in board_groups(units)]
     return [board_head(units, now, conf), html.Div(groups, className="stations", id="emergency-unit-board"),
             clock_ref(now)]
 

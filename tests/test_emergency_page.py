@@ -190,3 +190,20 @@ def test_board_tiles_and_queue_rows_are_what_dash_components_would_send():
         html.Td("1:40", className="timer", **{"data-since": 1900.0, "data-limit": 1800.0, "data-stuck": "NO UPDATE"}),
     ], className="row-p1")
     assert _wire(row) == _wire(expected_row)
+
+
+def test_informational_cards_say_info_not_ok(sample_city):
+    # Active incidents and total response have no target: the engine's "ok" must not read as a green OK.
+    from dashboard.pages.emergency import EMERGENCY_KPIS, cards
+    from dashboard.store import Store
+    from feeds.kpi.catalogue import CATALOGUE
+    from feeds.schema import Keys
+
+    store = Store(None, Keys(), sample_city)
+    kpis = {kid: store._shape(CATALOGUE[kid], None, 0) for kid in EMERGENCY_KPIS}
+    for kid in ("emergency.active_incidents", "emergency.travel_p90_s"):
+        kpis[kid].update(value=3, status="ok", age_s=5)
+    rendered = dict(zip(EMERGENCY_KPIS, cards(kpis, {}, None)))
+    head = rendered["emergency.active_incidents"].children[0]
+    assert _text(head.children[1]) == "INFO" and "status-info" in rendered["emergency.active_incidents"].className
+    assert _text(rendered["emergency.travel_p90_s"].children[0].children[1]) == "OK"  # a targeted KPI keeps it

@@ -318,3 +318,20 @@ def test_a_call_across_the_repeated_dst_hour_keeps_its_real_intervals(r, keys, c
     bad = {**row, "incident_number": "DST2", "response_dttm": "2026-11-01T00:30:00.000"}
     res = run(r, keys, city, orjson.dumps([bad]), now=utc(11, 0))
     assert res.rejected == 1
+
+
+def test_a_later_stage_time_before_the_units_dispatch_is_dropped_and_the_row_kept(r, keys, city):
+    # E05 is dispatched 20:37:59 and on scene 20:41:38; a garbled available_dttm of 20:20:00 would make
+    # "dispatched" its latest status (the unit never clears, the call never closes). The time is dropped
+    # with a reason in the dead letters ("record kept"); the row's good times stay.
+    rows = json.loads(SF_FILE.read_bytes())
+    e05 = next(i for i, row in enumerate(rows) if row["unit_id"] == "E05")
+    rows[e05] = {**rows[e05], "available_dttm": "2017-06-23T20:20:00.000"}
+    res = run(r, keys, city, orjson.dumps(rows))
+    assert (res.stored, res.rejected, res.warnings) == (4, 0, 1)
+    reason = r.xrange(keys.deadletter())[0][1]["reason"]
+    assert reason == "available_dttm is before on scene time: time dropped (record kept)"
+    units = {u["unit"]: u for u in incident(r, keys)["units"]}
+    assert units["E05"]["status"] == "on_scene" and "available" not in units["E05"]
+    assert units["E05"]["on_scene"] - units["E05"]["en_route"] == 219  # travel unchanged
+    assert incident(r, keys)["status"] == "active"  # E05 has not cleared as far as the feed says

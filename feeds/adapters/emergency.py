@@ -415,6 +415,7 @@ class EmergencyAdapter(CityAdapter):
                 times[f"{unit}|{status}"] = t
         order = [("|received", "received"), (f"{unit}|dispatched", "dispatch"), (f"{unit}|en_route", "response"),
                  (f"{unit}|on_scene", "on scene")]
+
         def backwards():
             seen = [(times[m], label) for m, label in order if m in times]
             return next((f"{lb} time is before {la} time" for (a, la), (b, lb) in zip(seen, seen[1:]) if b < a), None)
@@ -423,6 +424,19 @@ class EmergencyAdapter(CityAdapter):
             times = self._refold(raw, unit, times)  # the repeated hour of a DST change?
             if reason := backwards():
                 raise Rejected(reason)
+        # Transport, hospital and available come after the rest: one before them is dropped (it would
+        # make an earlier stage the unit's latest status), the row's good times kept.
+        warnings = []
+        last, last_label = max((times[m], label) for m, label in order if m in times)
+        for field, status in SF_TIMES[3:]:
+            member = f"{unit}|{status}"
+            if member not in times:
+                continue
+            if times[member] < last:
+                warnings.append(f"{field} is before {last_label} time: time dropped")
+                del times[member]
+            else:
+                last, last_label = times[member], field.removesuffix("_dttm").replace("_", " ")
         lon, lat, district = self._place(raw, _text(raw, "district"), "case_location", "location", "point")
         prio_raw = _text(raw, "final_priority", "priority", "original_priority")
         call_type = _text(raw, "call_type") or "incident"
@@ -438,7 +452,8 @@ class EmergencyAdapter(CityAdapter):
             report = {"unit": unit, "status": state[0], "t": state[1], "incident": incident, "lon": None,
                       "lat": None, "station": None, "unit_type": meta.pop("unit_type")}
         return Record(f"{incident}|{unit}", max(times.values()), {"incident": incident, "unit": unit,
-                                                                 "times": times, "meta": meta, "report": report})
+                                                                 "times": times, "meta": meta, "report": report},
+                      warnings=warnings)
 
     def _seattle_row(self, raw: dict) -> Record:
         incident = _text(raw, "incident_number")

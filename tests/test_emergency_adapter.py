@@ -9,7 +9,7 @@ import random
 import orjson
 import pytest
 
-from feeds.adapters.emergency import EmergencyAdapter
+from feeds.adapters.emergency import EmergencyAdapter, audit_changes
 from feeds.framework import Runner
 from tests.emergency_helpers import SEATTLE_FILE, SF_FILE, pdt, source, west_coast_city
 
@@ -49,17 +49,19 @@ def test_sf_call_intervals_and_first_arriving_unit_from_the_real_rows(r, keys, c
     assert set(units) == {"B05", "E05", "E06", "T06"}
     # E06 went en route (20:36:08, turnout 122 s) but was cancelled before arriving; B05, T06 never rolled.
     assert units["E06"]["en_route"] - units["E06"]["dispatched"] == 122
-    assert [u for u, v in units.items() if v["cancelled"]] == ["B05", "E06", "T06"] or \
-        sorted(u for u, v in units.items() if v["cancelled"]) == ["B05", "E06", "T06"]
+    assert sorted(u for u, v in units.items() if v["cancelled"]) == ["B05", "E06", "T06"]
+    assert not units["E05"]["cancelled"]
     assert units["T06"]["unit_type"] == "truck"
 
 
 def test_audit_trail_has_every_time_once_and_the_unit_board_the_last_status(r, keys, city):
     run(r, keys, city, SF_FILE.read_bytes())
-    audit = r.xrange(keys.emergency_audit())
+    audit = audit_changes(r.xrange(keys.emergency_audit()))
     # 2 call times (received, entry) + B05 2 + E05 4 + E06 3 + T06 2 unit times + the closing = 14
     assert len(audit) == 14
-    assert [a[1]["status"] for a in audit][:2] == ["received", "entry"]
+    assert len({(a["unit"], a["status"]) for a in audit}) == 14  # each change once
+    assert [a["status"] for a in audit][:2] == ["received", "entry"]
+    assert [a["t"] for a in audit] == sorted(a["t"] for a in audit)  # in time order
     board = {u: orjson.loads(v) for u, v in r.hgetall(keys.emergency_units()).items()}
     assert {u: b["status"] for u, b in board.items()} == {u: "available" for u in ("B05", "E05", "E06", "T06")}
     assert board["E05"]["since"] == pdt(2017, 6, 23, 20, 53, 27)
@@ -84,7 +86,7 @@ def test_units_arriving_out_of_order_give_the_same_incident(r, keys, city, keys_
         run(r, keys, city, orjson.dumps([row]))
     inc = incident(r, keys)
     assert (inc["first_arriving"], inc["travel_s"], inc["call_processing_s"]) == ("E05", 219, 237)
-    assert len(r.xrange(keys.emergency_audit())) == 14
+    assert len(audit_changes(r.xrange(keys.emergency_audit()))) == 14
 
 
 def test_csv_display_names_and_us_dates_read_like_soda_json(r, keys, city):
@@ -245,3 +247,91 @@ def test_the_feeds_own_time_zone_wins_over_the_citys(city):
     # The same floating time read as New York time (UTC-4 in June) is 3 hours earlier.
     adapter = EmergencyAdapter(city, source("sf-fire", timezone="America/New_York"))
     assert adapter._local_time("2017-06-23T20:30:09.000", "t") == pdt(2017, 6, 23, 20, 30, 9) - 3 * 3600
+
+
+def test_a_units_own_status_changes_in_one_batch_are_each_audited_once(r, keys, city):
+    # E2 goes out of service and comes back within one poll: two changes of its own (no incident).
+    # The board ends available since the later report; the audit trail keeps BOTH changes, in order.
+    t0 = pdt(2026, 11, 20, 10, 0)
+    events = [{"unit": "E2", "status": "out_of_service", "time": t0 + 10},
+              {"unit": "E2", "status": "available", "time": t0 + 100}]
+    run(r, keys, city, orjson.dumps(events), fmt="unit-events", now=t0 + 150)
+    board = orjson.loads(r.hget(keys.emergency_units(), "E2"))
+    assert (board["status"], board["since"]) == ("available", t0 + 100)
+    audit = [(a["unit"], a["status"], a["t"]) for a in audit_changes(r.xrange(keys.emergency_audit()))]
+    assert audit == [("E2", "out_of_service", t0 + 10), ("E2", "available", t0 + 100)]
+    # the same two reports again change nothing and write nothing
+    run(r, keys, city, orjson.dumps(events), fmt="unit-events", now=t0 + 160)
+    assert len(audit_changes(r.xrange(keys.emergency_audit()))) == 2
+
+
+@pytest.mark.parametrize("call_type, group, ems", [
+    ("Medical Incident", None, True),
+    ("Traffic Collision", "Potentially Life-Threatening", True),
+    ("Aid Response", None, True),                                # Seattle
+    ("Medic Response- 7 per Rule", None, True),                  # Seattle
+    ("Mutual Aid / Assist Outside Agency", "Fire", False),       # SF: a fire call, not "aid"
+    ("Mutual Aid / Assist Outside Agency", None, False),
+    ("Alarms", "Alarm", False),
+    ("Structure Fire", "Fire", False),
+    ("Rescue Elevator", None, False),
+])
+def test_ems_or_fire_from_the_call_type(call_type, group, ems):
+    from feeds.adapters.emergency import is_ems
+    assert is_ems(call_type, group) is ems
+
+
+def test_an_own_change_before_a_dispatch_in_the_same_batch_is_audited(r, keys, city):
+    # E2 back in service at +10, then dispatched to I-5 at +20, in one poll: both changes are on record
+    # (the dispatch through the incident's times, the return to service as the unit's own change).
+    t0 = pdt(2026, 11, 20, 10, 0)
+    run(r, keys, city, orjson.dumps([{"unit": "E2", "status": "out_of_service", "time": t0}]), fmt="unit-events",
+        now=t0 + 5)
+    events = [{"unit": "E2", "status": "available", "time": t0 + 10},
+              {"unit": "E2", "status": "dispatched", "incident": "I-5", "time": t0 + 20}]
+    run(r, keys, city, orjson.dumps(events), fmt="unit-events", now=t0 + 30)
+    audit = [(a["unit"], a["status"], a["t"]) for a in audit_changes(r.xrange(keys.emergency_audit()))]
+    assert audit == [("E2", "out_of_service", t0), ("E2", "available", t0 + 10), ("E2", "dispatched", t0 + 20)]
+    board = orjson.loads(r.hget(keys.emergency_units(), "E2"))
+    assert (board["status"], board["since"], board["incident"]) == ("dispatched", t0 + 20, "I-5")
+
+
+def test_a_call_across_the_repeated_dst_hour_keeps_its_real_intervals(r, keys, city):
+    # Los Angeles, 1 Nov 2026: 01:00-02:00 happens twice (PDT UTC-7, then PST UTC-8). Received 01:58 and
+    # dispatched 01:59 the first time round (08:58Z, 08:59Z); en route 01:01 and on scene 01:06 the
+    # second time (09:01Z, 09:06Z); available 02:30 PST (10:30Z). Turnout 09:01 - 08:59 = 120 s,
+    # travel 09:06 - 09:01 = 300 s, call processing 60 s. Taking every floating time the later way
+    # round would put en route before dispatch and lose the row.
+    from datetime import datetime, timezone
+    utc = lambda h, m: datetime(2026, 11, 1, h, m, tzinfo=timezone.utc).timestamp()  # noqa: E731
+    row = {"call_number": "1", "unit_id": "E1", "incident_number": "DST1", "call_type": "Structure Fire",
+           "received_dttm": "2026-11-01T01:58:00.000", "dispatch_dttm": "2026-11-01T01:59:00.000",
+           "response_dttm": "2026-11-01T01:01:00.000", "on_scene_dttm": "2026-11-01T01:06:00.000",
+           "available_dttm": "2026-11-01T02:30:00.000", "priority": "3"}
+    res = run(r, keys, city, orjson.dumps([row]), now=utc(11, 0))
+    assert (res.stored, res.rejected) == (1, 0)
+    inc = incident(r, keys, "DST1")
+    assert inc["opened"] == utc(8, 58) and inc["first_on_scene"] == utc(9, 6)
+    assert (inc["call_processing_s"], inc["travel_s"]) == (60, 300)
+    assert inc["units"][0]["en_route"] - inc["units"][0]["dispatched"] == 120
+    # a row that runs backwards for real is still a dead letter
+    bad = {**row, "incident_number": "DST2", "response_dttm": "2026-11-01T00:30:00.000"}
+    res = run(r, keys, city, orjson.dumps([bad]), now=utc(11, 0))
+    assert res.rejected == 1
+
+
+def test_a_later_stage_time_before_the_units_dispatch_is_dropped_and_the_row_kept(r, keys, city):
+    # E05 is dispatched 20:37:59 and on scene 20:41:38; a garbled available_dttm of 20:20:00 would make
+    # "dispatched" its latest status (the unit never clears, the call never closes). The time is dropped
+    # with a reason in the dead letters ("record kept"); the row's good times stay.
+    rows = json.loads(SF_FILE.read_bytes())
+    e05 = next(i for i, row in enumerate(rows) if row["unit_id"] == "E05")
+    rows[e05] = {**rows[e05], "available_dttm": "2017-06-23T20:20:00.000"}
+    res = run(r, keys, city, orjson.dumps(rows))
+    assert (res.stored, res.rejected, res.warnings) == (4, 0, 1)
+    reason = r.xrange(keys.deadletter())[0][1]["reason"]
+    assert reason == "available_dttm is before on scene time: time dropped (record kept)"
+    units = {u["unit"]: u for u in incident(r, keys)["units"]}
+    assert units["E05"]["status"] == "on_scene" and "available" not in units["E05"]
+    assert units["E05"]["on_scene"] - units["E05"]["en_route"] == 219  # travel unchanged
+    assert incident(r, keys)["status"] == "active"  # E05 has not cleared as far as the feed says

@@ -128,3 +128,21 @@ def test_a_status_change_reaches_its_tile_by_patch_and_the_rest_of_the_board_sta
     # the queue shows I-2 now has a unit assigned
     dash_duo.wait_for_contains_text("#emergency-queue-table", "0/2", timeout=10)
     no_console_errors(dash_duo)
+
+
+def test_a_map_click_on_an_incident_or_a_district_drills_down(dash_duo, r, keys, redis_url):
+    # Plotly's click on the map sets the graph's clickData; the drill-down callback turns it into the URL.
+    city = west_coast_city()
+    feed(r, keys, city)
+    start(dash_duo, redis_url, keys, city, refresh_s=30)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/emergency")
+    dash_duo.wait_for_element("#incident-link-I-1", timeout=15)
+    click = "window.dash_clientside.set_props('emergency-map', {clickData: arguments[0]});"
+    dash_duo.driver.execute_script(click, {"points": [{"curveNumber": 1, "pointNumber": 0, "customdata": "I-2"}]})
+    dash_duo.wait_for_text_to_equal("#emergency-incident-name", "I-2", timeout=10)
+    assert dash_duo.driver.current_url.endswith("/emergency?incident=I-2")
+    dash_duo.find_element("#emergency-back").click()
+    dash_duo.wait_for_element("#incident-link-I-1", timeout=15)
+    dash_duo.driver.execute_script(click, {"points": [{"curveNumber": 0, "pointNumber": 0, "location": "haight"}]})
+    dash_duo.wait_for_text_to_equal("#emergency-district-name", "Haight", timeout=10)
+    no_console_errors(dash_duo)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import orjson
 
-from feeds.adapters.emergency import emergency_config, unit_directory
+from feeds.adapters.emergency import audit_changes, emergency_config, unit_directory
 
 CLOSED_SHOWN = 200  # newest closed incidents a list returns at most
 
@@ -60,8 +60,9 @@ def units(store) -> list[dict]:
 
 
 def recent_audit(store, count: int = 40) -> list[dict]:
+    """The newest changes, newest first (an audit entry holds one incident's changes of one batch)."""
     rows = store.call(store.r.xrevrange, store.keys.emergency_audit(), "+", "-", count)
-    return [{**f, "t": float(f["t"])} for _, f in rows]
+    return sorted(audit_changes(rows), key=lambda a: -a["t"])[:count]
 
 
 def config(store):

@@ -20,11 +20,12 @@ set, written with ZADD LT, so the EARLIEST report of each status wins whatever o
 in, and a repeated row changes nothing (no double counting). After each batch the touched
 incidents are re-summarised (units, first-arriving unit, intervals, open/closed), the unit board
 is updated (a report older than the board's is ignored), and every new time goes to the audit
-stream.
+stream (one entry per incident per batch listing its changes; see ``audit_changes``).
 """
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import re
@@ -38,7 +39,7 @@ from feeds.config import ConfigError
 from feeds.framework import Record, Rejected, Skipped, trim_args, trim_by_age
 from feeds.geo import district_of, valid_lonlat
 from feeds.schema import AUDIT_RETENTION
-from feeds.timeparse import local_to_epoch
+from feeds.timeparse import local_to_epoch, zone
 
 # Lifecycle order of a unit on a call; a tie in time goes to the later stage.
 UNIT_STATUSES = ("dispatched", "en_route", "on_scene", "transporting", "at_hospital", "available", "out_of_service")
@@ -62,7 +63,9 @@ SF_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y %I:%M:
 # DataSF data dictionary: priority 3 = emergency (lights and siren), 2 = non-emergency.
 SF_PRIORITY = {"3": 1, "E": 1, "2": 2, "A": 2, "B": 2, "C": 2, "1": 3, "I": 3}
 EMS_GROUPS = ("potentially life-threatening", "non life-threatening")
-EMS_WORDS = ("medical", "aid", "medic", "ems", "ambulance")
+FIRE_GROUPS = ("fire", "alarm")
+EMS_WORDS = re.compile(r"\b(medical|medic|aid|ems|ambulance)\b")
+NOT_EMS = re.compile(r"\bmutual aid\b")  # help to another agency: a fire call, whatever it says
 
 
 # ----------------------------------------------------------------------------- city.emergency
@@ -123,10 +126,13 @@ def unit_directory(city, conf: EmergencyConfig | None = None) -> dict[str, dict]
 
 def is_ems(call_type: str | None, group: str | None = None) -> bool:
     """NFPA 1710 turnout: 60 s for EMS calls, 80 s for fire and special operations."""
-    if group and group.strip().lower() in EMS_GROUPS:
+    g = (group or "").strip().lower()
+    if g in EMS_GROUPS:
         return True
+    if g in FIRE_GROUPS:
+        return False
     text = (call_type or "").lower()
-    return any(w in text for w in EMS_WORDS)
+    return bool(EMS_WORDS.search(text)) and not NOT_EMS.search(text)
 
 
 # ----------------------------------------------------------------------------- incident summary
@@ -167,9 +173,12 @@ def summarise(incident_id: str, meta: dict, members: list[tuple[str, float]], co
         if now >= opened + conf.seattle_active_s:  # one timestamp per call: active for a set time
             closed = opened + conf.seattle_active_s
     first_dispatch = min(dispatched) if dispatched else None
-    processing = first_dispatch - opened if first_dispatch is not None and opened is not None else None
+    # The processing and total-response clocks start at the call's received time. Without one (a CAD
+    # that pushes only unit events) they have no start: missing, never the first dispatch standing in.
+    received = marks.get("received")
+    processing = first_dispatch - received if first_dispatch is not None and received is not None else None
     travel = (first["on_scene"] - first["en_route"]) if first and first.get("en_route") is not None else None
-    response = first["on_scene"] - opened if first and opened is not None else None
+    response = first["on_scene"] - received if first and received is not None else None
     return {
         "id": incident_id, "type": meta.get("type") or "incident", "category": meta.get("category") or "fire",
         "priority": meta.get("priority") or 3, "priority_label": meta.get("priority_label"),
@@ -187,6 +196,7 @@ def summarise(incident_id: str, meta: dict, members: list[tuple[str, float]], co
 
 
 # ----------------------------------------------------------------------------- parsing helpers
+@functools.lru_cache(maxsize=1024)
 def _key_name(name: str) -> str:
     """'Received DtTm' -> 'received_dttm', 'Unit ID' -> 'unit_id': CSV display names to SODA names."""
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
@@ -238,9 +248,11 @@ class EmergencyAdapter(CityAdapter):
         self.format = source.options.get("format")
         self._detected: str | None = None
         self._earliest: dict[str, float] = {}
+        self._times_seen: dict[str, float] = {}  # time text -> epoch, for one payload
 
     # parse ---------------------------------------------------------------------------
     def parse(self, payload: bytes):
+        self._times_seen = {}  # "now" decides the repeated DST hour: never reuse across payloads
         text = payload.lstrip()
         if text[:1] in (b"[", b"{"):
             try:
@@ -313,6 +325,15 @@ class EmergencyAdapter(CityAdapter):
             return float(value)
         if not isinstance(value, str):
             raise Rejected(f"{field}: unreadable time {value!r}")
+        known = self._times_seen.get(value)  # a call's times repeat on each of its unit rows
+        if known is not None:
+            return known
+        t = self._parse_time(value, field)
+        if len(self._times_seen) < 100_000:
+            self._times_seen[value] = t
+        return t
+
+    def _parse_time(self, value: str, field: str) -> float:
         text = value.strip()
         try:  # ISO with an offset is an instant; without one, local time in the feed's zone
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -325,6 +346,45 @@ class EmergencyAdapter(CityAdapter):
             except ValueError:
                 continue
         raise Rejected(f"{field}: unreadable time {value!r}")
+
+    def _instants(self, value) -> list[float]:
+        """Every instant a time can name: two for a floating time in the hour that repeats when the
+        clocks go back, else one (empty if unreadable; _local_time gives the reason)."""
+        if not isinstance(value, str) or not value.strip():
+            return []
+        text = value.strip()
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            dt = None
+            for fmt in SF_TIME_FORMATS:
+                try:
+                    dt = datetime.strptime(text, fmt)
+                    break
+                except ValueError:
+                    continue
+        if dt is None:
+            return []
+        if dt.tzinfo:
+            return [dt.timestamp()]
+        return sorted({dt.replace(tzinfo=zone(self.tz), fold=f).timestamp() for f in (0, 1)})
+
+    def _refold(self, raw: dict, unit: str, times: dict[str, float]) -> dict[str, float]:
+        """A row whose times run backwards only because some fall in the repeated DST hour (received
+        01:58 the first time round, en route 01:01 the second): take, stage by stage, the earliest
+        instant not before the previous stage. Unchanged if that does not make them run forward."""
+        chain = [("received_dttm", "|received"), ("entry_dttm", "|entry"),
+                 *[(f, f"{unit}|{status}") for f, status in SF_TIMES]]
+        out, prev = dict(times), -math.inf
+        for field, member in chain:
+            options = self._instants(raw.get(field))
+            if member not in times or not options:
+                continue
+            later = [t for t in options if t >= prev]
+            if not later:
+                return times
+            out[member] = prev = later[0]
+        return out
 
     def _place(self, raw: dict, named_district, *point_fields) -> tuple[float | None, float | None, str | None]:
         p = _point(raw, *point_fields)
@@ -355,10 +415,28 @@ class EmergencyAdapter(CityAdapter):
                 times[f"{unit}|{status}"] = t
         order = [("|received", "received"), (f"{unit}|dispatched", "dispatch"), (f"{unit}|en_route", "response"),
                  (f"{unit}|on_scene", "on scene")]
-        seen = [(times[m], label) for m, label in order if m in times]
-        for (a, la), (b, lb) in zip(seen, seen[1:]):
-            if b < a:
-                raise Rejected(f"{lb} time is before {la} time")
+
+        def backwards():
+            seen = [(times[m], label) for m, label in order if m in times]
+            return next((f"{lb} time is before {la} time" for (a, la), (b, lb) in zip(seen, seen[1:]) if b < a), None)
+
+        if backwards():
+            times = self._refold(raw, unit, times)  # the repeated hour of a DST change?
+            if reason := backwards():
+                raise Rejected(reason)
+        # Transport, hospital and available come after the rest: one before them is dropped (it would
+        # make an earlier stage the unit's latest status), the row's good times kept.
+        warnings = []
+        last, last_label = max((times[m], label) for m, label in order if m in times)
+        for field, status in SF_TIMES[3:]:
+            member = f"{unit}|{status}"
+            if member not in times:
+                continue
+            if times[member] < last:
+                warnings.append(f"{field} is before {last_label} time: time dropped")
+                del times[member]
+            else:
+                last, last_label = times[member], field.removesuffix("_dttm").replace("_", " ")
         lon, lat, district = self._place(raw, _text(raw, "district"), "case_location", "location", "point")
         prio_raw = _text(raw, "final_priority", "priority", "original_priority")
         call_type = _text(raw, "call_type") or "incident"
@@ -374,7 +452,8 @@ class EmergencyAdapter(CityAdapter):
             report = {"unit": unit, "status": state[0], "t": state[1], "incident": incident, "lon": None,
                       "lat": None, "station": None, "unit_type": meta.pop("unit_type")}
         return Record(f"{incident}|{unit}", max(times.values()), {"incident": incident, "unit": unit,
-                                                                 "times": times, "meta": meta, "report": report})
+                                                                 "times": times, "meta": meta, "report": report},
+                      warnings=warnings)
 
     def _seattle_row(self, raw: dict) -> Record:
         incident = _text(raw, "incident_number")
@@ -460,6 +539,10 @@ class EmergencyAdapter(CityAdapter):
     def publish(self, pipe, keys, records):
         readings = []
         reports = {}
+        own: dict[str, list] = {}  # unit -> its own status changes (no incident) in this batch, oldest first
+        # One ZADD per incident, one HSET of metas and one SADD for the whole batch (not one each per row).
+        times: dict[str, dict[str, float]] = {}
+        metas: dict[str, bytes] = {}
         for rec in sorted(records, key=lambda r: r.version):
             d = rec.data
             if "call" in d:
@@ -468,19 +551,29 @@ class EmergencyAdapter(CityAdapter):
                 continue
             incident = d["incident"]
             if incident:
-                if d["times"]:
-                    # ZADD LT: the earliest report of each status wins, in any arrival order.
-                    pipe.zadd(keys.emergency_incident_times(incident), d["times"], lt=True)
+                into = times.setdefault(incident, {})
+                for member, t in d["times"].items():
+                    into[member] = min(t, into.get(member, t))
                 if d["meta"]:
-                    pipe.hset(keys.emergency_incident_meta(), incident, orjson.dumps(d["meta"]))
-                pipe.sadd(keys.emergency_dirty(), incident)
+                    metas[incident] = orjson.dumps(d["meta"])  # sorted by version: the newest row's wins
             if d.get("report"):
                 reports[d["unit"]] = d["report"]  # sorted by time: the newest of the batch wins
-            if d["times"]:  # one reading per record (the audit stream has one entry per time)
+                if not d["report"].get("incident"):  # ... but each own change is kept for the audit trail
+                    own.setdefault(d["unit"], []).append([d["report"]["t"], d["report"]["status"]])
+            if d["times"]:  # one reading per record (the audit stream lists each time)
                 readings.append({"incident": incident or "", "unit": d["unit"] or "", "t": rec.version,
                                  "n": len(d["times"])})
+        for incident, members in times.items():
+            if members:
+                # ZADD LT: the earliest report of each status wins, in any arrival order.
+                pipe.zadd(keys.emergency_incident_times(incident), members, lt=True)
+        if metas:
+            pipe.hset(keys.emergency_incident_meta(), mapping=metas)
+        if times:
+            pipe.sadd(keys.emergency_dirty(), *times)
         if reports:
-            pipe.hset(keys.emergency_unit_reports(), mapping={u: orjson.dumps(r) for u, r in reports.items()})
+            pipe.hset(keys.emergency_unit_reports(),
+                      mapping={u: orjson.dumps({**r, "own": own.get(u, [])}) for u, r in reports.items()})
             pipe.sadd(keys.emergency_dirty(), *[f"unit:{u}" for u in reports])
         if readings:
             self.add_readings(pipe, keys, readings)
@@ -558,14 +651,21 @@ def rebuild_state(r, keys, city, conf: EmergencyConfig, units_conf: dict, now: f
                      "lon": home[0] if home else None, "lat": home[1] if home else None, "pos_t": None,
                      "district": conf_u.get("district")}
         before = (entry["status"], entry["since"], entry["lon"], entry["lat"], entry["incident"])
-        for cand in (unit_candidates.get(uid), reports.get(uid)):
-            if cand is None:
-                continue
+        report = reports.get(uid)
+        # A unit's own changes of the batch (out of service, back in service), oldest first, then its
+        # newest report: each change the board had not seen is audited once.
+        steps = [{"status": st, "t": t, "incident": None, "lon": None, "lat": None, "own": True}
+                 for t, st in (report or {}).get("own", []) if [t, st] != [report["t"], report["status"]]]
+        if report is not None:
+            report = {**report, "own": not report.get("incident")}
+        cands = sorted((c for c in (unit_candidates.get(uid), *steps, report) if c is not None),
+                       key=lambda c: (c["t"], RANK[c["status"]]))  # oldest first: every step is seen
+        for cand in cands:
             newer = entry["t"] is None or (cand["t"], RANK[cand["status"]]) > (entry["t"], RANK.get(entry["status"], -1))
             if newer:
                 if cand["status"] != entry["status"]:
                     entry["since"] = cand["t"]
-                    if cand is reports.get(uid) and not cand.get("incident"):
+                    if cand.get("own"):
                         audit.append({"t": cand["t"], "incident": "", "unit": uid, "status": cand["status"],
                                       "feed": feed})
                 entry["status"] = cand["status"]
@@ -600,14 +700,32 @@ def rebuild_state(r, keys, city, conf: EmergencyConfig, units_conf: dict, now: f
             pipe.zadd(keys.emergency_autoclose(), auto)
     if board_new:
         pipe.hset(keys.emergency_units(), mapping={u: orjson.dumps(e) for u, e in board_new.items()})
+    # One stream entry per incident (or per unit, for its own changes) per batch, holding each of its
+    # changes in time order: every change once, at a tenth of the writes of one entry per change.
+    groups: dict[tuple[str, str], list] = {}
     for a in sorted(audit, key=lambda a: a["t"]):
-        pipe.xadd(keys.emergency_audit(), a, **trim_args(AUDIT_RETENTION))
+        groups.setdefault((a["incident"], "" if a["incident"] else a["unit"]), []).append(
+            [a["t"], a["unit"], a["status"]])
+    for (iid, uid), changes in sorted(groups.items(), key=lambda kv: (kv[1][0][0], kv[0])):
+        pipe.xadd(keys.emergency_audit(), {"t": changes[0][0], "incident": iid, "unit": uid, "feed": feed,
+                                           "changes": orjson.dumps(changes)}, **trim_args(AUDIT_RETENTION))
     if audit:
         trim_by_age(pipe, keys.emergency_audit(), AUDIT_RETENTION, now)
     if dirty:
         pipe.srem(keys.emergency_dirty(), *dirty)
     pipe.execute()
     _retention(r, keys, feed)
+
+
+def audit_changes(entries) -> list[dict]:
+    """The audit stream's entries (XRANGE rows) as one dict per change, oldest entry first:
+    {t, incident, unit, status, feed}. An entry holds one incident's (or one unit's own) changes
+    of one batch in time order."""
+    out = []
+    for _, f in entries:
+        for t, unit, status in orjson.loads(f["changes"]):
+            out.append({"t": float(t), "incident": f["incident"], "unit": unit, "status": status, "feed": f["feed"]})
+    return out
 
 
 def _retention(r, keys, feed: str) -> None:

@@ -74,8 +74,9 @@ _ALL = [
        "NFPA 1225 (2022)", "90th percentile of first dispatch - received, per incident",
        "911 call received -> first unit dispatched"),
     _k("emergency.turnout_p90_s", "Turnout (90th)", "s", "lower", 60, 80, "24 h", "NFPA 1710",
-       "90th percentile of en route - dispatch, every unit against its own target (EMS 60 s, fire 80 s; "
-       "fire turnouts scaled by 60/80)", "unit dispatched -> unit en route"),
+       "90th percentile of en route - dispatch, every unit, EMS and fire calls judged apart against their own "
+       "targets (EMS 60 s, fire 80 s); the value is the worse kind on the EMS scale (fire 90th x 60/80)",
+       "unit dispatched -> unit en route"),
     _k("emergency.travel_p90_s", "Travel (90th)", "s", "lower", 240, 300, "24 h", "NFPA 1710 first engine",
        "90th percentile of on scene - en route, first-arriving unit; cancelled units never count",
        "first-arriving unit en route -> on scene"),

@@ -134,7 +134,7 @@ def run(url: str, repeat: int) -> None:
         app = create_app(Settings(url, 8050, None, keys.prefix, 5, None), city)
         client = app.server.test_client()
         client.get("/_dash-layout")
-        version = int(r.get(keys.kpi_version()) or 0)
+        version = int(r.get(keys.kpi_version("emergency")) or 0)
 
         def call(shown_version, shown_digest):
             outputs = [("emergency-cards", "children"), ("emergency-asof", "children"), ("emergency-detail", "children"),

@@ -24,7 +24,7 @@ from dashboard.store import StoreUnavailable
 def gather(store, focus: dict, shown_version, theme_changed: bool) -> dict:
     """Everything one refresh needs from Redis (raises StoreUnavailable)."""
     focus = focus or {}
-    version = store.version()
+    version = store.version("emergency")
     first = shown_version is None or theme_changed
     data = {
         "version": version, "first": first,

@@ -152,8 +152,8 @@ def test_noise_and_water_json_and_csv(r, keys, run):
     noise = [{"id": "NS-1", "time": now - 60, "laeq_db": 70.0}, {"id": "NS-1", "time": now, "laeq_db": 60.0},
              {"id": "NS-2", "time": now, "laeq_db": "loud"}, {"id": "NS-9", "time": now, "laeq_db": 50}]
     res = run(orjson.dumps(noise), "noise")
-    # NS-1's two readings collapse to the newest in one batch; the series keeps each batch's reading.
-    assert res.rejected == 2
+    # NS-1's two readings are both kept (each counts in the LAeq); the other two rows are dead letters.
+    assert (res.stored, res.rejected) == (2, 2)
     reasons = sorted(d["reason"] for d in dead_letters(r, keys))
     assert reasons == ["laeq_db: not a number 'loud'", "unknown noise station 'NS-9' and no lat/lon to place it"]
     csv_text = (f"id,time,free_chlorine_mg_l,turbidity_ntu\nWQ-1,{now:.0f},0.1,0.4\n"
@@ -252,3 +252,30 @@ def test_a_bare_measurements_file_names_its_sensor_with_a_flag(r, keys, run, env
     res = run(orjson.dumps([recording("openaq_v3_locations.json"), bare]), adapter=adapter)
     assert (res.stored, res.rejected) == (54, 0)
     assert state(r, keys, "openaq-3")["aqi"] == 39
+
+
+def test_a_batch_of_noise_readings_of_one_sensor_all_count_in_the_laeq(r, keys, run):
+    # A noise logger's CSV export holds one row per interval; all of them are the hour's LAeq:
+    # 10 log10((10^7.0 + 10^6.0 + 10^6.1) / 3) = 10 log10(12258925.4 / 3) = 66.113 -> 66.1 dB(A).
+    now = time.time()
+    csv_text = (f"id,time,laeq_db\nNS-1,{now - 1200:.0f},70\nNS-1,{now - 600:.0f},60\nNS-1,{now:.0f},61\n")
+    res = run(csv_text.encode(), "noise")
+    assert (res.stored, res.duplicates, res.rejected) == (3, 0, 0)
+    s = state(r, keys, "NS-1")
+    assert (s["n"], s["laeq"], s["last"]) == (3, 66.1, 61.0)
+    # The same file again is all duplicates and changes nothing.
+    res = run(csv_text.encode(), "noise")
+    assert (res.stored, res.duplicates) == (0, 3)
+    assert state(r, keys, "NS-1")["laeq"] == 66.1
+
+
+def test_a_late_older_noise_reading_joins_the_window_without_turning_the_state_back(r, keys, run, env_city):
+    # 60 dB(A) now, then a late reading of 70 dB(A) from 10 minutes ago: the LAeq over the hour is
+    # 10 log10((10^6 + 10^7) / 2) = 67.40 dB(A) and the state stays as of the newest reading.
+    adapter = EnvironmentAdapter(env_city, FeedSource(options={"format": "noise"}))
+    now = time.time()
+    run(orjson.dumps([{"id": "NS-1", "time": now, "laeq_db": 60}]), adapter=adapter)
+    res = run(orjson.dumps([{"id": "NS-1", "time": now - 600, "laeq_db": 70}]), adapter=adapter)
+    assert res.stored == 1
+    s = state(r, keys, "NS-1")
+    assert (s["laeq"], s["last"], s["as_of"]) == (67.4, 60.0, pytest.approx(now))

@@ -491,7 +491,9 @@ class EnvironmentAdapter(CityAdapter):
             data["meta"] = {"id": sid, "name": str(row.get("name") or sid)[:80], "kind": fmt, "lat": lat,
                             "lon": lon, "district": self.resolve_district((lon, lat), row.get("district")),
                             "source": f"{fmt} feed"}
-        return Record(f"{sid}|{fmt}", t, data)
+        # One record per reading (a logger's export has one row per interval; each counts in the LAeq),
+        # so a late older reading is kept too; the same reading again is a duplicate.
+        return Record(f"{sid}|{fmt}@{t:.0f}", t, data)
 
     # --- publish ----------------------------------------------------------------------------------
     def publish(self, pipe, keys, records):
@@ -635,11 +637,17 @@ def update_states(r, keys, city, pending: list[dict], touched: dict[str, set], n
                 pipe.zadd(keys.env_series(sid), {orjson.dumps({"t": d["t"], **d["vals"]}): d["t"]})
             newest = max(d["t"] for d in by_station[sid])
             pipe.zremrangebyscore(keys.env_series(sid), "-inf", f"({newest - SERIES_RETENTION_S}")
-        pipe.execute()
-        pipe = r.pipeline(transaction=False)
+            pipe.zrange(keys.env_series(sid), -1, -1, withscores=True)
+        # The window ends at the station's newest stored reading, not this batch's (a late batch of
+        # older readings must not turn the state back).
+        results = pipe.execute()
+        ends, i = [], 0
         for sid in sids:
-            newest = max(d["t"] for d in by_station[sid])
-            lo = newest - (conf.noise_window_s if kind == "noise" else conf.water_window_s)
+            i += len(by_station[sid]) + 2
+            ends.append(results[i - 1][0][1])
+        pipe = r.pipeline(transaction=False)
+        for sid, end in zip(sids, ends):
+            lo = end - (conf.noise_window_s if kind == "noise" else conf.water_window_s)
             pipe.zrangebyscore(keys.env_series(sid), lo, "+inf")
         for sid, rows in zip(sids, pipe.execute()):
             readings = [orjson.loads(x) for x in rows]

@@ -279,3 +279,11 @@ def test_a_late_older_noise_reading_joins_the_window_without_turning_the_state_b
     assert res.stored == 1
     s = state(r, keys, "NS-1")
     assert (s["laeq"], s["last"], s["as_of"]) == (67.4, 60.0, pytest.approx(now))
+
+
+def test_cli_sensor_flag_must_be_a_sensor_id(r, keys, redis_url):
+    # --sensor abc used to be accepted and silently ignored.
+    out = feeds_cli("run", "environment", "--once", "--sensor", "abc", "--file",
+                    str(ENV / "openaq_v3_sensors_3_measurements.json"), redis_url=redis_url, keys=keys)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: environment: --sensor must be an OpenAQ sensor id (a whole number), got 'abc'"

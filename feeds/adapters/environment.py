@@ -41,6 +41,9 @@ from feeds.timeparse import iso_to_epoch
 FORMATS = ("openaq", "sensor-community", "noise", "water")
 MAX_PAGES = 50  # OpenAQ paging stops here (50 x limit rows): a runaway "found" must not loop forever
 API_KEY_ENV = "OPENAQ_API_KEY"
+# A new process knows only the locations of its own payloads until its first batch has loaded those
+# stored by earlier runs (the adapter sees Redis only after a batch), so a --once run needs them inline.
+UNKNOWN_SENSOR_HINT = "put the /v3/locations response in the same payload (a JSON list of responses)"
 EPOCH_MAX = 4_102_444_800  # 2100-01-01: larger numbers are milliseconds, not seconds
 
 # OpenAQ parameter names -> our pollutant ids. Only AQI pollutants are kept.
@@ -146,6 +149,9 @@ class EnvironmentAdapter(CityAdapter):
         super().check_source(source)
         if source.options.get("api_key") is not None and not isinstance(source.options["api_key"], str):
             raise ConfigError("environment: options.api_key must be a string")
+        sensor = source.options.get("sensor")
+        if sensor is not None and not str(sensor).strip().isdigit():
+            raise ConfigError(f"environment: --sensor must be an OpenAQ sensor id (a whole number), got {sensor!r}")
 
     def __init__(self, city, source):
         super().__init__(city, source)
@@ -364,7 +370,7 @@ class EnvironmentAdapter(CityAdapter):
             else:
                 known = self.sensors.get(str(sensor))
                 if known is None:
-                    raise Rejected(f"OpenAQ sensor {sensor} is in no location read so far; read /v3/locations first")
+                    raise Rejected(f"OpenAQ sensor {sensor} is in no location read so far; {UNKNOWN_SENSOR_HINT}")
                 param, units = known["param"], known["units"]
         if param is None:
             raise Skipped(f"OpenAQ parameter {(row.get('parameter') or {}).get('name')!r} is not an AQI pollutant")
@@ -382,7 +388,7 @@ class EnvironmentAdapter(CityAdapter):
         else:
             known = self.sensors.get(str(sensor))
             if known is None:
-                raise Rejected(f"OpenAQ sensor {sensor} is in no location read so far; read /v3/locations first")
+                raise Rejected(f"OpenAQ sensor {sensor} is in no location read so far; {UNKNOWN_SENSOR_HINT}")
             station, meta = known["station"], None
         data = {"k": "air", "st": station, "t0": t0, "t": t1, "vals": {param: v}}
         if meta:

@@ -68,3 +68,32 @@ def test_a_bad_environment_section_is_named_on_the_page_not_a_crash(r, keys, sam
     city = parse_city(raw)
     out = page(Store(r, keys, city), {})
     assert "environment.turbidity_max_ntu" in str(out)
+
+
+def _refresh(client, shown_version):
+    outs = ["environment-banner.children", "environment-cards.children", "environment-map.figure",
+            "environment-side.children", "environment-station.children", "environment-version.data"]
+    import orjson
+    body = orjson.dumps({
+        "output": ".." + "...".join(outs) + "..",
+        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outs],
+        "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
+                   {"id": "theme", "property": "data", "value": "dark"}],
+        "state": [{"id": "environment-focus", "property": "data", "value": {"district": None, "station": None}},
+                  {"id": "environment-version", "property": "data", "value": shown_version}],
+        "changedPropIds": ["tick.n_intervals"]})
+    res = client.post("/_dash-update-component", data=body, content_type="application/json")
+    assert res.status_code == 200, res.data[:300]
+    return orjson.loads(res.data)["response"]
+
+
+def test_table_ages_keep_counting_when_no_new_data_arrives(client, r, keys):
+    # When every feed stops, the KPI version stands still; the table's "as of" ages (and the map's hover
+    # ages) must still move on, not freeze at what they said when the last data arrived.
+    version = int(r.get(keys.kpi_version()) or 0)
+    view = "None|None"
+    fresh = _refresh(client, {"v": version, "view": view, "t": time.time()})
+    assert "environment-side" not in fresh  # just shown: nothing to redo
+    old = _refresh(client, {"v": version, "view": view, "t": time.time() - 120})
+    assert "environment-side" in old and "environment-map" in old
+    assert old["environment-version"]["data"]["t"] == pytest.approx(time.time(), abs=30)

@@ -18,6 +18,7 @@ negative concentration) go to the dead-letter stream with the reason; the rest o
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import math
@@ -67,6 +68,7 @@ _ENDPOINTS = [  # (regex on the URL path, kind)
 ]
 
 
+@functools.lru_cache(maxsize=8192)  # a feed asks about the same few thousand URLs every poll
 def openaq_endpoint(uri: str | None) -> tuple[str | None, int | None]:
     """(kind, id in the path) of an OpenAQ v3 URL; (None, None) when it is not one we read."""
     if not uri:
@@ -100,10 +102,18 @@ def _utc(obj, field: str) -> float:
     value = obj.get("utc") if isinstance(obj, dict) else obj
     if not isinstance(value, str):
         raise Rejected(f"{field}: missing time")
+    t = _utc_epoch(value)
+    if t is None:
+        raise Rejected(f"{field}: unreadable time {value!r}")
+    return t
+
+
+@functools.lru_cache(maxsize=8192)  # the rows of one poll share a handful of hour stamps
+def _utc_epoch(value: str) -> float | None:
     try:
         return iso_to_epoch(value, "UTC")
     except ValueError:
-        raise Rejected(f"{field}: unreadable time {value!r}") from None
+        return None
 
 
 def _num(value, field: str) -> float:
@@ -583,8 +593,8 @@ def _detect(doc) -> str | None:
 
 
 # ----------------------------------------------------------------------------- derived state
-# Each air observation is counted once: ZADD NX of "<param>@<period start>" into the station's set,
-# 1 where it is new; then the set's retention. One script call per chunk of stations instead of a
+# Each air observation is counted once: ZADD NX of "<param>@<period start>" (scored by that start)
+# into the station's set, 1 where it is new; then the set's retention. One script call per chunk of stations instead of a
 # command per observation (the adapter's hot spot at 1,000 stations).
 _COUNT_ONCE_LUA = """
 local out, a = {}, 1
@@ -592,8 +602,9 @@ for i = 1, #KEYS do
   local n, cut = tonumber(ARGV[a]), ARGV[a + 1]
   a = a + 2
   for _ = 1, n do
-    out[#out + 1] = redis.call('ZADD', KEYS[i], 'NX', ARGV[a], ARGV[a + 1])
-    a = a + 2
+    local member = ARGV[a]
+    out[#out + 1] = redis.call('ZADD', KEYS[i], 'NX', string.match(member, '@(-?%d+)$'), member)
+    a = a + 1
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', cut)
 end
@@ -621,10 +632,9 @@ def _count_once(r, keys, air: list[str], by_station: dict, newest_t0: dict) -> d
         for d in by_station[sid]:
             params = list(d["vals"])
             members.append(params)
-            for p in params:
-                obs += [repr(float(d["t0"])), f"{p}@{d['t0']:.0f}"]
+            obs += [f"{p}@{d['t0']:.0f}" for p in params]
         chunk_keys.append(keys.env_obs_times(sid))
-        args += [len(obs) // 2, f"({newest_t0[sid] - SERIES_RETENTION_S!r}"] + obs
+        args += [len(obs), f"({newest_t0[sid] - SERIES_RETENTION_S!r}"] + obs
         layout.append((sid, members))
         if len(args) >= _SCRIPT_ARGS:
             flush()

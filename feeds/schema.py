@@ -136,7 +136,7 @@ class Keys:
         return self._key("environment", "hourly")
 
     def env_air_clock(self) -> str:
-        """Hash air station id -> JSON [newest period start, newest observation time] (the end hour's clock)."""
+        """Hash air station id -> JSON [newest period start, newest observation time, data period s]."""
         return self._key("environment", "air", "clock")
 
     def env_series(self, station: str) -> str:

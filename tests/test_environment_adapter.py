@@ -287,3 +287,47 @@ def test_cli_sensor_flag_must_be_a_sensor_id(r, keys, redis_url):
                     str(ENV / "openaq_v3_sensors_3_measurements.json"), redis_url=redis_url, keys=keys)
     assert out.returncode == 2
     assert out.stderr.strip() == "error: environment: --sensor must be an OpenAQ sensor id (a whole number), got 'abc'"
+
+
+def test_hourly_openaq_latest_values_stay_fresh_for_two_hours_when_polled_every_minute(r, keys, env_city):
+    # OpenAQ /latest rows carry no period. A reference monitor reports hourly: successive values of
+    # the station an hour apart. Polled every 60 s, the AQI must not turn stale 3 x 60 s after each
+    # hourly update: it stays fresh for two of the data's own periods (2 x 3600 s after its as-of).
+    runner = Runner(r, keys, env_city, KpiEngine(r, keys, env_city))
+    adapter = EnvironmentAdapter(env_city, FeedSource(interval_s=60, options={"format": "openaq"}))
+    loc = recording("openaq_v3_locations_1.json")
+    latest = recording("openaq_v3_locations_1_latest.json")  # 8.15 µg/m³ at 2025-07-09T01:30:00Z
+    t1 = 1752024600.0  # 2025-07-09T01:30:00Z
+    runner.run_once(adapter, orjson.dumps([loc, latest]), now=t1 + 60)
+    later = orjson.loads(orjson.dumps(latest))
+    later["response"]["results"][0]["datetime"] = {"utc": "2025-07-09T02:30:00Z", "local": "2025-07-08T16:30:00-10:00"}
+    later["response"]["results"][0]["value"] = 9.0
+    runner.run_once(adapter, orjson.dumps([later]), now=t1 + 3600 + 60)
+    kpi = orjson.loads(r.hget(keys.kpi_values(), "environment.aqi"))
+    # NowCast of [9.0, 8.15]: w* = 8.15 / 9.0 = 0.906; (9.0 + 0.906 x 8.15) / 1.906 = 8.596 -> 8.5 ->
+    # 50 / 9.0 x 8.5 = 47.2 -> 47
+    assert kpi["value"] == 47
+    assert kpi["as_of"] == t1 + 3600
+    assert kpi["fresh_until"] == t1 + 3600 + 2 * 3600
+
+
+def test_a_second_pollutant_at_the_same_time_keeps_the_hourly_period(r, keys, env_city):
+    # After the hourly step above, another pollutant's row with the same time (a later poll) must not
+    # reset the station's period to 0 (which would make the AQI stale 3 minutes later again).
+    runner = Runner(r, keys, env_city, KpiEngine(r, keys, env_city))
+    adapter = EnvironmentAdapter(env_city, FeedSource(interval_s=60, options={"format": "openaq"}))
+    loc = recording("openaq_v3_locations_1.json")
+    loc["response"]["results"][0]["sensors"].append(
+        {"id": 901, "name": "o3 ppm", "parameter": {"id": 10, "name": "o3", "units": "ppm", "displayName": "O3"}})
+    latest = recording("openaq_v3_locations_1_latest.json")
+    t1 = 1752024600.0  # 2025-07-09T01:30:00Z
+    runner.run_once(adapter, orjson.dumps([loc, latest]), now=t1 + 60)
+    later = orjson.loads(orjson.dumps(latest))
+    later["response"]["results"][0]["datetime"] = {"utc": "2025-07-09T02:30:00Z", "local": "2025-07-08T16:30:00-10:00"}
+    runner.run_once(adapter, orjson.dumps([later]), now=t1 + 3600 + 60)
+    o3 = orjson.loads(orjson.dumps(later))
+    o3["response"]["results"][0].update(sensorsId=901, value=0.030)
+    runner.run_once(adapter, orjson.dumps([o3]), now=t1 + 3600 + 120)
+    assert state(r, keys, "openaq-1")["dur"] == 3600
+    kpi = orjson.loads(r.hget(keys.kpi_values(), "environment.aqi"))
+    assert kpi["fresh_until"] == t1 + 3600 + 2 * 3600

@@ -45,6 +45,7 @@ API_KEY_ENV = "OPENAQ_API_KEY"
 # A new process knows only the locations of its own payloads until its first batch has loaded those
 # stored by earlier runs (the adapter sees Redis only after a batch), so a --once run needs them inline.
 UNKNOWN_SENSOR_HINT = "put the /v3/locations response in the same payload (a JSON list of responses)"
+AIR_PERIOD_MAX_S = 3600.0  # the AQI's hourly means: no air reading is taken to cover more than an hour
 EPOCH_MAX = 4_102_444_800  # 2100-01-01: larger numbers are milliseconds, not seconds
 
 # OpenAQ parameter names -> our pollutant ids. Only AQI pollutants are kept.
@@ -668,14 +669,20 @@ def update_states(r, keys, city, pending: list[dict], touched: dict[str, set], n
             for sid, v in zip(missing, r.hmget(keys.env_state(), missing)):
                 if v:
                     st = orjson.loads(v)
-                    clock[sid] = [st.get("t0") or 0, st.get("as_of") or 0]
+                    clock[sid] = [st.get("t0") or 0, st.get("as_of") or 0, st.get("dur") or 0]
         hourly = {sid: orjson.loads(v) if v else {} for sid, v in zip(air, hourly_raw)}
-        newest_t0, newest_t = {}, {}
+        newest_t0, newest_t, period = {}, {}, {}
         for sid in air:
-            t0s, ts = clock.get(sid, (0, 0))
+            t0s, ts, prev_period = (list(clock.get(sid, ())) + [0, 0, 0])[:3]
+            prev_t = ts
             for d in by_station[sid]:
                 t0s, ts = max(t0s, d["t0"]), max(ts, d["t"])
             newest_t0[sid], newest_t[sid] = t0s, ts
+            # The data's own period: a measurement's, else (OpenAQ /latest says none) the step from the
+            # station's previous newest reading, up to an hour (an hourly monitor's /latest moves hourly).
+            own = max(d["t"] - d["t0"] for d in by_station[sid])
+            step = min(ts - prev_t, AIR_PERIOD_MAX_S) if prev_t and ts > prev_t else prev_period
+            period[sid] = max(own, step)
         flags = _count_once(r, keys, air, by_station, newest_t0)
         for sid in air:
             sums = hourly[sid]
@@ -692,12 +699,12 @@ def update_states(r, keys, city, pending: list[dict], touched: dict[str, set], n
             for param in list(sums):
                 sums[param] = {h: c for h, c in sums[param].items() if int(h) >= cut}
             meta = metas.get(sid) or learnt.get(sid) or {}
-            state = air_state(sid, meta, sums, end_hour, newest_t[sid], newest_t0[sid],
-                              max(d["t"] - d["t0"] for d in by_station[sid]))
+            state = air_state(sid, meta, sums, end_hour, newest_t[sid], newest_t0[sid], period[sid])
             states[sid] = orjson.dumps(state)
         pipe = r.pipeline(transaction=False)
         pipe.hset(keys.env_hourly(), mapping={sid: orjson.dumps(hourly[sid]) for sid in air})
-        pipe.hset(keys.env_air_clock(), mapping={sid: orjson.dumps([newest_t0[sid], newest_t[sid]]) for sid in air})
+        pipe.hset(keys.env_air_clock(), mapping={sid: orjson.dumps([newest_t0[sid], newest_t[sid], period[sid]])
+                                                          for sid in air})
         pipe.execute()
 
     # Noise and water: a short series per station, then the window's LAeq or the latest sample.

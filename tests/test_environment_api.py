@@ -97,3 +97,15 @@ def test_table_ages_keep_counting_when_no_new_data_arrives(client, r, keys):
     old = _refresh(client, {"v": version, "view": view, "t": time.time() - 120})
     assert "environment-side" in old and "environment-map" in old
     assert old["environment-version"]["data"]["t"] == pytest.approx(time.time(), abs=30)
+
+
+def test_station_drill_down_says_how_old_its_reading_is(sample_city):
+    # Every figure carries its as-of age: the station head says "as of 5 min ago" (300 s).
+    from dashboard.pages.environment import station_view
+
+    st = {"id": "AQ-1", "name": "AQ-1", "kind": "air", "district": "D1", "source": "config", "current": True,
+          "as_of": time.time() - 300, "aqi": 60, "beyond": False, "category": "Moderate", "colour": "#FFFF00",
+          "pollutant": "pm25", "history": []}
+    text = str(station_view(st, "AQ-1", sample_city, "dark"))
+    assert "as of 5 min ago" in text
+    assert "no reading yet" in str(station_view({**st, "as_of": None}, "AQ-1", sample_city, "dark"))

@@ -360,7 +360,9 @@ def station_view(st: dict | None, sid: str, city: City, theme: str) -> list:
         head.append(dcc.Link(f"all stations in {names.get(st['district'])}", href=f"/environment?district={st['district']}",
                              className="back-link", id="environment-station-district"))
     reading, chip = reading_cells(st)
-    head += [html.Span(reading, className="station-reading"), chip]
+    age = ("as of " + format_age(time.time() - st["as_of"])) if st.get("as_of") else "no reading yet"
+    head += [html.Span(reading, className="station-reading"), chip,
+             html.Span(age, className="aqi-age", id="environment-station-age")]
     graphs = []
     tz = city.timezone
     hist = st.get("history") or []

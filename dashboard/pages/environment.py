@@ -30,6 +30,9 @@ NOISE_OK, NOISE_OVER = "#38bdf8", "#e11d48"
 WATER_OK, WATER_ALERT = "#2dd4bf", "#f97316"
 TABLE_ROWS = 30  # rows of the citywide table (worst first); a district shows up to DISTRICT_ROWS
 DISTRICT_ROWS = 80
+# The map sits under the banner and cards (assets/environment.css), ~400 px tall on a 1080p wall:
+# the whole city fits at a slightly smaller zoom than the city's default.
+CITY_ZOOM_OUT = 0.45
 TEXT = {"dark": "#e5e7eb", "light": "#111827"}
 GRID = {"dark": "#263247", "light": "#d5dce6"}
 
@@ -171,11 +174,11 @@ def _points(name: str, colour: str, size: int, opacity: float = 0.95) -> dict:
 def map_skeleton(city: City, district: str | None, theme: str, tile_url: str | None,
                  centre: tuple[float, float] | None = None) -> dict:
     """The figure's structure without live data: sent once; refreshes patch its arrays."""
-    zoom = None
+    zoom = city.zoom - CITY_ZOOM_OUT
     if district:
         d = next(d for d in city.districts if d.id == district)
         lons, lats = [p[0] for p in d.polygon], [p[1] for p in d.polygon]
-        centre, zoom = ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2), city.zoom + 1.2
+        centre, zoom = ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2), city.zoom + 0.9
     elif centre is not None:
         zoom = city.zoom + 1.5
     ids = [d.id for d in city.districts]

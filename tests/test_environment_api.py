@@ -109,3 +109,28 @@ def test_station_drill_down_says_how_old_its_reading_is(sample_city):
     text = str(station_view(st, "AQ-1", sample_city, "dark"))
     assert "as of 5 min ago" in text
     assert "no reading yet" in str(station_view({**st, "as_of": None}, "AQ-1", sample_city, "dark"))
+
+
+def test_station_history_of_the_real_openaq_measurements(r, keys, redis_url, sample_city):
+    # The 48 real 30-minute PM2.5 values of OpenAQ sensor 3 (tests/fixtures/environment): hourly means
+    # 7.00 .. 7.23, the newest hour 2023-03-08T04:00Z. NowCast over the 12 newest hours 7.23 .. 7.12:
+    # w = 7.12 / 7.23 = 0.98479; sum(w^i c_i) / sum(w^i) = 79.2686 / 11.0451 = 7.1768 -> 7.1 ->
+    # 50 / 9.0 x 7.1 = 39.44 -> AQI 39. The first hour (05:00Z, mean 7.00) has no hour before it.
+    from feeds.adapters.environment import EnvironmentAdapter
+    from feeds.config import FeedSource
+    from tests.test_environment_adapter import recording
+
+    import orjson
+    runner = Runner(r, keys, sample_city, KpiEngine(r, keys, sample_city))
+    payload = orjson.dumps([recording("openaq_v3_locations.json"), recording("openaq_v3_sensors_3_measurements.json")])
+    res = runner.run_once(EnvironmentAdapter(sample_city, FeedSource(options={"format": "openaq"})), payload)
+    assert res.stored == 54
+    client = create_app(settings_for(redis_url, keys), sample_city).server.test_client()
+    s = client.get("/api/v1/stations/openaq-3").json
+    assert (s["aqi"], s["category"], s["pollutant"], s["hour"]) == (39, "Good", "pm25", "2023-03-08T04:00:00Z")
+    hist = s["history"]
+    assert len(hist) == 24 and hist[-1]["hour"] == "2023-03-08T04:00:00Z"
+    assert hist[-1]["means"]["pm25"] == pytest.approx(7.23)
+    assert hist[-1]["nowcast"]["pm25"] == pytest.approx(7.1768, abs=1e-4) and hist[-1]["aqi"] == 39
+    assert hist[0]["hour"] == "2023-03-07T05:00:00Z" and hist[0]["means"]["pm25"] == pytest.approx(7.00)
+    assert hist[0]["aqi"] is None  # the first hour alone: the NowCast needs 2 of the last 3 hours

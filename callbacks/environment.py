@@ -42,7 +42,7 @@ def register(app, store, settings) -> None:
             if first or version != shown.get("v") or ages_due:
                 stations = env_reads.stations(store)
                 if sid:
-                    station = env_reads.station(store, sid)
+                    station = env_reads.station(store, sid, stations)
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         banner = env_page.banner(kpis, district)

@@ -134,3 +134,18 @@ def test_station_history_of_the_real_openaq_measurements(r, keys, redis_url, sam
     assert hist[-1]["nowcast"]["pm25"] == pytest.approx(7.1768, abs=1e-4) and hist[-1]["aqi"] == 39
     assert hist[0]["hour"] == "2023-03-07T05:00:00Z" and hist[0]["means"]["pm25"] == pytest.approx(7.00)
     assert hist[0]["aqi"] is None  # the first hour alone: the NowCast needs 2 of the last 3 hours
+
+
+def test_the_map_says_how_old_its_colours_are(sample_city):
+    # The map needs its own as-of age (the wall reads it without hovering), and says STALE when the
+    # AQI is: kpis as the store shapes them, age 75 s and 900 s.
+    from dashboard.pages.environment import apply_map_data, map_data, map_skeleton
+
+    def kpis(age, status):
+        k = {"value": 60.0, "age_s": age, "status": status, "by_district": {}, "detail": {}}
+        return {"environment.aqi": k}
+
+    fig = apply_map_data(map_skeleton(sample_city, None, "dark", None), map_data(sample_city, kpis(75, "warn"), []))
+    assert fig["layout"]["annotations"][0]["text"] == "air as of 75 s ago"
+    fig = apply_map_data(map_skeleton(sample_city, None, "dark", None), map_data(sample_city, kpis(900, "stale"), []))
+    assert fig["layout"]["annotations"][0]["text"] == "STALE — air as of 15 min ago"

@@ -164,6 +164,7 @@ AIR_TRACES = [(f"{name} ({lo}–{hi})", colour) for lo, hi, name, colour in BAND
 DISTRICTS, HALO, FIRST_AIR = 0, 1, 2  # HALO: a dark ring under each air station, so yellow reads on yellow
 NOISE_TRACE = FIRST_AIR + len(AIR_TRACES)
 NOISE_OVER_TRACE, WATER_TRACE, WATER_ALERT_TRACE = NOISE_TRACE + 1, NOISE_TRACE + 2, NOISE_TRACE + 3
+AGE = "age"  # map_data's key of the as-of annotation (not a trace)
 
 
 def _points(name: str, colour: str, size: int, opacity: float = 0.95) -> dict:
@@ -199,6 +200,10 @@ def map_skeleton(city: City, district: str | None, theme: str, tile_url: str | N
                _points("water: in range", WATER_OK, 11, 0.8), _points("water: alert", WATER_ALERT, 15)]
     layout = base_layout(city, theme, tile_url, centre, zoom, uirevision=f"environment-{district or 'city'}")
     layout["showlegend"] = False  # the HTML key under the map is larger and readable across the room
+    layout["annotations"] = [{  # the map's own as-of age (map_data fills it in)
+        "text": "", "xref": "paper", "yref": "paper", "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top",
+        "showarrow": False, "font": {"size": 18, "color": TEXT[theme]},
+        "bgcolor": "rgba(11,18,32,0.75)" if theme == "dark" else "rgba(255,255,255,0.8)", "borderpad": 4}]
     return {"data": traces, "layout": layout}
 
 
@@ -218,8 +223,8 @@ def station_text(s: dict) -> str:
     return f"{s['name']}: water in range<br>{age}"
 
 
-def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict[int, dict]:
-    """The live arrays of each trace, by trace position: what a refresh sends."""
+def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict:
+    """The live arrays of each trace, by trace position, and the as-of text (AGE): what a refresh sends."""
     aqi = kpis["environment.aqi"]["by_district"]
     z, text = [], []
     for d in city.districts:
@@ -227,6 +232,9 @@ def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict[in
         z.append(category_index(v) + 0.5)  # the middle of its flat colour step
         text.append(f"{d.name}: no air-quality reading" if v is None else f"{d.name}: worst station AQI {v:.0f}")
     out = {DISTRICTS: {"z": z, "text": text}}
+    k = kpis["environment.aqi"]
+    age = "air: no reading yet" if k.get("age_s") is None else "air as of " + format_age(k["age_s"])
+    out[AGE] = {"text": ("STALE — " if k.get("status") == "stale" else "") + age}
     groups: dict[int, tuple[list, list, list, list]] = {i: ([], [], [], []) for i in range(FIRST_AIR, WATER_ALERT_TRACE + 1)}
     for s in stations:
         if s.get("lon") is None or s.get("lat") is None:
@@ -250,11 +258,14 @@ def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict[in
     return out
 
 
-def apply_map_data(figure, data: dict[int, dict]):
+def apply_map_data(figure, data: dict):
     """Set the live arrays on the skeleton dict (first paint) or on a dash ``Patch()`` (refresh)."""
     for i, fields in data.items():
         for field, value in fields.items():
-            figure["data"][i][field] = value
+            if i == AGE:
+                figure["layout"]["annotations"][0][field] = value
+            else:
+                figure["data"][i][field] = value
     return figure
 
 

@@ -331,3 +331,38 @@ def test_a_second_pollutant_at_the_same_time_keeps_the_hourly_period(r, keys, en
     assert state(r, keys, "openaq-1")["dur"] == 3600
     kpi = orjson.loads(r.hget(keys.kpi_values(), "environment.aqi"))
     assert kpi["fresh_until"] == t1 + 3600 + 2 * 3600
+
+
+def _ten_minute_rows(start: float, values: list[float]) -> dict:
+    """A /v3/sensors/3/measurements response of consecutive 10-minute PM2.5 means from ``start``."""
+    from feeds.timeparse import epoch_to_iso
+    base = recording("openaq_v3_sensors_3_measurements.json")
+    row0 = base["response"]["results"][0]
+    rows = []
+    for i, v in enumerate(values):
+        t0, t1 = start + 600 * i, start + 600 * (i + 1)
+        period = {**row0["period"], "interval": "00:10:00", "datetimeFrom": {"utc": epoch_to_iso(t0)},
+                  "datetimeTo": {"utc": epoch_to_iso(t1)}}
+        rows.append({**row0, "value": v, "period": period, "coverage": None})
+    base["response"]["results"] = rows
+    base["response"]["meta"]["found"] = len(rows)
+    return base
+
+
+def test_a_few_minutes_of_the_current_hour_are_not_an_hourly_mean(r, keys, run, env_city):
+    # The NowCast takes hourly means. Two full hours at 10 µg/m³ (six 10-minute means each), then ONE
+    # 10-minute mean of 200 in the current hour: 10 of 60 minutes is no hourly mean (EPA: 75 %), so the
+    # NowCast still ends at the last full hour: c = [10, 10] -> 10.0 -> 49 / 26.3 x 0.9 + 51 = 52.68 -> 53.
+    h = 1752105600.0  # 2025-07-10T00:00:00Z (after the locations' datetimeLast)
+    adapter = EnvironmentAdapter(env_city, FeedSource(options={"format": "openaq"}))
+    payload = orjson.dumps([recording("openaq_v3_locations.json"), _ten_minute_rows(h - 7200, [10.0] * 12 + [200.0])])
+    res = run(payload, adapter=adapter, now=h + 700)
+    assert res.rejected == 0, dead_letters(r, keys)
+    s = state(r, keys, "openaq-3")
+    assert (s["aqi"], s["hour"]) == (53, h - 3600)
+    # Five 10-minute means of 200 (50 of 60 minutes, over 75 %): the current hour is c1 now.
+    # c = [200, 10, 10]: w* = 0.05 -> 0.5; (200 + 5 + 2.5) / 1.75 = 118.57 -> 118.5 ->
+    # 49 / 69.9 x (118.5 - 55.5) + 151 = 195.16 -> 195 (Unhealthy).
+    res = run(orjson.dumps([_ten_minute_rows(h + 600, [200.0] * 4)]), adapter=adapter, now=h + 3000)
+    s = state(r, keys, "openaq-3")
+    assert (s["aqi"], s["category"], s["hour"]) == (195, "Unhealthy", h)

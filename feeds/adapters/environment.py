@@ -45,6 +45,7 @@ API_KEY_ENV = "OPENAQ_API_KEY"
 # A new process knows only the locations of its own payloads until its first batch has loaded those
 # stored by earlier runs (the adapter sees Redis only after a batch), so a --once run needs them inline.
 UNKNOWN_SENSOR_HINT = "put the /v3/locations response in the same payload (a JSON list of responses)"
+HOUR_COVERAGE = 0.75  # EPA: an hourly mean needs 75 % of the hour
 AIR_PERIOD_MAX_S = 3600.0  # the AQI's hourly means: no air reading is taken to cover more than an hour
 EPOCH_MAX = 4_102_444_800  # 2100-01-01: larger numbers are milliseconds, not seconds
 
@@ -614,6 +615,17 @@ return out
 _SCRIPT_ARGS = 20_000  # arguments per script call: a 12 h backfill of 1,000 stations is split
 
 
+def aqi_hour(sums: dict, newest_hour: float, period: float) -> float:
+    """The clock hour the NowCast and the AQI end at: the newest one once it is an hourly mean, i.e. its
+    readings cover 75 % of it (EPA's completeness) or each reading is an hour's mean; until then the
+    hour before. A period of 0 (not known yet) counts as an hour's mean."""
+    if not 0 < period < 3600:
+        return newest_hour
+    h = str(int(newest_hour))
+    n = max((hours[h][1] for hours in sums.values() if h in hours), default=0)
+    return newest_hour if n * period >= HOUR_COVERAGE * 3600 else newest_hour - 3600
+
+
 def _count_once(r, keys, air: list[str], by_station: dict, newest_t0: dict) -> dict[str, list[dict]]:
     """Per station, per reading of this batch: {param: True} where the observation was not counted before."""
     script = r.register_script(_COUNT_ONCE_LUA)
@@ -698,6 +710,7 @@ def update_states(r, keys, city, pending: list[dict], touched: dict[str, set], n
             cut = end_hour - (AIR_HOURS_KEPT - 1) * 3600
             for param in list(sums):
                 sums[param] = {h: c for h, c in sums[param].items() if int(h) >= cut}
+            end_hour = aqi_hour(sums, end_hour, period[sid])
             meta = metas.get(sid) or learnt.get(sid) or {}
             state = air_state(sid, meta, sums, end_hour, newest_t[sid], newest_t0[sid], period[sid])
             states[sid] = orjson.dumps(state)

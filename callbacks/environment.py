@@ -6,12 +6,16 @@ arrays, and only when the KPI version shows that new data arrived.
 """
 from __future__ import annotations
 
+import time
+
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.pages import environment as env_page
 from dashboard.reads import environment as env_reads
 from dashboard.store import StoreUnavailable
+
+AGES_EVERY_S = 30  # with no new data the table and map are still redone this often, so ages keep counting
 
 
 def register(app, store, settings) -> None:
@@ -34,10 +38,11 @@ def register(app, store, settings) -> None:
             histories = store.histories(list(env_page.ENV_KPIS))
             first = shown.get("view") != view or ctx.triggered_id == "theme"
             stations = station = None
-            if first or version != shown.get("v"):
+            ages_due = time.time() - float(shown.get("t") or 0) >= AGES_EVERY_S
+            if first or version != shown.get("v") or ages_due:
                 stations = env_reads.stations(store)
                 if sid:
-                    station = env_reads.station(store, sid)
+                    station = env_reads.station(store, sid, stations)
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         banner = env_page.banner(kpis, district)
@@ -53,7 +58,7 @@ def register(app, store, settings) -> None:
         figure = env_page.apply_map_data(base, env_page.map_data(store.city, kpis, shown))
         side = env_page.station_table(store.city, shown, district)
         detail = env_page.station_view(station, sid, store.city, theme) if sid else []
-        return banner, cards, figure, side, detail, {"v": version, "view": view}
+        return banner, cards, figure, side, detail, {"v": version, "view": view, "t": time.time()}
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("environment-map", "clickData"),
                   prevent_initial_call=True)

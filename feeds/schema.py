@@ -183,6 +183,10 @@ class Keys:
         """Hash air station id -> JSON {param: {hour start: [sum, count]}} (clock-hour means)."""
         return self._key("environment", "hourly")
 
+    def env_air_clock(self) -> str:
+        """Hash air station id -> JSON [newest period start, newest observation time, data period s]."""
+        return self._key("environment", "air", "clock")
+
     def env_series(self, station: str) -> str:
         """Sorted set of a noise or water station's readings, score = time, member = JSON."""
         return self._key("environment", "series", station)

@@ -152,8 +152,8 @@ def test_noise_and_water_json_and_csv(r, keys, run):
     noise = [{"id": "NS-1", "time": now - 60, "laeq_db": 70.0}, {"id": "NS-1", "time": now, "laeq_db": 60.0},
              {"id": "NS-2", "time": now, "laeq_db": "loud"}, {"id": "NS-9", "time": now, "laeq_db": 50}]
     res = run(orjson.dumps(noise), "noise")
-    # NS-1's two readings collapse to the newest in one batch; the series keeps each batch's reading.
-    assert res.rejected == 2
+    # NS-1's two readings are both kept (each counts in the LAeq); the other two rows are dead letters.
+    assert (res.stored, res.rejected) == (2, 2)
     reasons = sorted(d["reason"] for d in dead_letters(r, keys))
     assert reasons == ["laeq_db: not a number 'loud'", "unknown noise station 'NS-9' and no lat/lon to place it"]
     csv_text = (f"id,time,free_chlorine_mg_l,turbidity_ntu\nWQ-1,{now:.0f},0.1,0.4\n"
@@ -252,3 +252,117 @@ def test_a_bare_measurements_file_names_its_sensor_with_a_flag(r, keys, run, env
     res = run(orjson.dumps([recording("openaq_v3_locations.json"), bare]), adapter=adapter)
     assert (res.stored, res.rejected) == (54, 0)
     assert state(r, keys, "openaq-3")["aqi"] == 39
+
+
+def test_a_batch_of_noise_readings_of_one_sensor_all_count_in_the_laeq(r, keys, run):
+    # A noise logger's CSV export holds one row per interval; all of them are the hour's LAeq:
+    # 10 log10((10^7.0 + 10^6.0 + 10^6.1) / 3) = 10 log10(12258925.4 / 3) = 66.113 -> 66.1 dB(A).
+    now = time.time()
+    csv_text = (f"id,time,laeq_db\nNS-1,{now - 1200:.0f},70\nNS-1,{now - 600:.0f},60\nNS-1,{now:.0f},61\n")
+    res = run(csv_text.encode(), "noise")
+    assert (res.stored, res.duplicates, res.rejected) == (3, 0, 0)
+    s = state(r, keys, "NS-1")
+    assert (s["n"], s["laeq"], s["last"]) == (3, 66.1, 61.0)
+    # The same file again is all duplicates and changes nothing.
+    res = run(csv_text.encode(), "noise")
+    assert (res.stored, res.duplicates) == (0, 3)
+    assert state(r, keys, "NS-1")["laeq"] == 66.1
+
+
+def test_a_late_older_noise_reading_joins_the_window_without_turning_the_state_back(r, keys, run, env_city):
+    # 60 dB(A) now, then a late reading of 70 dB(A) from 10 minutes ago: the LAeq over the hour is
+    # 10 log10((10^6 + 10^7) / 2) = 67.40 dB(A) and the state stays as of the newest reading.
+    adapter = EnvironmentAdapter(env_city, FeedSource(options={"format": "noise"}))
+    now = time.time()
+    run(orjson.dumps([{"id": "NS-1", "time": now, "laeq_db": 60}]), adapter=adapter)
+    res = run(orjson.dumps([{"id": "NS-1", "time": now - 600, "laeq_db": 70}]), adapter=adapter)
+    assert res.stored == 1
+    s = state(r, keys, "NS-1")
+    assert (s["laeq"], s["last"], s["as_of"]) == (67.4, 60.0, pytest.approx(now))
+
+
+def test_cli_sensor_flag_must_be_a_sensor_id(r, keys, redis_url):
+    # --sensor abc used to be accepted and silently ignored.
+    out = feeds_cli("run", "environment", "--once", "--sensor", "abc", "--file",
+                    str(ENV / "openaq_v3_sensors_3_measurements.json"), redis_url=redis_url, keys=keys)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: environment: --sensor must be an OpenAQ sensor id (a whole number), got 'abc'"
+
+
+def test_hourly_openaq_latest_values_stay_fresh_for_two_hours_when_polled_every_minute(r, keys, env_city):
+    # OpenAQ /latest rows carry no period. A reference monitor reports hourly: successive values of
+    # the station an hour apart. Polled every 60 s, the AQI must not turn stale 3 x 60 s after each
+    # hourly update: it stays fresh for two of the data's own periods (2 x 3600 s after its as-of).
+    runner = Runner(r, keys, env_city, KpiEngine(r, keys, env_city))
+    adapter = EnvironmentAdapter(env_city, FeedSource(interval_s=60, options={"format": "openaq"}))
+    loc = recording("openaq_v3_locations_1.json")
+    latest = recording("openaq_v3_locations_1_latest.json")  # 8.15 µg/m³ at 2025-07-09T01:30:00Z
+    t1 = 1752024600.0  # 2025-07-09T01:30:00Z
+    runner.run_once(adapter, orjson.dumps([loc, latest]), now=t1 + 60)
+    later = orjson.loads(orjson.dumps(latest))
+    later["response"]["results"][0]["datetime"] = {"utc": "2025-07-09T02:30:00Z", "local": "2025-07-08T16:30:00-10:00"}
+    later["response"]["results"][0]["value"] = 9.0
+    runner.run_once(adapter, orjson.dumps([later]), now=t1 + 3600 + 60)
+    kpi = orjson.loads(r.hget(keys.kpi_values(), "environment.aqi"))
+    # NowCast of [9.0, 8.15]: w* = 8.15 / 9.0 = 0.906; (9.0 + 0.906 x 8.15) / 1.906 = 8.596 -> 8.5 ->
+    # 50 / 9.0 x 8.5 = 47.2 -> 47
+    assert kpi["value"] == 47
+    assert kpi["as_of"] == t1 + 3600
+    assert kpi["fresh_until"] == t1 + 3600 + 2 * 3600
+
+
+def test_a_second_pollutant_at_the_same_time_keeps_the_hourly_period(r, keys, env_city):
+    # After the hourly step above, another pollutant's row with the same time (a later poll) must not
+    # reset the station's period to 0 (which would make the AQI stale 3 minutes later again).
+    runner = Runner(r, keys, env_city, KpiEngine(r, keys, env_city))
+    adapter = EnvironmentAdapter(env_city, FeedSource(interval_s=60, options={"format": "openaq"}))
+    loc = recording("openaq_v3_locations_1.json")
+    loc["response"]["results"][0]["sensors"].append(
+        {"id": 901, "name": "o3 ppm", "parameter": {"id": 10, "name": "o3", "units": "ppm", "displayName": "O3"}})
+    latest = recording("openaq_v3_locations_1_latest.json")
+    t1 = 1752024600.0  # 2025-07-09T01:30:00Z
+    runner.run_once(adapter, orjson.dumps([loc, latest]), now=t1 + 60)
+    later = orjson.loads(orjson.dumps(latest))
+    later["response"]["results"][0]["datetime"] = {"utc": "2025-07-09T02:30:00Z", "local": "2025-07-08T16:30:00-10:00"}
+    runner.run_once(adapter, orjson.dumps([later]), now=t1 + 3600 + 60)
+    o3 = orjson.loads(orjson.dumps(later))
+    o3["response"]["results"][0].update(sensorsId=901, value=0.030)
+    runner.run_once(adapter, orjson.dumps([o3]), now=t1 + 3600 + 120)
+    assert state(r, keys, "openaq-1")["dur"] == 3600
+    kpi = orjson.loads(r.hget(keys.kpi_values(), "environment.aqi"))
+    assert kpi["fresh_until"] == t1 + 3600 + 2 * 3600
+
+
+def _ten_minute_rows(start: float, values: list[float]) -> dict:
+    """A /v3/sensors/3/measurements response of consecutive 10-minute PM2.5 means from ``start``."""
+    from feeds.timeparse import epoch_to_iso
+    base = recording("openaq_v3_sensors_3_measurements.json")
+    row0 = base["response"]["results"][0]
+    rows = []
+    for i, v in enumerate(values):
+        t0, t1 = start + 600 * i, start + 600 * (i + 1)
+        period = {**row0["period"], "interval": "00:10:00", "datetimeFrom": {"utc": epoch_to_iso(t0)},
+                  "datetimeTo": {"utc": epoch_to_iso(t1)}}
+        rows.append({**row0, "value": v, "period": period, "coverage": None})
+    base["response"]["results"] = rows
+    base["response"]["meta"]["found"] = len(rows)
+    return base
+
+
+def test_a_few_minutes_of_the_current_hour_are_not_an_hourly_mean(r, keys, run, env_city):
+    # The NowCast takes hourly means. Two full hours at 10 µg/m³ (six 10-minute means each), then ONE
+    # 10-minute mean of 200 in the current hour: 10 of 60 minutes is no hourly mean (EPA: 75 %), so the
+    # NowCast still ends at the last full hour: c = [10, 10] -> 10.0 -> 49 / 26.3 x 0.9 + 51 = 52.68 -> 53.
+    h = 1752105600.0  # 2025-07-10T00:00:00Z (after the locations' datetimeLast)
+    adapter = EnvironmentAdapter(env_city, FeedSource(options={"format": "openaq"}))
+    payload = orjson.dumps([recording("openaq_v3_locations.json"), _ten_minute_rows(h - 7200, [10.0] * 12 + [200.0])])
+    res = run(payload, adapter=adapter, now=h + 700)
+    assert res.rejected == 0, dead_letters(r, keys)
+    s = state(r, keys, "openaq-3")
+    assert (s["aqi"], s["hour"]) == (53, h - 3600)
+    # Five 10-minute means of 200 (50 of 60 minutes, over 75 %): the current hour is c1 now.
+    # c = [200, 10, 10]: w* = 0.05 -> 0.5; (200 + 5 + 2.5) / 1.75 = 118.57 -> 118.5 ->
+    # 49 / 69.9 x (118.5 - 55.5) + 151 = 195.16 -> 195 (Unhealthy).
+    res = run(orjson.dumps([_ten_minute_rows(h + 600, [200.0] * 4)]), adapter=adapter, now=h + 3000)
+    s = state(r, keys, "openaq-3")
+    assert (s["aqi"], s["category"], s["hour"]) == (195, "Unhealthy", h)

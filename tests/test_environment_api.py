@@ -68,3 +68,84 @@ def test_a_bad_environment_section_is_named_on_the_page_not_a_crash(r, keys, sam
     city = parse_city(raw)
     out = page(Store(r, keys, city), {})
     assert "environment.turbidity_max_ntu" in str(out)
+
+
+def _refresh(client, shown_version):
+    outs = ["environment-banner.children", "environment-cards.children", "environment-map.figure",
+            "environment-side.children", "environment-station.children", "environment-version.data"]
+    import orjson
+    body = orjson.dumps({
+        "output": ".." + "...".join(outs) + "..",
+        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outs],
+        "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
+                   {"id": "theme", "property": "data", "value": "dark"}],
+        "state": [{"id": "environment-focus", "property": "data", "value": {"district": None, "station": None}},
+                  {"id": "environment-version", "property": "data", "value": shown_version}],
+        "changedPropIds": ["tick.n_intervals"]})
+    res = client.post("/_dash-update-component", data=body, content_type="application/json")
+    assert res.status_code == 200, res.data[:300]
+    return orjson.loads(res.data)["response"]
+
+
+def test_table_ages_keep_counting_when_no_new_data_arrives(client, r, keys):
+    # When every feed stops, the KPI version stands still; the table's "as of" ages (and the map's hover
+    # ages) must still move on, not freeze at what they said when the last data arrived.
+    version = int(r.get(keys.kpi_version()) or 0)
+    view = "None|None"
+    fresh = _refresh(client, {"v": version, "view": view, "t": time.time()})
+    assert "environment-side" not in fresh  # just shown: nothing to redo
+    old = _refresh(client, {"v": version, "view": view, "t": time.time() - 120})
+    assert "environment-side" in old and "environment-map" in old
+    assert old["environment-version"]["data"]["t"] == pytest.approx(time.time(), abs=30)
+
+
+def test_station_drill_down_says_how_old_its_reading_is(sample_city):
+    # Every figure carries its as-of age: the station head says "as of 5 min ago" (300 s).
+    from dashboard.pages.environment import station_view
+
+    st = {"id": "AQ-1", "name": "AQ-1", "kind": "air", "district": "D1", "source": "config", "current": True,
+          "as_of": time.time() - 300, "aqi": 60, "beyond": False, "category": "Moderate", "colour": "#FFFF00",
+          "pollutant": "pm25", "history": []}
+    text = str(station_view(st, "AQ-1", sample_city, "dark"))
+    assert "as of 5 min ago" in text
+    assert "no reading yet" in str(station_view({**st, "as_of": None}, "AQ-1", sample_city, "dark"))
+
+
+def test_station_history_of_the_real_openaq_measurements(r, keys, redis_url, sample_city):
+    # The 48 real 30-minute PM2.5 values of OpenAQ sensor 3 (tests/fixtures/environment): hourly means
+    # 7.00 .. 7.23, the newest hour 2023-03-08T04:00Z. NowCast over the 12 newest hours 7.23 .. 7.12:
+    # w = 7.12 / 7.23 = 0.98479; sum(w^i c_i) / sum(w^i) = 79.2686 / 11.0451 = 7.1768 -> 7.1 ->
+    # 50 / 9.0 x 7.1 = 39.44 -> AQI 39. The first hour (05:00Z, mean 7.00) has no hour before it.
+    from feeds.adapters.environment import EnvironmentAdapter
+    from feeds.config import FeedSource
+    from tests.test_environment_adapter import recording
+
+    import orjson
+    runner = Runner(r, keys, sample_city, KpiEngine(r, keys, sample_city))
+    payload = orjson.dumps([recording("openaq_v3_locations.json"), recording("openaq_v3_sensors_3_measurements.json")])
+    res = runner.run_once(EnvironmentAdapter(sample_city, FeedSource(options={"format": "openaq"})), payload)
+    assert res.stored == 54
+    client = create_app(settings_for(redis_url, keys), sample_city).server.test_client()
+    s = client.get("/api/v1/stations/openaq-3").json
+    assert (s["aqi"], s["category"], s["pollutant"], s["hour"]) == (39, "Good", "pm25", "2023-03-08T04:00:00Z")
+    hist = s["history"]
+    assert len(hist) == 24 and hist[-1]["hour"] == "2023-03-08T04:00:00Z"
+    assert hist[-1]["means"]["pm25"] == pytest.approx(7.23)
+    assert hist[-1]["nowcast"]["pm25"] == pytest.approx(7.1768, abs=1e-4) and hist[-1]["aqi"] == 39
+    assert hist[0]["hour"] == "2023-03-07T05:00:00Z" and hist[0]["means"]["pm25"] == pytest.approx(7.00)
+    assert hist[0]["aqi"] is None  # the first hour alone: the NowCast needs 2 of the last 3 hours
+
+
+def test_the_map_says_how_old_its_colours_are(sample_city):
+    # The map needs its own as-of age (the wall reads it without hovering), and says STALE when the
+    # AQI is: kpis as the store shapes them, age 75 s and 900 s.
+    from dashboard.pages.environment import apply_map_data, map_data, map_skeleton
+
+    def kpis(age, status):
+        k = {"value": 60.0, "age_s": age, "status": status, "by_district": {}, "detail": {}}
+        return {"environment.aqi": k}
+
+    fig = apply_map_data(map_skeleton(sample_city, None, "dark", None), map_data(sample_city, kpis(75, "warn"), []))
+    assert fig["layout"]["annotations"][0]["text"] == "air as of 75 s ago"
+    fig = apply_map_data(map_skeleton(sample_city, None, "dark", None), map_data(sample_city, kpis(900, "stale"), []))
+    assert fig["layout"]["annotations"][0]["text"] == "STALE — air as of 15 min ago"

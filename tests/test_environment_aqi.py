@@ -96,7 +96,7 @@ def test_ozone_8h_above_0200_has_no_8h_index_so_the_1h_decides():
     assert index_of("o3_8h", 0.201).value is None
     # 1 h 0.410: 199 / 0.199 x (0.410 - 0.405) + 301 = 306
     assert ozone_aqi(0.201, 0.410).value == 306
-    assert ozone_aqi(0.201, None).value is None
+    assert ozone_aqi(0.201, None).value == 300  # beyond the 8 h table, no 1 h index: top of the 8 h scale
 
 
 def test_so2_above_304_ppb_uses_the_24h_mean():
@@ -169,3 +169,27 @@ def test_thirty_minute_raw_data_is_averaged_into_clock_hours_first():
     c = [means.get(t10 + 3600), means.get(t10)]
     assert nowcast(c) == pytest.approx(28.333, abs=1e-3)
     assert index_of("pm25", nowcast(c)).value == 87
+
+
+# --- review: defects found against feed-formats.md §3.1 ----------------------------------------------
+def test_truncation_guard_does_not_round_a_real_value_up_into_the_next_band():
+    # 35.49999999 µg/m³ truncates to 35.4 (AQI 100), never to 35.5 (AQI 101): the float guard may only
+    # absorb representation error (~1e-12 here), not a real difference of 1e-8.
+    assert truncate(35.49999999, 1) == 35.4
+    assert index_of("pm25", 35.49999999).value == 100
+    assert truncate(0.07099999, 3) == 0.070  # O3 8 h 0.070 -> AQI 100, not 0.071 -> 101
+
+
+def test_ozone_8h_above_its_table_with_no_1h_index_is_not_reported_as_no_data():
+    # 8 h 0.250 ppm is beyond the 8 h table (top 0.106-0.200 -> 201-300) and the 1 h mean is missing or
+    # below 0.125: the ozone index must not vanish; it is at least the top of the 8 h scale, 300.
+    assert ozone_aqi(0.250, None).value == 300
+    assert ozone_aqi(0.250, 0.100).value == 300
+    assert ozone_aqi(0.250, None).category == "Very Unhealthy"
+    # With a 1 h index the 1 h value decides as before: 0.410 -> 306 (above).
+    assert ozone_aqi(0.250, 0.410).value == 306
+
+
+def test_so2_of_an_unusable_1h_value_has_no_index():
+    # A NaN 1 h value is no reading at all, not "above 304 ppb" (which would give 200).
+    assert so2_aqi(float("nan"), None).value is None

@@ -30,6 +30,9 @@ NOISE_OK, NOISE_OVER = "#38bdf8", "#e11d48"
 WATER_OK, WATER_ALERT = "#2dd4bf", "#f97316"
 TABLE_ROWS = 30  # rows of the citywide table (worst first); a district shows up to DISTRICT_ROWS
 DISTRICT_ROWS = 80
+# The map sits under the banner and cards (assets/environment.css), ~400 px tall on a 1080p wall:
+# the whole city fits at a slightly smaller zoom than the city's default.
+CITY_ZOOM_OUT = 0.45
 TEXT = {"dark": "#e5e7eb", "light": "#111827"}
 GRID = {"dark": "#263247", "light": "#d5dce6"}
 
@@ -161,6 +164,7 @@ AIR_TRACES = [(f"{name} ({lo}–{hi})", colour) for lo, hi, name, colour in BAND
 DISTRICTS, HALO, FIRST_AIR = 0, 1, 2  # HALO: a dark ring under each air station, so yellow reads on yellow
 NOISE_TRACE = FIRST_AIR + len(AIR_TRACES)
 NOISE_OVER_TRACE, WATER_TRACE, WATER_ALERT_TRACE = NOISE_TRACE + 1, NOISE_TRACE + 2, NOISE_TRACE + 3
+AGE = "age"  # map_data's key of the as-of annotation (not a trace)
 
 
 def _points(name: str, colour: str, size: int, opacity: float = 0.95) -> dict:
@@ -171,11 +175,11 @@ def _points(name: str, colour: str, size: int, opacity: float = 0.95) -> dict:
 def map_skeleton(city: City, district: str | None, theme: str, tile_url: str | None,
                  centre: tuple[float, float] | None = None) -> dict:
     """The figure's structure without live data: sent once; refreshes patch its arrays."""
-    zoom = None
+    zoom = city.zoom - CITY_ZOOM_OUT
     if district:
         d = next(d for d in city.districts if d.id == district)
         lons, lats = [p[0] for p in d.polygon], [p[1] for p in d.polygon]
-        centre, zoom = ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2), city.zoom + 1.2
+        centre, zoom = ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2), city.zoom + 0.9
     elif centre is not None:
         zoom = city.zoom + 1.5
     ids = [d.id for d in city.districts]
@@ -196,6 +200,10 @@ def map_skeleton(city: City, district: str | None, theme: str, tile_url: str | N
                _points("water: in range", WATER_OK, 11, 0.8), _points("water: alert", WATER_ALERT, 15)]
     layout = base_layout(city, theme, tile_url, centre, zoom, uirevision=f"environment-{district or 'city'}")
     layout["showlegend"] = False  # the HTML key under the map is larger and readable across the room
+    layout["annotations"] = [{  # the map's own as-of age (map_data fills it in)
+        "text": "", "xref": "paper", "yref": "paper", "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top",
+        "showarrow": False, "font": {"size": 18, "color": TEXT[theme]},
+        "bgcolor": "rgba(11,18,32,0.75)" if theme == "dark" else "rgba(255,255,255,0.8)", "borderpad": 4}]
     return {"data": traces, "layout": layout}
 
 
@@ -215,8 +223,8 @@ def station_text(s: dict) -> str:
     return f"{s['name']}: water in range<br>{age}"
 
 
-def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict[int, dict]:
-    """The live arrays of each trace, by trace position: what a refresh sends."""
+def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict:
+    """The live arrays of each trace, by trace position, and the as-of text (AGE): what a refresh sends."""
     aqi = kpis["environment.aqi"]["by_district"]
     z, text = [], []
     for d in city.districts:
@@ -224,6 +232,9 @@ def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict[in
         z.append(category_index(v) + 0.5)  # the middle of its flat colour step
         text.append(f"{d.name}: no air-quality reading" if v is None else f"{d.name}: worst station AQI {v:.0f}")
     out = {DISTRICTS: {"z": z, "text": text}}
+    k = kpis["environment.aqi"]
+    age = "air: no reading yet" if k.get("age_s") is None else "air as of " + format_age(k["age_s"])
+    out[AGE] = {"text": ("STALE — " if k.get("status") == "stale" else "") + age}
     groups: dict[int, tuple[list, list, list, list]] = {i: ([], [], [], []) for i in range(FIRST_AIR, WATER_ALERT_TRACE + 1)}
     for s in stations:
         if s.get("lon") is None or s.get("lat") is None:
@@ -247,11 +258,14 @@ def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict[in
     return out
 
 
-def apply_map_data(figure, data: dict[int, dict]):
+def apply_map_data(figure, data: dict):
     """Set the live arrays on the skeleton dict (first paint) or on a dash ``Patch()`` (refresh)."""
     for i, fields in data.items():
         for field, value in fields.items():
-            figure["data"][i][field] = value
+            if i == AGE:
+                figure["layout"]["annotations"][0][field] = value
+            else:
+                figure["data"][i][field] = value
     return figure
 
 
@@ -360,7 +374,9 @@ def station_view(st: dict | None, sid: str, city: City, theme: str) -> list:
         head.append(dcc.Link(f"all stations in {names.get(st['district'])}", href=f"/environment?district={st['district']}",
                              className="back-link", id="environment-station-district"))
     reading, chip = reading_cells(st)
-    head += [html.Span(reading, className="station-reading"), chip]
+    age = ("as of " + format_age(time.time() - st["as_of"])) if st.get("as_of") else "no reading yet"
+    head += [html.Span(reading, className="station-reading"), chip,
+             html.Span(age, className="aqi-age", id="environment-station-age")]
     graphs = []
     tz = city.timezone
     hist = st.get("history") or []

@@ -47,10 +47,13 @@ def stations(store, kind: str | None = None, district: str | None = None) -> lis
     return [s for s in rows if (kind is None or s["kind"] == kind) and (district is None or s.get("district") == district)]
 
 
-def station(store, sid: str) -> dict | None:
+def station(store, sid: str, rows: list[dict] | None = None) -> dict | None:
     """One station with its history: air -> hourly means, NowCast and AQI per clock hour (24 h);
-    noise and water -> their readings of the last 24 h."""
-    found = next((s for s in stations(store) if s["id"] == sid), None)
+    noise and water -> their readings of the last 24 h. ``rows``: every station, when the caller has
+    just read them (the page refresh does), so they are not read and decoded twice."""
+    found = next((s for s in (stations(store) if rows is None else rows) if s["id"] == sid), None)
+    if found is not None:
+        found = dict(found)
     if found is None:
         return None
     if found["kind"] == "air":

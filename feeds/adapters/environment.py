@@ -18,6 +18,7 @@ negative concentration) go to the dead-letter stream with the reason; the rest o
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import math
@@ -41,6 +42,11 @@ from feeds.timeparse import iso_to_epoch
 FORMATS = ("openaq", "sensor-community", "noise", "water")
 MAX_PAGES = 50  # OpenAQ paging stops here (50 x limit rows): a runaway "found" must not loop forever
 API_KEY_ENV = "OPENAQ_API_KEY"
+# A new process knows only the locations of its own payloads until its first batch has loaded those
+# stored by earlier runs (the adapter sees Redis only after a batch), so a --once run needs them inline.
+UNKNOWN_SENSOR_HINT = "put the /v3/locations response in the same payload (a JSON list of responses)"
+HOUR_COVERAGE = 0.75  # EPA: an hourly mean needs 75 % of the hour
+AIR_PERIOD_MAX_S = 3600.0  # the AQI's hourly means: no air reading is taken to cover more than an hour
 EPOCH_MAX = 4_102_444_800  # 2100-01-01: larger numbers are milliseconds, not seconds
 
 # OpenAQ parameter names -> our pollutant ids. Only AQI pollutants are kept.
@@ -64,6 +70,7 @@ _ENDPOINTS = [  # (regex on the URL path, kind)
 ]
 
 
+@functools.lru_cache(maxsize=8192)  # a feed asks about the same few thousand URLs every poll
 def openaq_endpoint(uri: str | None) -> tuple[str | None, int | None]:
     """(kind, id in the path) of an OpenAQ v3 URL; (None, None) when it is not one we read."""
     if not uri:
@@ -97,10 +104,18 @@ def _utc(obj, field: str) -> float:
     value = obj.get("utc") if isinstance(obj, dict) else obj
     if not isinstance(value, str):
         raise Rejected(f"{field}: missing time")
+    t = _utc_epoch(value)
+    if t is None:
+        raise Rejected(f"{field}: unreadable time {value!r}")
+    return t
+
+
+@functools.lru_cache(maxsize=8192)  # the rows of one poll share a handful of hour stamps
+def _utc_epoch(value: str) -> float | None:
     try:
         return iso_to_epoch(value, "UTC")
     except ValueError:
-        raise Rejected(f"{field}: unreadable time {value!r}") from None
+        return None
 
 
 def _num(value, field: str) -> float:
@@ -146,6 +161,9 @@ class EnvironmentAdapter(CityAdapter):
         super().check_source(source)
         if source.options.get("api_key") is not None and not isinstance(source.options["api_key"], str):
             raise ConfigError("environment: options.api_key must be a string")
+        sensor = source.options.get("sensor")
+        if sensor is not None and not str(sensor).strip().isdigit():
+            raise ConfigError(f"environment: --sensor must be an OpenAQ sensor id (a whole number), got {sensor!r}")
 
     def __init__(self, city, source):
         super().__init__(city, source)
@@ -364,7 +382,7 @@ class EnvironmentAdapter(CityAdapter):
             else:
                 known = self.sensors.get(str(sensor))
                 if known is None:
-                    raise Rejected(f"OpenAQ sensor {sensor} is in no location read so far; read /v3/locations first")
+                    raise Rejected(f"OpenAQ sensor {sensor} is in no location read so far; {UNKNOWN_SENSOR_HINT}")
                 param, units = known["param"], known["units"]
         if param is None:
             raise Skipped(f"OpenAQ parameter {(row.get('parameter') or {}).get('name')!r} is not an AQI pollutant")
@@ -382,7 +400,7 @@ class EnvironmentAdapter(CityAdapter):
         else:
             known = self.sensors.get(str(sensor))
             if known is None:
-                raise Rejected(f"OpenAQ sensor {sensor} is in no location read so far; read /v3/locations first")
+                raise Rejected(f"OpenAQ sensor {sensor} is in no location read so far; {UNKNOWN_SENSOR_HINT}")
             station, meta = known["station"], None
         data = {"k": "air", "st": station, "t0": t0, "t": t1, "vals": {param: v}}
         if meta:
@@ -491,7 +509,9 @@ class EnvironmentAdapter(CityAdapter):
             data["meta"] = {"id": sid, "name": str(row.get("name") or sid)[:80], "kind": fmt, "lat": lat,
                             "lon": lon, "district": self.resolve_district((lon, lat), row.get("district")),
                             "source": f"{fmt} feed"}
-        return Record(f"{sid}|{fmt}", t, data)
+        # One record per reading (a logger's export has one row per interval; each counts in the LAeq),
+        # so a late older reading is kept too; the same reading again is a duplicate.
+        return Record(f"{sid}|{fmt}@{t:.0f}", t, data)
 
     # --- publish ----------------------------------------------------------------------------------
     def publish(self, pipe, keys, records):
@@ -575,6 +595,66 @@ def _detect(doc) -> str | None:
 
 
 # ----------------------------------------------------------------------------- derived state
+# Each air observation is counted once: ZADD NX of "<param>@<period start>" (scored by that start)
+# into the station's set, 1 where it is new; then the set's retention. One script call per chunk of stations instead of a
+# command per observation (the adapter's hot spot at 1,000 stations).
+_COUNT_ONCE_LUA = """
+local out, a = {}, 1
+for i = 1, #KEYS do
+  local n, cut = tonumber(ARGV[a]), ARGV[a + 1]
+  a = a + 2
+  for _ = 1, n do
+    local member = ARGV[a]
+    out[#out + 1] = redis.call('ZADD', KEYS[i], 'NX', string.match(member, '@(-?%d+)$'), member)
+    a = a + 1
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', cut)
+end
+return out
+"""
+_SCRIPT_ARGS = 20_000  # arguments per script call: a 12 h backfill of 1,000 stations is split
+
+
+def aqi_hour(sums: dict, newest_hour: float, period: float) -> float:
+    """The clock hour the NowCast and the AQI end at: the newest one once it is an hourly mean, i.e. its
+    readings cover 75 % of it (EPA's completeness) or each reading is an hour's mean; until then the
+    hour before. A period of 0 (not known yet) counts as an hour's mean."""
+    if not 0 < period < 3600:
+        return newest_hour
+    h = str(int(newest_hour))
+    n = max((hours[h][1] for hours in sums.values() if h in hours), default=0)
+    return newest_hour if n * period >= HOUR_COVERAGE * 3600 else newest_hour - 3600
+
+
+def _count_once(r, keys, air: list[str], by_station: dict, newest_t0: dict) -> dict[str, list[dict]]:
+    """Per station, per reading of this batch: {param: True} where the observation was not counted before."""
+    script = r.register_script(_COUNT_ONCE_LUA)
+    out: dict[str, list[dict]] = {}
+    chunk_keys, args, layout = [], [], []
+
+    def flush():
+        if not chunk_keys:
+            return
+        res = iter(script(keys=chunk_keys, args=args))
+        for sid, members in layout:
+            out[sid] = [{p: bool(next(res)) for p in params} for params in members]
+        chunk_keys.clear(), args.clear(), layout.clear()
+
+    for sid in air:
+        members, obs = [], []
+        for d in by_station[sid]:
+            params = list(d["vals"])
+            members.append(params)
+            obs += [f"{p}@{d['t0']:.0f}" for p in params]
+        chunk_keys.append(keys.env_obs_times(sid))
+        args += [len(obs), f"({newest_t0[sid] - SERIES_RETENTION_S!r}"] + obs
+        layout.append((sid, members))
+        if len(args) >= _SCRIPT_ARGS:
+            flush()
+    flush()
+    return out
+
+
 def update_states(r, keys, city, pending: list[dict], touched: dict[str, set], now: float) -> None:
     """Fold this batch's readings into each station's derived state (hash ``env_state``)."""
     conf = env_conf(city)
@@ -592,37 +672,53 @@ def update_states(r, keys, city, pending: list[dict], touched: dict[str, set], n
     air = sorted(touched.get("air", ()))
     if air:
         pipe = r.pipeline(transaction=False)
-        order = []
+        pipe.hmget(keys.env_air_clock(), air)
+        pipe.hmget(keys.env_hourly(), air)
+        clock_raw, hourly_raw = pipe.execute()
+        clock = {sid: orjson.loads(v) for sid, v in zip(air, clock_raw) if v}
+        missing = [sid for sid in air if sid not in clock]
+        if missing:  # stations derived before the clock hash existed: their state holds the same times
+            for sid, v in zip(missing, r.hmget(keys.env_state(), missing)):
+                if v:
+                    st = orjson.loads(v)
+                    clock[sid] = [st.get("t0") or 0, st.get("as_of") or 0, st.get("dur") or 0]
+        hourly = {sid: orjson.loads(v) if v else {} for sid, v in zip(air, hourly_raw)}
+        newest_t0, newest_t, period = {}, {}, {}
         for sid in air:
+            t0s, ts, prev_period = (list(clock.get(sid, ())) + [0, 0, 0])[:3]
+            prev_t = ts
             for d in by_station[sid]:
-                for param, v in d["vals"].items():
-                    pipe.zadd(keys.env_obs_times(sid), {f"{param}@{d['t0']:.0f}": d["t0"]}, nx=True)
-                    order.append((sid, param, d["t0"], v))
-        prev = {sid: orjson.loads(v) for sid, v in zip(air, r.hmget(keys.env_state(), air)) if v}
-        newest_t0 = {sid: max([d["t0"] for d in by_station[sid]] + [prev.get(sid, {}).get("t0") or 0]) for sid in air}
-        for sid in air:  # retention on the data's own time, so a replayed recording is not counted twice
-            pipe.zremrangebyscore(keys.env_obs_times(sid), "-inf", f"({newest_t0[sid] - SERIES_RETENTION_S}")
-        flags = pipe.execute()[:len(order)]  # 1 where the observation is new
-        hourly_raw = dict(zip(air, r.hmget(keys.env_hourly(), air)))
-        hourly = {sid: orjson.loads(v) if v else {} for sid, v in hourly_raw.items()}
-        for (sid, param, t0, v), is_new in zip(order, flags):
-            if not is_new:
-                continue
-            h = str(int(math.floor(t0 / 3600) * 3600))
-            cell = hourly[sid].setdefault(param, {}).setdefault(h, [0.0, 0])
-            cell[0] += v
-            cell[1] += 1
+                t0s, ts = max(t0s, d["t0"]), max(ts, d["t"])
+            newest_t0[sid], newest_t[sid] = t0s, ts
+            # The data's own period: a measurement's, else (OpenAQ /latest says none) the step from the
+            # station's previous newest reading, up to an hour (an hourly monitor's /latest moves hourly).
+            own = max(d["t"] - d["t0"] for d in by_station[sid])
+            step = min(ts - prev_t, AIR_PERIOD_MAX_S) if prev_t and ts > prev_t else prev_period
+            period[sid] = max(own, step)
+        flags = _count_once(r, keys, air, by_station, newest_t0)
         for sid in air:
-            newest = max([d["t"] for d in by_station[sid]] + [prev.get(sid, {}).get("as_of") or 0])
+            sums = hourly[sid]
+            for d, new in zip(by_station[sid], flags[sid]):
+                h = str(int(math.floor(d["t0"] / 3600) * 3600))
+                for param, v in d["vals"].items():
+                    if not new.get(param):
+                        continue
+                    cell = sums.setdefault(param, {}).setdefault(h, [0.0, 0])
+                    cell[0] += v
+                    cell[1] += 1
             end_hour = math.floor(newest_t0[sid] / 3600) * 3600
             cut = end_hour - (AIR_HOURS_KEPT - 1) * 3600
-            for param in list(hourly[sid]):
-                hourly[sid][param] = {h: c for h, c in hourly[sid][param].items() if int(h) >= cut}
+            for param in list(sums):
+                sums[param] = {h: c for h, c in sums[param].items() if int(h) >= cut}
+            end_hour = aqi_hour(sums, end_hour, period[sid])
             meta = metas.get(sid) or learnt.get(sid) or {}
-            state = air_state(sid, meta, hourly[sid], end_hour, newest, newest_t0[sid],
-                              max(d["t"] - d["t0"] for d in by_station[sid]))
+            state = air_state(sid, meta, sums, end_hour, newest_t[sid], newest_t0[sid], period[sid])
             states[sid] = orjson.dumps(state)
-        r.hset(keys.env_hourly(), mapping={sid: orjson.dumps(hourly[sid]) for sid in air})
+        pipe = r.pipeline(transaction=False)
+        pipe.hset(keys.env_hourly(), mapping={sid: orjson.dumps(hourly[sid]) for sid in air})
+        pipe.hset(keys.env_air_clock(), mapping={sid: orjson.dumps([newest_t0[sid], newest_t[sid], period[sid]])
+                                                          for sid in air})
+        pipe.execute()
 
     # Noise and water: a short series per station, then the window's LAeq or the latest sample.
     for kind in ("noise", "water"):
@@ -635,11 +731,17 @@ def update_states(r, keys, city, pending: list[dict], touched: dict[str, set], n
                 pipe.zadd(keys.env_series(sid), {orjson.dumps({"t": d["t"], **d["vals"]}): d["t"]})
             newest = max(d["t"] for d in by_station[sid])
             pipe.zremrangebyscore(keys.env_series(sid), "-inf", f"({newest - SERIES_RETENTION_S}")
-        pipe.execute()
-        pipe = r.pipeline(transaction=False)
+            pipe.zrange(keys.env_series(sid), -1, -1, withscores=True)
+        # The window ends at the station's newest stored reading, not this batch's (a late batch of
+        # older readings must not turn the state back).
+        results = pipe.execute()
+        ends, i = [], 0
         for sid in sids:
-            newest = max(d["t"] for d in by_station[sid])
-            lo = newest - (conf.noise_window_s if kind == "noise" else conf.water_window_s)
+            i += len(by_station[sid]) + 2
+            ends.append(results[i - 1][0][1])
+        pipe = r.pipeline(transaction=False)
+        for sid, end in zip(sids, ends):
+            lo = end - (conf.noise_window_s if kind == "noise" else conf.water_window_s)
             pipe.zrangebyscore(keys.env_series(sid), lo, "+inf")
         for sid, rows in zip(sids, pipe.execute()):
             readings = [orjson.loads(x) for x in rows]

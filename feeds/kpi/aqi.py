@@ -63,9 +63,10 @@ NO_AQI = Aqi(None, "No data", NO_DATA_COLOUR)
 
 
 def truncate(c: float, decimals: int) -> float:
-    """Cut (not round) to ``decimals`` places; the rounding guard keeps 35.4 from becoming 35.3."""
+    """Cut (not round) to ``decimals`` places. The guard absorbs floating-point representation error
+    only (35.4 x 10 = 353.99999999999994 must stay 354), so 35.49999999 still truncates to 35.4."""
     f = 10 ** decimals
-    return math.floor(round(c * f, 6)) / f
+    return math.floor(c * f + 1e-9) / f
 
 
 def round_half_up(x: float) -> int:
@@ -115,18 +116,27 @@ def index_of(table: str, c: float | None) -> Aqi:
     return NO_AQI  # beyond a table that stops early (8 h O3 > 0.200, 1 h SO2 > 304): another table applies
 
 
+O3_8H_TOP_PPM = 0.200  # the 8 h table ends here (AQI 300); above it the 1 h value decides
+
+
 def ozone_aqi(o3_8h: float | None, o3_1h: float | None) -> Aqi:
     """EPA: O3 AQI is the higher of the 8 h and 1 h indexes where each is defined; 8 h above
-    0.200 ppm has no 8 h index, so the 1 h value decides."""
+    0.200 ppm has no 8 h index, so the 1 h value decides. When it cannot (no 1 h mean, or one below
+    0.125 ppm), the 8 h value is still beyond the top of its scale: reported as 300, never as no data
+    (the same choice as SO2 above 304 ppb without a 24 h mean)."""
     candidates = [a for a in (index_of("o3_8h", o3_8h), index_of("o3_1h", o3_1h)) if a.value is not None]
-    return max(candidates, key=lambda a: (a.value, a.beyond)) if candidates else NO_AQI
+    if candidates:
+        return max(candidates, key=lambda a: (a.value, a.beyond))
+    if o3_8h is not None and math.isfinite(o3_8h) and truncate(o3_8h, DECIMALS["o3_8h"]) > O3_8H_TOP_PPM:
+        return _make(300)
+    return NO_AQI
 
 
 def so2_aqi(so2_1h: float | None, so2_24h: float | None) -> Aqi:
     """SO2: the 1 h table up to 304 ppb (AQI 200). Above it, AQI 201+ comes from the 24 h mean;
     a 24 h mean below 305 ppb (or none) leaves the 1 h reading at the top of its scale, 200."""
     one = index_of("so2_1h", so2_1h)
-    if one.value is not None or so2_1h is None or so2_1h < 0:
+    if one.value is not None or so2_1h is None or not math.isfinite(so2_1h) or so2_1h < 0:
         return one
     day = index_of("so2_24h", so2_24h)
     return day if day.value is not None else _make(200)

@@ -27,8 +27,24 @@ def hourly_means_of(sums: dict[str, dict[str, list]]) -> dict[str, dict[float, f
     return {p: {float(h): s / n for h, (s, n) in hours.items() if n} for p, hours in sums.items()}
 
 
+# Hours before the end hour the AQI looks at: the 24 h SO2 mean; the NowCast's 12 (O3 and CO need 8).
+HOURS_USED = {"so2": 24}
+HOURS_USED_DEFAULT = 12
+
+
+def window_means(sums: dict[str, dict[str, list]], end_hour: float) -> dict[str, dict[float, float]]:
+    """Like hourly_means_of, only the hours the AQI at ``end_hour`` uses (the state is re-derived for
+    every station touched by a batch; the other stored hours are the drill-down's)."""
+    out = {}
+    end = int(end_hour)
+    for p, hours in sums.items():
+        wanted = (str(end - i * 3600) for i in range(HOURS_USED.get(p, HOURS_USED_DEFAULT)))
+        out[p] = {float(h): c[0] / c[1] for h in wanted if (c := hours.get(h)) and c[1]}
+    return out
+
+
 def air_state(sid: str, meta: dict, sums: dict, end_hour: float, as_of: float, t0: float, dur: float) -> dict:
-    means = hourly_means_of(sums)
+    means = window_means(sums, end_hour)
     best, who, detail = station_aqi(means, end_hour)
     return {**_place(sid, meta, "air"), "as_of": as_of, "t0": t0, "dur": dur, "hour": end_hour,
             "aqi": best.value, "beyond": best.beyond, "category": best.category, "colour": best.colour,

@@ -116,7 +116,7 @@ def bench_city(r, url: str, city, repeat: int) -> list[tuple]:
         settings = Settings(url, 8050, None, keys.prefix, 5, None)
         client = create_app(settings, city).server.test_client()
         client.get("/_dash-layout")
-        version = int(r.get(keys.kpi_version()) or 0)
+        version = int(r.get(keys.kpi_version("environment")) or 0)
 
         def call(shown_version, station=None):
             outs = ["environment-banner.children", "environment-cards.children", "environment-map.figure",

@@ -33,7 +33,7 @@ def register(app, store, settings) -> None:
         view = f"{district}|{sid}"
         shown = shown_version if isinstance(shown_version, dict) else {}
         try:
-            version = store.version()
+            version = store.version("environment")
             kpis = {k["id"]: k for k in store.kpis(domain="environment")}
             histories = store.histories(list(env_page.ENV_KPIS))
             first = shown.get("view") != view or ctx.triggered_id == "theme"

@@ -90,7 +90,7 @@ def _refresh(client, shown_version):
 def test_table_ages_keep_counting_when_no_new_data_arrives(client, r, keys):
     # When every feed stops, the KPI version stands still; the table's "as of" ages (and the map's hover
     # ages) must still move on, not freeze at what they said when the last data arrived.
-    version = int(r.get(keys.kpi_version()) or 0)
+    version = int(r.get(keys.kpi_version("environment")) or 0)
     view = "None|None"
     fresh = _refresh(client, {"v": version, "view": view, "t": time.time()})
     assert "environment-side" not in fresh  # just shown: nothing to redo

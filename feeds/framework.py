@@ -129,6 +129,10 @@ class Adapter:
         """Queue the writes of accepted, de-duplicated records on a pipeline."""
         raise NotImplementedError
 
+    def prepare(self, r: redis.Redis, keys: Keys) -> None:
+        """Before each batch is parsed: read what parsing needs from Redis (optional; e.g. a lookup table
+        an earlier run stored). A Redis error here fails the batch like any other Redis error."""
+
     def published(self, records: list[Record]) -> None:
         """Called once Redis has accepted ``records`` (for adapter-side bookkeeping)."""
 
@@ -184,6 +188,7 @@ class Runner:
         dead: list[tuple[str, Any]] = []
         kept: list[tuple[str, Any]] = []  # defects of records that were stored anyway
         good: dict[str, Record] = {}
+        adapter.prepare(self.r, self.keys)
         try:
             raws = list(adapter.parse(payload))
         except Exception as e:  # Rejected, or a parser that crashed: the payload is kept either way

@@ -366,3 +366,18 @@ def test_a_few_minutes_of_the_current_hour_are_not_an_hourly_mean(r, keys, run, 
     res = run(orjson.dumps([_ten_minute_rows(h + 600, [200.0] * 4)]), adapter=adapter, now=h + 3000)
     s = state(r, keys, "openaq-3")
     assert (s["aqi"], s["category"], s["hour"]) == (195, "Unhealthy", h)
+
+
+def test_a_new_process_knows_the_sensors_an_earlier_run_stored(r, keys, redis_url, tmp_path):
+    # One --once run reads the locations; a second --once run (a new process) reads /latest alone.
+    # The sensor list stored by the first is loaded before the second parses, so no row is rejected.
+    first = tmp_path / "locations.json"
+    first.write_bytes(orjson.dumps(recording("openaq_v3_locations_1.json")))
+    out = feeds_cli("run", "environment", "--once", "--format", "openaq", "--file", str(first),
+                    redis_url=redis_url, keys=keys)
+    assert out.returncode == 0, out.stderr
+    out = feeds_cli("run", "environment", "--once", "--format", "openaq", "--file",
+                    str(ENV / "openaq_v3_locations_1_latest.json"), redis_url=redis_url, keys=keys)
+    assert out.returncode == 0, out.stderr
+    assert "1 records, 1 stored, 0 rejected" in out.stdout, out.stdout
+    assert state(r, keys, "openaq-1")["hour_means"]["pm25"] == 8.15

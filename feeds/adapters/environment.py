@@ -539,11 +539,15 @@ class EnvironmentAdapter(CityAdapter):
         self._learnt.update(rec.data["meta"]["id"] for rec in records if rec.data.get("meta"))
 
     # --- derived state: hourly means, NowCast, AQI, LAeq, water alerts (compute on write) ---------------
-    def housekeeping(self, r, keys, now):
+    def prepare(self, r, keys):
+        # Sensor ids an earlier run learnt from /v3/locations: a later /latest or /measurements payload
+        # (even a --once run of a file) names only sensor ids.
         if not self._sensors_loaded:
             self._sensors_loaded = True
             for sid, raw in r.hgetall(keys.env_openaq_sensors()).items():
                 self.sensors.setdefault(sid, orjson.loads(raw))
+
+    def housekeeping(self, r, keys, now):
         pending, self._pending = self._pending, []
         touched, self._touched = self._touched, defaultdict(set)
         if pending:

@@ -103,3 +103,19 @@ def test_vehicles_the_bull_runner_schedule_needs_on_a_wednesday_morning(usf):
 def test_not_a_zip_is_a_clear_error():
     with pytest.raises(ValueError, match="not a zip"):
         load_gtfs(b"hello")
+
+
+def test_a_loop_trip_matched_by_stop_id_finds_the_second_visit():
+    # A loop S1 S2 S3 S1 (the Bull Runner's trips start and end at stop 222). Updates without
+    # stop_sequence, in stop order (as the spec requires): S1 +60 (the start), then S1 +120 (the
+    # return). The second one is the 4th stop, not the 1st again: delays 60, 60, 60, 120.
+    loop = [StopTime(i, s, 100 * i, 100 * i, True) for i, s in enumerate(("S1", "S2", "S3", "S1"), start=1)]
+    out = stop_delays(loop, [StopUpdate(None, "S1", dep_delay=60), StopUpdate(None, "S1", arr_delay=120)], 0)
+    assert [s.dep_delay for s in out] == [60, 60, 60, 120]
+
+
+def test_updates_keep_the_feed_order_when_some_have_a_sequence_and_some_only_a_stop_id():
+    # Feed order is stop order: S2 (stop_id only) +60, then stop_sequence 4 +200. S2 is stop 2:
+    # stops 2, 3 get +60 (3 inherits), 4, 5 get +200; stop 1 is before any data: unknown.
+    out = stop_delays(stops(), [StopUpdate(None, "S2", dep_delay=60), StopUpdate(4, "S4", dep_delay=200)], 0)
+    assert [s.dep_delay for s in out] == [None, 60, 60, 200, 200]

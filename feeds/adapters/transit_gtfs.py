@@ -296,13 +296,14 @@ def _event_delay(delay: int | None, when: int | None, scheduled: float | None) -
     return None
 
 
-def _match(stop_times: list[StopTime], upd: StopUpdate, start: int) -> int | None:
-    for i in range(start, len(stop_times)):
-        st = stop_times[i]
-        if upd.seq is not None and st.seq == upd.seq:
-            return i
-        if upd.seq is None and upd.stop_id and st.stop_id == upd.stop_id:
-            return i
+def _match(stop_times: list[StopTime], upd: StopUpdate, after: int) -> int | None:
+    """The stop an update is for: by stop_sequence when given (unique in a trip), else the first stop
+    with its stop_id after the previous update's stop (feeds list updates in stop order; a loop trip
+    visits its first stop again at the end)."""
+    if upd.seq is not None:
+        return next((i for i, st in enumerate(stop_times) if st.seq == upd.seq), None)
+    if upd.stop_id:
+        return next((i for i in range(after + 1, len(stop_times)) if stop_times[i].stop_id == upd.stop_id), None)
     return None
 
 
@@ -317,9 +318,9 @@ def stop_delays(stop_times: list[StopTime], updates: list[StopUpdate], day_start
     - ``time`` wins over ``delay``; ``delay = time - (service day start + scheduled seconds)``.
     """
     by_index: dict[int, StopUpdate] = {}
-    pos = 0
-    for upd in sorted(updates, key=lambda u: (u.seq is None, u.seq or 0)):
-        i = _match(stop_times, upd, pos if upd.seq is None else 0)
+    pos = -1
+    for upd in updates:  # in the feed's order, which the spec requires to be stop order
+        i = _match(stop_times, upd, pos)
         if i is not None:
             by_index[i] = upd
             pos = i

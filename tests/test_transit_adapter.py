@@ -266,3 +266,54 @@ def test_without_trip_updates_delay_is_observed_minus_scheduled_from_positions(r
     event = orjson.loads(r.hget(keys.transit_departures(), f"{trip.id}|{third.seq}"))
     assert event["dl"] == 90 and event["s"] == third.stop_id and event["r"] == "R2"
     assert orjson.loads(r.hget(keys.transit_vehicles(), "bus-7"))["dl"] == 90
+
+
+def _vp_only(r, keys, sample_city, tmp_path, reports):
+    """Feed VehiclePositions of one R2 trip (no TripUpdates): ``reports`` = [(stop index, status, t - day)]."""
+    from datetime import date
+
+    from feeds.adapters.transit_gtfs import service_day_start
+    from feeds.simulate.transit import build_gtfs
+
+    zip_path = tmp_path / "sample.zip"
+    zip_path.write_bytes(build_gtfs(sample_city))
+    a = adapter(sample_city, str(zip_path))
+    a.ensure_static()
+    trip = next(t for t in a.sched.gtfs.trips.values() if t.route_id == "R2" and t.start >= 9 * 3600)
+    day = service_day_start(date(2026, 11, 18), sample_city.timezone)
+    runner = Runner(r, keys, sample_city)
+    for i, status, at in reports(trip):
+        st = trip.stop_times[i]
+        msg = rt.FeedMessage()
+        msg.header.gtfs_realtime_version = "2.0"
+        msg.header.timestamp = int(day + at)
+        v = msg.entity.add(id="b1").vehicle
+        v.trip.trip_id, v.trip.start_date = trip.id, "20261118"
+        v.vehicle.id = "bus-7"
+        v.position.latitude, v.position.longitude = 40.0, -75.0
+        v.stop_id, v.current_stop_sequence = st.stop_id, st.seq
+        if status is not None:
+            v.current_status = status
+        runner.run_once(a, msg.SerializeToString())
+    return trip, {int(k.split("|")[1]): orjson.loads(v)["dl"] for k, v in r.hgetall(keys.transit_departures()).items()}
+
+
+def test_in_transit_to_a_stop_is_the_departure_from_the_stop_before(r, keys, sample_city, tmp_path):
+    # GTFS-RT: stop_id / current_stop_sequence name the stop the bus is AT or HEADING TO; current_status
+    # says which (absent = IN_TRANSIT_TO, as in the KCM feed). A bus STOPPED_AT stop 2 at its scheduled
+    # arrival + 30 s, then IN_TRANSIT_TO stop 3 at stop 2's scheduled departure + 60 s: it left stop 2
+    # 60 s late (the departure, TCQSM's event at a timepoint, replaces the arrival's +30). Stop 3 is not
+    # reached yet: no event there (the old reading, t - scheduled arrival at stop 3, made this bus early
+    # by the running time between the stops).
+    trip, got = _vp_only(r, keys, sample_city, tmp_path, lambda trip: [
+        (1, rt.VehiclePosition.STOPPED_AT, trip.stop_times[1].arr + 30),
+        (2, None, trip.stop_times[1].dep + 60)])
+    assert got == {trip.stop_times[1].seq: 60}
+    assert orjson.loads(r.hget(keys.transit_vehicles(), "bus-7"))["dl"] == 60
+
+
+def test_a_first_report_heading_to_a_stop_is_not_a_delay(r, keys, sample_city, tmp_path):
+    # The first report of a bus, IN_TRANSIT_TO stop 3: when it left stop 2 is not known -> no event.
+    trip, got = _vp_only(r, keys, sample_city, tmp_path, lambda trip: [
+        (2, rt.VehiclePosition.IN_TRANSIT_TO, trip.stop_times[2].arr - 100)])
+    assert got == {}

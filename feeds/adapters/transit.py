@@ -21,6 +21,7 @@ import os
 import statistics
 import time
 import urllib.request
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -197,6 +198,8 @@ class TransitAdapter(CityAdapter):
                 except OSError as e:
                     flag = "--" + key.replace("_", "-")
                     raise ConfigError(f"{cls.name}: cannot read {flag} {where}: {e.strerror}") from None
+                if key == "gtfs_static" and not zipfile.is_zipfile(where):
+                    raise ConfigError(f"{cls.name}: --gtfs-static {where} is not a GTFS zip file")
 
     def __init__(self, city, source, gtfs: Gtfs | None = None):
         super().__init__(city, source)

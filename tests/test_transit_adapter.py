@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import orjson
@@ -172,10 +173,15 @@ def test_scheduled_trip_update_with_times_and_skips(r, keys, sample_city, tmp_pa
     assert got == {st[1].seq: 150, st[3].seq: 150, st[4].seq: 150}
 
 
+# A prefix of this run's own: the suite runs in several worktrees at once against one Redis, and a
+# fixed prefix let one run's clean-up delete another's keys mid-test.
+CLI_PREFIX = f"cbtest-transitcli-{uuid.uuid4().hex[:8]}"
+
+
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "feeds", *args], cwd=ROOT, capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:6379/0",
-                               "KEY_PREFIX": "cbtest-transitcli"}, timeout=60)
+                               "KEY_PREFIX": CLI_PREFIX}, timeout=60)
 
 
 def test_cli_without_a_schedule_exits_2_with_one_line():
@@ -192,7 +198,7 @@ def test_cli_transit_flags_belong_to_the_transit_feed_only():
 def test_cli_runs_the_fixture_files_once(r):
     from feeds.schema import Keys
 
-    keys = Keys("cbtest-transitcli")
+    keys = Keys(CLI_PREFIX)
     try:
         p = run_cli("run", "transit", "--gtfs-static", USF_GTFS, "--vehicle-positions",
                     str(FIX / "usf_bullrunner_vehicle_positions.pb"), "--trip-updates",
@@ -224,7 +230,7 @@ def test_city_config_names_the_sources_like_the_flags(r, tmp_path):
         "gtfs_static": USF_GTFS, "vehicle_positions": str(FIX / "usf_bullrunner_vehicle_positions.pb")}}
     path = tmp_path / "city.json"
     path.write_text(json.dumps(city))
-    keys = Keys("cbtest-transitcfg")
+    keys = Keys(f"cbtest-transitcfg-{uuid.uuid4().hex[:8]}")
     try:
         p = subprocess.run([sys.executable, "-m", "feeds", "run", "transit", "--once"], cwd=ROOT, capture_output=True,
                            text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -317,3 +323,12 @@ def test_a_first_report_heading_to_a_stop_is_not_a_delay(r, keys, sample_city, t
     trip, got = _vp_only(r, keys, sample_city, tmp_path, lambda trip: [
         (2, rt.VehiclePosition.IN_TRANSIT_TO, trip.stop_times[2].arr - 100)])
     assert got == {}
+
+
+def test_cli_with_a_schedule_file_that_is_not_a_zip_exits_2_with_one_line():
+    # A user passing the VehiclePositions file as --gtfs-static: the feed would run with no schedule
+    # (every route accepted, no service delivered), so the flag is refused at start instead.
+    vp = str(FIX / "usf_bullrunner_vehicle_positions.pb")
+    p = run_cli("run", "transit", "--gtfs-static", vp, "--vehicle-positions", vp, "--once")
+    assert p.returncode == 2
+    assert p.stderr.strip().count("\n") == 0 and "--gtfs-static" in p.stderr and "not a GTFS zip" in p.stderr

@@ -89,7 +89,8 @@ def test_updates_matched_by_stop_id_when_no_sequence():
 def test_vehicles_the_bull_runner_schedule_needs_on_a_wednesday_morning(usf):
     # 2017-09-13 10:52:55 EDT (the VehiclePositions fixture's header time), a Wednesday: service "Mo"
     # (Mon-Thu). Running frequencies: A 600 s, B 540, C 720, D 600, E 600, F 600. Trip durations from
-    # stop_times: A 07:00:00-07:19:43 = 1183 s -> ceil(1183/600) = 2; B 939/540 -> 2; C 1438/720 -> 2;
+    # stop_times (first departure to last arrival): A 07:00:00-07:19:43 = 1183 s -> ceil(1183/600) = 2;
+    # B 07:00:00-07:14:39 = 879 s -> ceil(879/540) = 2; C 1438/720 -> 2;
     # D 2004/600 -> 4; E 1565/600 -> 3; F 3402/600 -> 6. Total 19.
     at = 1505314375
     active = {sid: usf.service_days(sid, at, "America/New_York") for sid in usf.services}

@@ -34,9 +34,12 @@ class Headway:
     district: str | None
 
 
-def observed_headways(passages: list[dict]) -> list[Headway]:
+def observed_headways(passages: list[dict], since: float | None = None) -> list[Headway]:
     """feed-formats.md §3.3: h_i = t_i - t_(i-1) at stop s for consecutive vehicles of the same
-    route_id + direction_id. The same vehicle twice in a row (a restart, a loop) is not a headway."""
+    route_id + direction_id. The same vehicle twice in a row (a restart, a loop) is not a headway.
+    ``since``: only headways ending at or after it (earlier passages still serve as t_(i-1))."""
+    if since is None:
+        since = float("-inf")
     by_stop: dict[tuple, list[dict]] = defaultdict(list)
     for p in passages:
         by_stop[(p["r"], p["d"], p["s"])].append(p)
@@ -46,9 +49,9 @@ def observed_headways(passages: list[dict]) -> list[Headway]:
             continue
         ps.sort(key=_t)
         for prev, cur in zip(ps, ps[1:]):
-            if prev["v"] == cur["v"]:
-                continue
             t = cur["t"]
+            if t < since or prev["v"] == cur["v"]:
+                continue
             out.append(Headway(route, direction, stop, float(t - prev["t"]), cur.get("H"), float(t), cur.get("ds")))
     return out
 
@@ -247,7 +250,7 @@ def compute(engine) -> dict[str, tuple[Computed, float]]:
     vehicles, scheduled, departures, passages, as_of = read_inputs(engine.r, engine.keys, cfg.window_s)
     health = engine.feed_health("transit")
     fresh = engine.freshness(health)
-    headways = observed_headways(passages)
+    headways = observed_headways(passages, as_of - cfg.window_s if as_of is not None else None)
     computed = transit_kpis(vehicles, scheduled, departures, passages, as_of, cfg, engine.district_ids, headways)
     # Per-stop figures of each route, for the drill-down: worked out here, once per update.
     stats = route_stop_stats(departures, headways, as_of, cfg)

@@ -432,7 +432,7 @@ class TransitAdapter(CityAdapter):
                 shift = (parse_gtfs_time(desc.start_time) or 0) - (trip.start or 0)
             day_start = self._day_start(trip, desc, t) + shift
             delays = stop_delays(stop_times, updates, day_start, trip_delay)
-            times = {st.seq: st for st in stop_times}
+            times = trip.by_seq
             last_seq = stop_times[-1].seq
             horizon = t + self.config.prediction_lookahead_s
             for sd in delays:

@@ -13,7 +13,7 @@ import math
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from feeds.config import City, ConfigError
@@ -71,6 +71,7 @@ def parse_gtfs_time(text: str) -> int | None:
     return h * 3600 + m * 60 + s
 
 
+@lru_cache(maxsize=256)
 def service_day_start(day: date, tz: str) -> float:
     """GTFS reference: times count from "noon minus 12h" of the service day (local), which differs
     from midnight on the days clocks change."""
@@ -78,12 +79,13 @@ def service_day_start(day: date, tz: str) -> float:
     return noon.timestamp() - 12 * 3600
 
 
+@lru_cache(maxsize=256)
 def parse_yyyymmdd(text: str) -> date:
     text = text.strip()
     return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
 
 
-@dataclass
+@dataclass(slots=True)
 class StopTime:
     seq: int
     stop_id: str
@@ -112,6 +114,10 @@ class Trip:
     def start(self) -> int | None:
         return next((st.dep if st.dep is not None else st.arr for st in self.stop_times
                      if (st.dep if st.dep is not None else st.arr) is not None), None)
+
+    @cached_property
+    def by_seq(self) -> dict[int, StopTime]:
+        return {st.seq: st for st in self.stop_times}
 
     @cached_property
     def end(self) -> int | None:
@@ -265,7 +271,7 @@ def simplify(points: list[tuple[float, float]], max_points: int = 200) -> list[t
 NO_DATA, SKIPPED = "NO_DATA", "SKIPPED"
 
 
-@dataclass
+@dataclass(slots=True)
 class StopUpdate:
     """One StopTimeUpdate, decoded: ``*_delay``/``*_time`` are None when the field is absent."""
     seq: int | None
@@ -277,7 +283,7 @@ class StopUpdate:
     dep_time: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class StopDelay:
     seq: int
     stop_id: str

@@ -84,3 +84,11 @@ def test_no_input_is_no_data_not_zero():
     out = transit_kpis([], {}, [], [], None, CFG, DISTRICTS)
     assert all(c.value is None for c in out.values())
     assert headway_cv([]) is None
+
+
+def test_headways_before_the_window_are_left_out_but_their_passages_still_count_as_predecessors():
+    # Passages at 0, 500, 1300 s; since = 400: the headway ending at 500 (500 - 0 = 500) is kept, as
+    # its end is after 400, and so is 1300 - 500 = 800; with since = 600 only the 800 s one.
+    ps = [passage(v, t) for v, t in zip("abc", (0, 500, 1300))]
+    assert [h.h for h in observed_headways(ps, since=T0 + 400)] == [500.0, 800.0]
+    assert [h.h for h in observed_headways(ps, since=T0 + 600)] == [800.0]

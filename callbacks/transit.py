@@ -38,7 +38,7 @@ def register(app, store, settings) -> None:
                 return transit_page.cards(kpis, histories, route), no_update, no_update, no_update, no_update, no_update
             routes, stops, _ = reads.static(store)
             vehicles = reads.vehicles(store)
-            alerts = reads.alerts(store)
+            alerts = transit_page.alerts_in_force(reads.alerts(store), now)
             stats = reads.route_stats(store, route) if route else {}
             trip = None
             if vehicle_id:

@@ -412,6 +412,16 @@ def route_detail(route_info: dict, stops: dict, stats: dict, cfg: TransitConfig,
 
 
 # --- alerts -----------------------------------------------------------------------------------
+def alerts_in_force(alerts: list[dict], at: float) -> list[dict]:
+    """GTFS-RT ``Alert.active_period``: an alert is shown while one of its periods holds (a missing start
+    or end is open); an alert without a period is shown as long as the feed carries it. A detour
+    announced for next week is not in force today."""
+    def active(a: dict) -> bool:
+        periods = a.get("periods") or []
+        return not periods or any((s is None or s <= at) and (e is None or at < e) for s, e in periods)
+    return [a for a in alerts if active(a)]
+
+
 def alerts_panel(alerts: list[dict], names: dict[str, str], now: float) -> list:
     if not alerts:
         return [html.H3("Service alerts"), html.P("No service alert in force.", className="muted")]

@@ -7,7 +7,8 @@ from dashboard.pages import transit as page
 def test_the_map_outlines_the_districts_and_shades_them_by_on_time(sample_city):
     # The department head's "which district suffers": the district layer is the map's first trace,
     # coloured by the district's on-time %, its hover naming on time, bunched and service delivered.
-    # A district without on-time data is outlined only (opacity 0), not painted as the worst colour.
+    # A district without on-time data is grey (below the scale's red end), keeping its outline, not
+    # painted as the worst colour; an on-time % under 50 is as red as 50.
     first, second = sample_city.districts[0], sample_city.districts[1]
     def by_district(values):  # the store's shape
         return {"by_district": {d: {"value": v, "status": "ok" if v is not None else "no_data"}
@@ -19,8 +20,11 @@ def test_the_map_outlines_the_districts_and_shades_them_by_on_time(sample_city):
     assert skeleton["data"][page.DISTRICTS]["type"] == "choroplethmap"
     assert len(skeleton["data"][page.DISTRICTS]["locations"]) == len(sample_city.districts)
     live = page.district_data(sample_city, kpis)[page.DISTRICTS]
-    assert live["z"][0] == 72.4 and live["marker"]["opacity"][0] > 0
-    assert live["marker"]["opacity"][1] == 0
+    assert live["z"][0] == 72.4 and live["z"][1] == page.OTP_NONE < page.OTP_MIN
+    assert page.OTP_SCALE[0][1] == page.OTP_SCALE[1][1] == "#9ca3af"  # the no-data band is grey
+    assert page.district_data(sample_city, {"transit.on_time_pct": by_district({first.id: 20.0})})[
+        page.DISTRICTS]["z"][0] == page.OTP_MIN
+    assert min(live["marker"]["opacity"]) > 0  # every district keeps its outline
     assert live["text"][0] == f"{first.name}: on time 72 % · bunched 12 % · service delivered 95 %"
     assert "on time — %" in live["text"][1]
     # the buses' bands come after the district layer and the route lines

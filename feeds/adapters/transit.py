@@ -510,8 +510,8 @@ class TransitAdapter(CityAdapter):
                     h = None
                     if self.sched is not None:
                         h = self.sched.scheduled_headway(d["r"], d["d"], d["t"], self._active(d["t"]))
-                    member = {"r": d["r"], "d": d["d"], "s": d["s"], "v": d["id"], "t": d["t"], "H": h,
-                              "ds": d["ds"]}
+                    member = {"r": d["r"], "d": d["d"], "s": d["s"], "v": d["id"], "trip": d["trip"], "t": d["t"],
+                              "H": h, "ds": d["ds"]}
                     passages[orjson.dumps(member)] = d["t"]
                 if obs is not None:
                     self._observe(d, obs, departures)

@@ -48,6 +48,7 @@ def observed_headways(passages: list[dict], since: float | None = None) -> list[
         if len(ps) < 2:
             continue
         ps.sort(key=_t)
+        ps = _first_of_each_visit(ps)
         for prev, cur in zip(ps, ps[1:]):
             t = cur["t"]
             if t < since or prev["v"] == cur["v"]:
@@ -58,6 +59,26 @@ def observed_headways(passages: list[dict], since: float | None = None) -> list[
 
 def _t(p: dict) -> float:
     return p["t"]
+
+
+SAME_VISIT_S = 900  # without a trip id: the same bus at the same stop again within this is one visit
+
+
+def _first_of_each_visit(ps: list[dict]) -> list[dict]:
+    """Passages of one stop in time order, each visit once, at its first time. A restarted adapter
+    records the stop every bus is at or heading to again; that repeat is no passage (it made a
+    headway of 0 s, "bunched", with the next bus first seen at the same instant). One visit: the same
+    bus on the same trip (or, without trip ids, within SAME_VISIT_S)."""
+    first: dict[str, tuple] = {}
+    out = []
+    for p in ps:
+        v, trip, t = p["v"], p.get("trip"), p["t"]
+        seen = first.get(v)
+        if seen is not None and (seen[0] == trip if trip is not None else t - seen[1] < SAME_VISIT_S):
+            continue
+        first[v] = (trip, t)
+        out.append(p)
+    return out
 
 
 def headway_cv(headways: list[Headway]) -> float | None:

@@ -124,24 +124,32 @@ def delay_text(delay: float | None) -> str:
 
 # Trace order of the map; map_data() addresses traces by these positions.
 DISTRICTS, ROUTE_LINES, FOCUS_LINE, STOPS, FIRST_BAND = 0, 1, 2, 3, 4
-# Districts shaded by their on-time % (red at 50 % or less, green at 100 %), as on the other pages.
-OTP_SCALE = [[0, "#d73027"], [0.5, "#fc8d59"], [0.7, "#fee08b"], [1, "#1a9850"]]
-OTP_MIN, OTP_MAX = 50.0, 100.0
+# Districts shaded by their on-time % (red at 50 % or less, amber at 75, yellow at 85, green at 100 %),
+# as on the other pages; a district without data sits below the scale, in grey (z = OTP_NONE), so it
+# keeps its outline (a transparent district would lose it) without looking like the worst.
+OTP_NONE, OTP_MIN, OTP_MAX = 40.0, 50.0, 100.0
+
+
+def _at(v: float) -> float:
+    return (v - OTP_NONE) / (OTP_MAX - OTP_NONE)
+
+
+OTP_SCALE = [[0, "#9ca3af"], [_at(OTP_MIN) - 0.001, "#9ca3af"], [_at(OTP_MIN), "#d73027"],
+             [_at(75), "#fc8d59"], [_at(85), "#fee08b"], [1, "#1a9850"]]
 
 
 def district_data(city, kpis: dict[str, dict], theme: str = "dark") -> dict[int, dict]:
-    """The district layer's live part: on-time % as the colour (a district without on-time data is
-    outlined, not shaded); on time, bunched and service delivered in the hover, so "which district
-    suffers" is answered on the map."""
+    """The district layer's live part: on-time % as the colour (grey without on-time data); on time,
+    bunched and service delivered in the hover, so "which district suffers" is answered on the map."""
     def by(kid):  # the store's by_district: {district: {"value", "status"}}
         return {d: v.get("value") for d, v in ((kpis.get(kid) or {}).get("by_district") or {}).items()}
     otp, bunched, delivered = by("transit.on_time_pct"), by("transit.bunched_pct"), by("transit.service_delivered_pct")
     z, text = [], []
     for d in city.districts:
-        z.append(OTP_MIN if otp.get(d.id) is None else otp[d.id])
+        z.append(OTP_NONE if otp.get(d.id) is None else max(OTP_MIN, otp[d.id]))
         text.append(f"{d.name}: on time {format_value(otp.get(d.id), 0)} % · bunched "
                     f"{format_value(bunched.get(d.id), 0)} % · service delivered {format_value(delivered.get(d.id), 0)} %")
-    opacity = [0.22 if otp.get(d.id) is not None else 0.0 for d in city.districts]
+    opacity = [0.22] * len(city.districts)
     return {DISTRICTS: {"z": z, "text": text,
                         "marker": {"opacity": opacity, "line": {"color": THEME_OUTLINE[theme], "width": 1.5}}}}
 
@@ -162,7 +170,7 @@ def map_skeleton(city, routes: dict, stops: dict, route: str | None, theme: str,
     f_lat = [p[1] for p in focus.get("shape", [])] if focus else []
     route_stops = [stops[s] | {"id": s} for s in (focus or {}).get("stops", []) if s in stops]
     line_colour = "#51627d" if theme == "dark" else "#8a99ad"
-    districts = district_layer(city, {}, "on time %", theme, OTP_SCALE, OTP_MIN, OTP_MAX)
+    districts = district_layer(city, {}, "on time %", theme, OTP_SCALE, OTP_NONE, OTP_MAX)
     districts["hovertemplate"] = "%{text}<extra></extra>"
     data = [
         districts,

@@ -48,7 +48,8 @@ def observed_headways(passages: list[dict], since: float | None = None) -> list[
         if len(ps) < 2:
             continue
         ps.sort(key=_t)
-        ps = _first_of_each_visit(ps)
+        if len({p["v"] for p in ps}) < len(ps):  # some bus seen here twice: one passage per visit
+            ps = _first_of_each_visit(ps)
         for prev, cur in zip(ps, ps[1:]):
             t = cur["t"]
             if t < since or prev["v"] == cur["v"]:

@@ -10,7 +10,6 @@ The window ends at the newest input (so a replayed file is judged on its own tim
 from __future__ import annotations
 
 import math
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -91,7 +90,7 @@ def headway_cv(headways: list[Headway]) -> float | None:
     deviations = [h - big_h for h, big_h in pairs]
     m = math.fsum(deviations) / len(deviations)
     sd = math.sqrt(math.fsum((d - m) ** 2 for d in deviations) / len(deviations))  # float, not Fractions: hot
-    return sd / statistics.fmean(big_h for _, big_h in pairs)
+    return sd / (math.fsum(big_h for _, big_h in pairs) / len(pairs))
 
 
 def bunched_pct(headways: list[Headway], ratio: float) -> float | None:
@@ -109,7 +108,7 @@ def on_time_pct(delays: list[float], cfg: TransitConfig) -> float | None:
 
 
 def mean(xs: list[float]) -> float | None:
-    return statistics.fmean(xs) if xs else None
+    return math.fsum(xs) / len(xs) if xs else None
 
 
 def _grouped(items, key) -> dict:

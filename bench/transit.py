@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from google.transit import gtfs_realtime_pb2 as rt
 
-from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
+from feeds.config import SAMPLE_CITY, FeedSource, Settings, parse_city
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
 from feeds.redis_conn import EmbeddedRedis, connect

@@ -38,7 +38,7 @@ def register(app, store, settings) -> None:
                 return transit_page.cards(kpis, histories, route), no_update, no_update, no_update, no_update, no_update
             routes, stops, _ = reads.static(store)
             vehicles = reads.vehicles(store)
-            alerts = reads.alerts(store)
+            alerts = transit_page.alerts_in_force(reads.alerts(store), now)
             stats = reads.route_stats(store, route) if route else {}
             trip = None
             if vehicle_id:
@@ -54,13 +54,13 @@ def register(app, store, settings) -> None:
         newest = max((v["t"] for v in vehicles), default=0)
         live = [v for v in shown if v["t"] >= newest - cfg.vehicle_fresh_s]
         short = {rid: r.get("short_name") or rid for rid, r in routes.items()}
-        data = transit_page.map_data(live, short, cfg, now)
+        data = {**transit_page.map_data(live, short, cfg, now), **transit_page.district_data(store.city, kpis, theme)}
         base = (transit_page.map_skeleton(store.city, routes, stops, route, theme, settings.map_tile_url, cfg,
                                           len(live)) if first else Patch())
         figure = transit_page.apply_map_data(base, data)
         if route:
             side = transit_page.route_side(route, shown, stops, names, now, newest - cfg.vehicle_fresh_s)
-            detail = transit_page.route_detail(routes.get(route, {}), stops, stats, cfg, theme, trip)
+            detail = transit_page.route_detail(routes.get(route, {}), stops, stats, cfg, theme, trip, kpis)
         else:
             side = transit_page.routes_table(kpis, routes, sort)
             detail = []

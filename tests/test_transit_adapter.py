@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import orjson
@@ -172,10 +173,15 @@ def test_scheduled_trip_update_with_times_and_skips(r, keys, sample_city, tmp_pa
     assert got == {st[1].seq: 150, st[3].seq: 150, st[4].seq: 150}
 
 
+# A prefix of this run's own: the suite runs in several worktrees at once against one Redis, and a
+# fixed prefix let one run's clean-up delete another's keys mid-test.
+CLI_PREFIX = f"cbtest-transitcli-{uuid.uuid4().hex[:8]}"
+
+
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "feeds", *args], cwd=ROOT, capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:6379/0",
-                               "KEY_PREFIX": "cbtest-transitcli"}, timeout=60)
+                               "KEY_PREFIX": CLI_PREFIX}, timeout=60)
 
 
 def test_cli_without_a_schedule_exits_2_with_one_line():
@@ -192,7 +198,7 @@ def test_cli_transit_flags_belong_to_the_transit_feed_only():
 def test_cli_runs_the_fixture_files_once(r):
     from feeds.schema import Keys
 
-    keys = Keys("cbtest-transitcli")
+    keys = Keys(CLI_PREFIX)
     try:
         p = run_cli("run", "transit", "--gtfs-static", USF_GTFS, "--vehicle-positions",
                     str(FIX / "usf_bullrunner_vehicle_positions.pb"), "--trip-updates",
@@ -224,7 +230,7 @@ def test_city_config_names_the_sources_like_the_flags(r, tmp_path):
         "gtfs_static": USF_GTFS, "vehicle_positions": str(FIX / "usf_bullrunner_vehicle_positions.pb")}}
     path = tmp_path / "city.json"
     path.write_text(json.dumps(city))
-    keys = Keys("cbtest-transitcfg")
+    keys = Keys(f"cbtest-transitcfg-{uuid.uuid4().hex[:8]}")
     try:
         p = subprocess.run([sys.executable, "-m", "feeds", "run", "transit", "--once"], cwd=ROOT, capture_output=True,
                            text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -266,3 +272,63 @@ def test_without_trip_updates_delay_is_observed_minus_scheduled_from_positions(r
     event = orjson.loads(r.hget(keys.transit_departures(), f"{trip.id}|{third.seq}"))
     assert event["dl"] == 90 and event["s"] == third.stop_id and event["r"] == "R2"
     assert orjson.loads(r.hget(keys.transit_vehicles(), "bus-7"))["dl"] == 90
+
+
+def _vp_only(r, keys, sample_city, tmp_path, reports):
+    """Feed VehiclePositions of one R2 trip (no TripUpdates): ``reports`` = [(stop index, status, t - day)]."""
+    from datetime import date
+
+    from feeds.adapters.transit_gtfs import service_day_start
+    from feeds.simulate.transit import build_gtfs
+
+    zip_path = tmp_path / "sample.zip"
+    zip_path.write_bytes(build_gtfs(sample_city))
+    a = adapter(sample_city, str(zip_path))
+    a.ensure_static()
+    trip = next(t for t in a.sched.gtfs.trips.values() if t.route_id == "R2" and t.start >= 9 * 3600)
+    day = service_day_start(date(2026, 11, 18), sample_city.timezone)
+    runner = Runner(r, keys, sample_city)
+    for i, status, at in reports(trip):
+        st = trip.stop_times[i]
+        msg = rt.FeedMessage()
+        msg.header.gtfs_realtime_version = "2.0"
+        msg.header.timestamp = int(day + at)
+        v = msg.entity.add(id="b1").vehicle
+        v.trip.trip_id, v.trip.start_date = trip.id, "20261118"
+        v.vehicle.id = "bus-7"
+        v.position.latitude, v.position.longitude = 40.0, -75.0
+        v.stop_id, v.current_stop_sequence = st.stop_id, st.seq
+        if status is not None:
+            v.current_status = status
+        runner.run_once(a, msg.SerializeToString())
+    return trip, {int(k.split("|")[1]): orjson.loads(v)["dl"] for k, v in r.hgetall(keys.transit_departures()).items()}
+
+
+def test_in_transit_to_a_stop_is_the_departure_from_the_stop_before(r, keys, sample_city, tmp_path):
+    # GTFS-RT: stop_id / current_stop_sequence name the stop the bus is AT or HEADING TO; current_status
+    # says which (absent = IN_TRANSIT_TO, as in the KCM feed). A bus STOPPED_AT stop 2 at its scheduled
+    # arrival + 30 s, then IN_TRANSIT_TO stop 3 at stop 2's scheduled departure + 60 s: it left stop 2
+    # 60 s late (the departure, TCQSM's event at a timepoint, replaces the arrival's +30). Stop 3 is not
+    # reached yet: no event there (the old reading, t - scheduled arrival at stop 3, made this bus early
+    # by the running time between the stops).
+    trip, got = _vp_only(r, keys, sample_city, tmp_path, lambda trip: [
+        (1, rt.VehiclePosition.STOPPED_AT, trip.stop_times[1].arr + 30),
+        (2, None, trip.stop_times[1].dep + 60)])
+    assert got == {trip.stop_times[1].seq: 60}
+    assert orjson.loads(r.hget(keys.transit_vehicles(), "bus-7"))["dl"] == 60
+
+
+def test_a_first_report_heading_to_a_stop_is_not_a_delay(r, keys, sample_city, tmp_path):
+    # The first report of a bus, IN_TRANSIT_TO stop 3: when it left stop 2 is not known -> no event.
+    trip, got = _vp_only(r, keys, sample_city, tmp_path, lambda trip: [
+        (2, rt.VehiclePosition.IN_TRANSIT_TO, trip.stop_times[2].arr - 100)])
+    assert got == {}
+
+
+def test_cli_with_a_schedule_file_that_is_not_a_zip_exits_2_with_one_line():
+    # A user passing the VehiclePositions file as --gtfs-static: the feed would run with no schedule
+    # (every route accepted, no service delivered), so the flag is refused at start instead.
+    vp = str(FIX / "usf_bullrunner_vehicle_positions.pb")
+    p = run_cli("run", "transit", "--gtfs-static", vp, "--vehicle-positions", vp, "--once")
+    assert p.returncode == 2
+    assert p.stderr.strip().count("\n") == 0 and "--gtfs-static" in p.stderr and "not a GTFS zip" in p.stderr

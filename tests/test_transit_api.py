@@ -5,6 +5,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 
 from app import create_app
@@ -61,3 +62,34 @@ def test_route_detail_of_the_simulated_city_has_stop_delays_headways_and_buses(r
     assert one["kpis"]["on_time_pct"] is not None
     routes = client.get("/api/v1/routes").json["routes"]
     assert {r["id"] for r in routes} == {"R1", "R2", "R3", "R4", "R5", "R6"}
+
+
+def test_only_alerts_in_force_now_are_listed(r, keys, redis_url, sample_city):
+    # GTFS-RT Alert.active_period: "the time when the alert should be shown"; none means as long as it is
+    # in the feed. A detour planned for tomorrow or one that ended a minute ago is not in force: the page
+    # and the API list only the current one and the one without a period.
+    import time
+
+    from google.transit import gtfs_realtime_pb2 as rt
+
+    now = int(time.time())
+    msg = rt.FeedMessage()
+    msg.header.gtfs_realtime_version = "2.0"
+    msg.header.timestamp = 1505314375
+    for eid, period in (("now", (now - 3600, now + 3600)), ("tomorrow", (now + 86400, now + 90000)),
+                        ("ended", (now - 7200, now - 60)), ("always", None)):
+        a = msg.entity.add(id=eid).alert
+        a.informed_entity.add(route_id="A")
+        a.header_text.translation.add(text=f"Detour {eid}")
+        if period:
+            a.active_period.add(start=period[0], end=period[1])
+    source = FeedSource(interval_s=30, options={"gtfs_static": str(FIX / "usf_bullrunner_gtfs.zip")})
+    res = Runner(r, keys, sample_city).run_once(TransitAdapter(sample_city, source), msg.SerializeToString())
+    assert res.stored == 4
+    client = client_for(redis_url, keys, sample_city)
+    assert sorted(a["id"] for a in client.get("/api/v1/routes/A").json["alerts"]) == ["always", "now"]
+
+    from dashboard.pages.transit import alerts_in_force  # the page filters with the same function
+
+    stored = [orjson.loads(v) for v in r.hvals(keys.transit_alerts())]
+    assert sorted(a["id"] for a in alerts_in_force(stored, now)) == ["always", "now"]

@@ -10,6 +10,7 @@ import pytest
 from google.transit import gtfs_realtime_pb2 as rt
 
 from app import create_app
+from dashboard.pages.transit import FIRST_BAND
 from feeds.config import Settings
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
@@ -56,24 +57,31 @@ def test_transit_page_sorts_routes_and_drills_down_to_a_route_and_a_bus(dash_duo
     dash_duo.wait_for_element("#transit-map .maplibregl-canvas", timeout=15)
     assert len(dash_duo.find_elements("#transit-routes-table tbody tr")) == 6
     buses = dash_duo.driver.execute_script(
-        "return document.querySelector('#transit-map .js-plotly-plot').data.slice(3)"
+        f"return document.querySelector('#transit-map .js-plotly-plot').data.slice({FIRST_BAND})"
         ".reduce(function (n, t) { return n + t.lon.length; }, 0)")
     positions = [orjson.loads(v) for v in r.hvals(keys.transit_vehicles())]
     newest = max(v["t"] for v in positions)
     reporting = sum(1 for v in positions if v["t"] >= newest - 180)
     assert buses == reporting > 20  # every reporting bus on the map, in one of the delay bands
+    # Under them, the district outlines (as on the other pages), shaded by the districts' on-time %.
+    districts = dash_duo.driver.execute_script(
+        "var t = document.querySelector('#transit-map .js-plotly-plot').data[0]; return [t.type, t.z];")
+    by_district = values["transit.on_time_pct"]["by_district"]
+    assert districts[0] == "choroplethmap" and len(districts[1]) == len(sample_city.districts)
+    first = by_district[sample_city.districts[0].id]
+    assert districts[1][0] == pytest.approx(max(50.0, first["value"]) if first["value"] is not None else 40.0)
 
     # A click on a bus (plotly's click event on the map, as MapLibre sends it) opens its route and its trip.
     bus_id, route_id = dash_duo.driver.execute_script("""
         var gd = document.querySelector('#transit-map .js-plotly-plot');
-        for (var i = 3; i < gd.data.length; i++) {
+        for (var i = %d; i < gd.data.length; i++) {
             if (gd.data[i].customdata && gd.data[i].customdata.length) {
                 var p = {curveNumber: i, pointNumber: 0, customdata: gd.data[i].customdata[0],
                          lon: gd.data[i].lon[0], lat: gd.data[i].lat[0], data: gd.data[i], fullData: gd._fullData[i]};
                 gd.emit('plotly_click', {points: [p], event: {}});
                 return gd.data[i].customdata[0];
             }
-        }""")
+        }""" % FIRST_BAND)
     dash_duo.wait_for_element("#transit-trip-table", timeout=10)
     assert dash_duo.driver.current_url.endswith(f"/transit?route={route_id}&vehicle={bus_id}")
     dash_duo.find_element("#transit-back").click()

@@ -89,7 +89,8 @@ def test_updates_matched_by_stop_id_when_no_sequence():
 def test_vehicles_the_bull_runner_schedule_needs_on_a_wednesday_morning(usf):
     # 2017-09-13 10:52:55 EDT (the VehiclePositions fixture's header time), a Wednesday: service "Mo"
     # (Mon-Thu). Running frequencies: A 600 s, B 540, C 720, D 600, E 600, F 600. Trip durations from
-    # stop_times: A 07:00:00-07:19:43 = 1183 s -> ceil(1183/600) = 2; B 939/540 -> 2; C 1438/720 -> 2;
+    # stop_times (first departure to last arrival): A 07:00:00-07:19:43 = 1183 s -> ceil(1183/600) = 2;
+    # B 07:00:00-07:14:39 = 879 s -> ceil(879/540) = 2; C 1438/720 -> 2;
     # D 2004/600 -> 4; E 1565/600 -> 3; F 3402/600 -> 6. Total 19.
     at = 1505314375
     active = {sid: usf.service_days(sid, at, "America/New_York") for sid in usf.services}
@@ -103,3 +104,19 @@ def test_vehicles_the_bull_runner_schedule_needs_on_a_wednesday_morning(usf):
 def test_not_a_zip_is_a_clear_error():
     with pytest.raises(ValueError, match="not a zip"):
         load_gtfs(b"hello")
+
+
+def test_a_loop_trip_matched_by_stop_id_finds_the_second_visit():
+    # A loop S1 S2 S3 S1 (the Bull Runner's trips start and end at stop 222). Updates without
+    # stop_sequence, in stop order (as the spec requires): S1 +60 (the start), then S1 +120 (the
+    # return). The second one is the 4th stop, not the 1st again: delays 60, 60, 60, 120.
+    loop = [StopTime(i, s, 100 * i, 100 * i, True) for i, s in enumerate(("S1", "S2", "S3", "S1"), start=1)]
+    out = stop_delays(loop, [StopUpdate(None, "S1", dep_delay=60), StopUpdate(None, "S1", arr_delay=120)], 0)
+    assert [s.dep_delay for s in out] == [60, 60, 60, 120]
+
+
+def test_updates_keep_the_feed_order_when_some_have_a_sequence_and_some_only_a_stop_id():
+    # Feed order is stop order: S2 (stop_id only) +60, then stop_sequence 4 +200. S2 is stop 2:
+    # stops 2, 3 get +60 (3 inherits), 4, 5 get +200; stop 1 is before any data: unknown.
+    out = stop_delays(stops(), [StopUpdate(None, "S2", dep_delay=60), StopUpdate(4, "S4", dep_delay=200)], 0)
+    assert [s.dep_delay for s in out] == [None, 60, 60, 200, 200]

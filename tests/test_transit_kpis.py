@@ -34,8 +34,10 @@ def test_headway_cv_and_bunching_by_hand():
 
 
 def test_the_same_bus_twice_is_not_a_headway():
+    # a at 0, a again at 30 (no trip id; within 15 min: the same visit, recorded again), b at 400:
+    # one headway, b - a's first time there = 400 s.
     hs = observed_headways([passage("a", 0), passage("a", 30), passage("b", 400)])
-    assert [h.h for h in hs] == [370.0]
+    assert [h.h for h in hs] == [400.0]
 
 
 def test_infrequent_routes_do_not_count_toward_headway_cv_but_do_toward_bunching():
@@ -84,3 +86,25 @@ def test_no_input_is_no_data_not_zero():
     out = transit_kpis([], {}, [], [], None, CFG, DISTRICTS)
     assert all(c.value is None for c in out.values())
     assert headway_cv([]) is None
+
+
+def test_headways_before_the_window_are_left_out_but_their_passages_still_count_as_predecessors():
+    # Passages at 0, 500, 1300 s; since = 400: the headway ending at 500 (500 - 0 = 500) is kept, as
+    # its end is after 400, and so is 1300 - 500 = 800; with since = 600 only the 800 s one.
+    ps = [passage(v, t) for v, t in zip("abc", (0, 500, 1300))]
+    assert [h.h for h in observed_headways(ps, since=T0 + 400)] == [500.0, 800.0]
+    assert [h.h for h in observed_headways(ps, since=T0 + 600)] == [800.0]
+
+
+def test_a_visit_recorded_again_after_a_restart_is_not_a_headway():
+    # The adapter records a bus's first report at a stop; after a restart it has forgotten which stop
+    # each bus was at, so bus a, still heading to S1 on trip T1, is recorded there again at 400 s (and
+    # at 100 s in the second case, the very time bus b's first report arrives). The visit is a's first
+    # time there: headways are b - a = 300 s (not 300 and a bogus 100), and 100 s (not 0 s, "bunched").
+    def p(v, t, trip):
+        return {**passage(v, t), "trip": trip}
+    assert [h.h for h in observed_headways([p("a", 0, "T1"), p("b", 300, "T2"), p("a", 400, "T1")])] == [300.0]
+    assert [h.h for h in observed_headways([p("a", 0, "T1"), p("a", 100, "T1"), p("b", 100, "T2")])] == [100.0]
+    # The same bus on its next trip is a new visit: a (T1) at 0, b at 300, a (T3) at 1500 -> 300, 1200.
+    assert [h.h for h in observed_headways([p("a", 0, "T1"), p("b", 300, "T2"), p("a", 1500, "T3")])] == \
+        [300.0, 1200.0]

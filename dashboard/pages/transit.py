@@ -14,7 +14,7 @@ import time
 from dash import dcc, html
 
 from dashboard.components import format_age, format_value, kpi_card, status_badge
-from dashboard.maps import base_layout
+from dashboard.maps import THEME_OUTLINE, base_layout, district_layer
 from dashboard.store import StoreUnavailable
 from feeds.adapters.transit_gtfs import TransitConfig
 from feeds.kpi.status import judge
@@ -123,7 +123,35 @@ def delay_text(delay: float | None) -> str:
 
 
 # Trace order of the map; map_data() addresses traces by these positions.
-ROUTE_LINES, FOCUS_LINE, STOPS, FIRST_BAND = 0, 1, 2, 3
+DISTRICTS, ROUTE_LINES, FOCUS_LINE, STOPS, FIRST_BAND = 0, 1, 2, 3, 4
+# Districts shaded by their on-time % (red at 50 % or less, amber at 75, yellow at 85, green at 100 %),
+# as on the other pages; a district without data sits below the scale, in grey (z = OTP_NONE), so it
+# keeps its outline (a transparent district would lose it) without looking like the worst.
+OTP_NONE, OTP_MIN, OTP_MAX = 40.0, 50.0, 100.0
+
+
+def _at(v: float) -> float:
+    return (v - OTP_NONE) / (OTP_MAX - OTP_NONE)
+
+
+OTP_SCALE = [[0, "#9ca3af"], [_at(OTP_MIN) - 0.001, "#9ca3af"], [_at(OTP_MIN), "#d73027"],
+             [_at(75), "#fc8d59"], [_at(85), "#fee08b"], [1, "#1a9850"]]
+
+
+def district_data(city, kpis: dict[str, dict], theme: str = "dark") -> dict[int, dict]:
+    """The district layer's live part: on-time % as the colour (grey without on-time data); on time,
+    bunched and service delivered in the hover, so "which district suffers" is answered on the map."""
+    def by(kid):  # the store's by_district: {district: {"value", "status"}}
+        return {d: v.get("value") for d, v in ((kpis.get(kid) or {}).get("by_district") or {}).items()}
+    otp, bunched, delivered = by("transit.on_time_pct"), by("transit.bunched_pct"), by("transit.service_delivered_pct")
+    z, text = [], []
+    for d in city.districts:
+        z.append(OTP_NONE if otp.get(d.id) is None else max(OTP_MIN, otp[d.id]))
+        text.append(f"{d.name}: on time {format_value(otp.get(d.id), 0)} % · bunched "
+                    f"{format_value(bunched.get(d.id), 0)} % · service delivered {format_value(delivered.get(d.id), 0)} %")
+    opacity = [0.22] * len(city.districts)
+    return {DISTRICTS: {"z": z, "text": text,
+                        "marker": {"opacity": opacity, "line": {"color": THEME_OUTLINE[theme], "width": 1.5}}}}
 
 
 def map_skeleton(city, routes: dict, stops: dict, route: str | None, theme: str, tile_url: str | None,
@@ -142,7 +170,10 @@ def map_skeleton(city, routes: dict, stops: dict, route: str | None, theme: str,
     f_lat = [p[1] for p in focus.get("shape", [])] if focus else []
     route_stops = [stops[s] | {"id": s} for s in (focus or {}).get("stops", []) if s in stops]
     line_colour = "#51627d" if theme == "dark" else "#8a99ad"
+    districts = district_layer(city, {}, "on time %", theme, OTP_SCALE, OTP_NONE, OTP_MAX)
+    districts["hovertemplate"] = "%{text}<extra></extra>"
     data = [
+        districts,
         {"type": "scattermap", "mode": "lines", "lon": lons, "lat": lats, "name": "routes", "hoverinfo": "skip",
          "line": {"color": line_colour, "width": 2}, "showlegend": False},
         {"type": "scattermap", "mode": "lines", "lon": f_lon, "lat": f_lat, "name": f"route {route}",
@@ -268,7 +299,7 @@ def routes_table(kpis: dict[str, dict], routes: dict, sort: str, limit: int = 40
         active = " ▼" if key == sort else ""
         return html.Th(dcc.Link(label + active, href=f"/transit?sort={key}", id=f"transit-sort-{key}",
                                 className="sort-link" + (" active" if active else "")))
-    parts = [html.H3(f"Routes, by {SORTS[sort]}"),
+    parts = [html.H3([f"Routes, by {SORTS[sort]}", html.Span(_as_of(kpis), className="panel-age")]),
              html.Table([html.Thead(html.Tr([head("route", "route"), head("buses", None), head("on time %", "on_time"),
                                              head("delay min", "delay"), head("bunched %", "bunched"),
                                              head("CV", None), html.Th("")])),
@@ -276,6 +307,11 @@ def routes_table(kpis: dict[str, dict], routes: dict, sort: str, limit: int = 40
     if len(rows) > limit:
         parts.append(html.P(f"{len(rows) - limit} more routes: sort to see the worst.", className="muted"))
     return parts
+
+
+def _as_of(kpis: dict[str, dict]) -> str:
+    age = (kpis.get("transit.on_time_pct") or {}).get("age_s")
+    return f" · as of {format_age(age)}" if age is not None else " · no data yet"
 
 
 # --- route drill-down ---------------------------------------------------------------------
@@ -367,12 +403,13 @@ def trip_panel(vehicle: dict | None, sched: dict | None, update: dict | None, st
 
 
 def route_detail(route_info: dict, stops: dict, stats: dict, cfg: TransitConfig, theme: str,
-                 trip: list | None) -> list:
+                 trip: list | None, kpis: dict[str, dict] | None = None) -> list:
+    as_of = html.Span(_as_of(kpis or {}), className="panel-age")
     charts = html.Div(className="transit-charts", children=[
-        html.Div([html.H3("Headway along the route, last 60 min (red: bunching there; amber: a gap)"),
+        html.Div([html.H3(["Headway along the route, last 60 min (red: bunching there; amber: a gap)", as_of]),
                   dcc.Graph(id="transit-headway-chart", figure=headway_figure(route_info, stops, stats, theme),
                             config={"displayModeBar": False}, className="chart")], className="panel"),
-        html.Div([html.H3("Mean departure delay at each stop, last 60 min"),
+        html.Div([html.H3(["Mean departure delay at each stop, last 60 min", as_of]),
                   dcc.Graph(id="transit-stop-delays", figure=stop_delay_figure(route_info, stops, stats, cfg, theme),
                             config={"displayModeBar": False}, className="chart")], className="panel"),
     ])
@@ -383,6 +420,16 @@ def route_detail(route_info: dict, stops: dict, stats: dict, cfg: TransitConfig,
 
 
 # --- alerts -----------------------------------------------------------------------------------
+def alerts_in_force(alerts: list[dict], at: float) -> list[dict]:
+    """GTFS-RT ``Alert.active_period``: an alert is shown while one of its periods holds (a missing start
+    or end is open); an alert without a period is shown as long as the feed carries it. A detour
+    announced for next week is not in force today."""
+    def active(a: dict) -> bool:
+        periods = a.get("periods") or []
+        return not periods or any((s is None or s <= at) and (e is None or at < e) for s, e in periods)
+    return [a for a in alerts if active(a)]
+
+
 def alerts_panel(alerts: list[dict], names: dict[str, str], now: float) -> list:
     if not alerts:
         return [html.H3("Service alerts"), html.P("No service alert in force.", className="muted")]

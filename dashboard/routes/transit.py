@@ -7,7 +7,7 @@ from flask import Blueprint, request
 
 from dashboard.api import error_response, json_response
 from dashboard.openapi import BAD, NOT_FOUND, NUM, STR, TIME, ok, ref, wrap
-from dashboard.pages.transit import route_rows
+from dashboard.pages.transit import alerts_in_force, route_rows
 from dashboard.reads import transit as reads
 from feeds.timeparse import epoch_to_iso
 
@@ -76,7 +76,7 @@ def register(api: Blueprint, store) -> None:
             "as_of": kpis["transit.on_time_pct"]["as_of"],
             "stops": stop_rows,
             "vehicles": [vehicle_json(v, now) for v in reads.vehicles(store, route_id)],
-            "alerts": [alert_json(a) for a in reads.alerts(store, route_id)],
+            "alerts": [alert_json(a) for a in alerts_in_force(reads.alerts(store, route_id), now)],
         })
 
 
@@ -121,7 +121,7 @@ def openapi() -> dict:
             "/api/v1/routes": {"get": {"summary": "Bus routes with on-time, delay, bunching and headway CV",
                                        "responses": ok("RouteList", "Routes")}},
             "/api/v1/routes/{route_id}": {"get": {
-                "summary": "One route: its KPIs, stops (delay and headways), buses and service alerts",
+                "summary": "One route: its KPIs, stops (delay and headways), buses and the service alerts in force now",
                 "parameters": [{"name": "route_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {**ok("RouteDetail", "The route"), **NOT_FOUND}}},
         },

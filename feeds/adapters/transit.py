@@ -21,6 +21,7 @@ import os
 import statistics
 import time
 import urllib.request
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -197,6 +198,8 @@ class TransitAdapter(CityAdapter):
                 except OSError as e:
                     flag = "--" + key.replace("_", "-")
                     raise ConfigError(f"{cls.name}: cannot read {flag} {where}: {e.strerror}") from None
+                if key == "gtfs_static" and not zipfile.is_zipfile(where):
+                    raise ConfigError(f"{cls.name}: --gtfs-static {where} is not a GTFS zip file")
 
     def __init__(self, city, source, gtfs: Gtfs | None = None):
         super().__init__(city, source)
@@ -212,6 +215,8 @@ class TransitAdapter(CityAdapter):
         self._vp_delays: dict[str, int] = {}  # trip -> delay observed from positions (no TripUpdate)
         self._last_stop: dict[str, tuple] = {}  # vehicle -> (trip, stop) of its last recorded passage
         self._pending_stops: dict[str, tuple] = {}
+        self._last_obs: dict[str, tuple] = {}  # vehicle -> (trip, stop index, stopped) of its last report
+        self._pending_obs: dict[str, tuple] = {}
         self._alerts_seen: set[str] | None = None
         self._feed_t: float | None = None
         self._active_cache: tuple[int, dict] | None = None
@@ -363,14 +368,19 @@ class TransitAdapter(CityAdapter):
                 "st": STATUS.get(v.current_status) if v.HasField("current_status") else None,
                 "ds": self.resolve_district((lon, lat))}
         if trip is not None and not trip.frequency_based and (v.stop_id or v.HasField("current_stop_sequence")):
-            # feed-formats.md §3.2, from VehiclePositions only: the first report at a stop is the
-            # observed time there; its scheduled time is kept to judge it when no TripUpdate does.
-            st = next((x for x in trip.stop_times if (x.seq == v.current_stop_sequence if
-                                                       v.HasField("current_stop_sequence") else x.stop_id == v.stop_id)),
-                      None)
-            sched = (st.arr if st.arr is not None else st.dep) if st else None
-            if sched is not None:
-                data["_obs"] = [st.seq, st.stop_id, self._day_start(trip, v.trip, t) + sched, int(st.timepoint)]
+            # feed-formats.md §3.2, from VehiclePositions only: which stop of the trip the report names
+            # (at it, or heading to it: current_status, absent = IN_TRANSIT_TO), judged in publish().
+            if v.HasField("current_stop_sequence"):
+                idx = next((i for i, x in enumerate(trip.stop_times) if x.seq == v.current_stop_sequence), None)
+            else:
+                last = self._last_obs.get(vid)
+                after = last[1] if last and last[0] == trip.id else -1
+                idx = next((i for i in range(after + 1, len(trip.stop_times)) if trip.stop_times[i].stop_id == v.stop_id),
+                           None)
+                if idx is None:
+                    idx = next((i for i, x in enumerate(trip.stop_times) if x.stop_id == v.stop_id), None)
+            if idx is not None:
+                data["_obs"] = [idx, self._day_start(trip, v.trip, t), data["st"] == "STOPPED_AT"]
         return Record(f"v:{vid}", float(t), data)
 
     def _day_start(self, trip: Trip, desc, t: float) -> float:
@@ -422,7 +432,7 @@ class TransitAdapter(CityAdapter):
                 shift = (parse_gtfs_time(desc.start_time) or 0) - (trip.start or 0)
             day_start = self._day_start(trip, desc, t) + shift
             delays = stop_delays(stop_times, updates, day_start, trip_delay)
-            times = {st.seq: st for st in stop_times}
+            times = trip.by_seq
             last_seq = stop_times[-1].seq
             horizon = t + self.config.prediction_lookahead_s
             for sd in delays:
@@ -484,6 +494,7 @@ class TransitAdapter(CityAdapter):
     def publish(self, pipe, keys, records):
         vehicles, trips, alerts, departures, passages = {}, {}, {}, {}, {}
         self._pending_stops = {}
+        self._pending_obs = {}
         # The map colours each bus by its trip's current delay: join it here, once, not on every read.
         for rec in records:
             if rec.key[0] == "t" and rec.data["delay"] is not None:
@@ -499,17 +510,11 @@ class TransitAdapter(CityAdapter):
                     h = None
                     if self.sched is not None:
                         h = self.sched.scheduled_headway(d["r"], d["d"], d["t"], self._active(d["t"]))
-                    member = {"r": d["r"], "d": d["d"], "s": d["s"], "v": d["id"], "t": d["t"], "H": h,
-                              "ds": d["ds"]}
+                    member = {"r": d["r"], "d": d["d"], "s": d["s"], "v": d["id"], "trip": d["trip"], "t": d["t"],
+                              "H": h, "ds": d["ds"]}
                     passages[orjson.dumps(member)] = d["t"]
-                    if obs is not None and d["trip"] not in self._trip_delays:
-                        # No TripUpdate for this trip: delay = observed - scheduled, at this stop.
-                        seq, stop, sched, tp = obs
-                        delay = round(d["t"] - sched)
-                        self._vp_delays[d["trip"]] = delay
-                        departures[f"{d['trip']}|{seq}"] = {"r": d["r"], "d": d["d"], "trip": d["trip"], "s": stop,
-                                                            "dl": delay, "t": d["t"], "tp": tp,
-                                                            "ds": self._stop_district(stop)}
+                if obs is not None:
+                    self._observe(d, obs, departures)
                 if d["dl"] is None and d["trip"]:
                     d["dl"] = self._vp_delays.get(d["trip"])
                 vehicles[d["id"]] = orjson.dumps(d)
@@ -532,6 +537,38 @@ class TransitAdapter(CityAdapter):
             pipe.zadd(keys.transit_departures_by_time(), {k: v["t"] for k, v in departures.items()})
         if alerts:
             pipe.hset(keys.transit_alerts(), mapping=alerts)
+
+    def _observe(self, d: dict, obs: list, departures: dict) -> None:
+        """feed-formats.md §3.2 "from VehiclePositions only", for a trip without TripUpdates. GTFS-RT's
+        stop_id / current_stop_sequence is the stop the bus is at (STOPPED_AT) or heading to
+        (IN_TRANSIT_TO, the default, or INCOMING_AT), so:
+        - the first report STOPPED_AT a stop is the observed arrival there: delay = t - scheduled arrival;
+        - a report heading to a later stop of the same trip than the previous report means the bus has
+          left the stop before it: delay = t - that stop's scheduled departure (TCQSM's event at a
+          timepoint; it replaces the arrival's);
+        - a first report heading to a stop says nothing about when the bus was anywhere: no event."""
+        idx, day_start, stopped = obs
+        trip = self.sched.gtfs.trips.get(d["trip"]) if self.sched else None
+        if trip is None:
+            return
+        prev = self._last_obs.get(d["id"])
+        self._pending_obs[d["id"]] = (d["trip"], idx, stopped)
+        if d["trip"] in self._trip_delays:
+            return  # the trip's TripUpdates judge it
+        st, sched = None, None
+        if stopped and prev != (d["trip"], idx, True):
+            st = trip.stop_times[idx]
+            sched = st.arr if st.arr is not None else st.dep
+        elif not stopped and prev is not None and prev[0] == d["trip"] and prev[1] < idx:
+            st = trip.stop_times[idx - 1]
+            sched = st.dep if st.dep is not None else st.arr
+        if st is None or sched is None:
+            return
+        delay = round(d["t"] - (day_start + sched))
+        self._vp_delays[d["trip"]] = delay
+        departures[f"{d['trip']}|{st.seq}"] = {"r": d["r"], "d": d["d"], "trip": d["trip"], "s": st.stop_id,
+                                               "dl": delay, "t": d["t"], "tp": int(st.timepoint),
+                                               "ds": self._stop_district(st.stop_id)}
 
     def _stop_district(self, stop_id: str) -> str | None:
         cache = getattr(self, "_stop_districts", None)
@@ -560,6 +597,8 @@ class TransitAdapter(CityAdapter):
     def published(self, records):
         self._last_stop.update(self._pending_stops)
         self._pending_stops = {}
+        self._last_obs.update(self._pending_obs)
+        self._pending_obs = {}
 
     # --- housekeeping ---------------------------------------------------------------
     def housekeeping(self, r, keys, now):

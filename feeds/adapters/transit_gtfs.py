@@ -13,7 +13,7 @@ import math
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from feeds.config import City, ConfigError
@@ -71,6 +71,7 @@ def parse_gtfs_time(text: str) -> int | None:
     return h * 3600 + m * 60 + s
 
 
+@lru_cache(maxsize=256)
 def service_day_start(day: date, tz: str) -> float:
     """GTFS reference: times count from "noon minus 12h" of the service day (local), which differs
     from midnight on the days clocks change."""
@@ -78,12 +79,13 @@ def service_day_start(day: date, tz: str) -> float:
     return noon.timestamp() - 12 * 3600
 
 
+@lru_cache(maxsize=256)
 def parse_yyyymmdd(text: str) -> date:
     text = text.strip()
     return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
 
 
-@dataclass
+@dataclass(slots=True)
 class StopTime:
     seq: int
     stop_id: str
@@ -112,6 +114,10 @@ class Trip:
     def start(self) -> int | None:
         return next((st.dep if st.dep is not None else st.arr for st in self.stop_times
                      if (st.dep if st.dep is not None else st.arr) is not None), None)
+
+    @cached_property
+    def by_seq(self) -> dict[int, StopTime]:
+        return {st.seq: st for st in self.stop_times}
 
     @cached_property
     def end(self) -> int | None:
@@ -265,7 +271,7 @@ def simplify(points: list[tuple[float, float]], max_points: int = 200) -> list[t
 NO_DATA, SKIPPED = "NO_DATA", "SKIPPED"
 
 
-@dataclass
+@dataclass(slots=True)
 class StopUpdate:
     """One StopTimeUpdate, decoded: ``*_delay``/``*_time`` are None when the field is absent."""
     seq: int | None
@@ -277,7 +283,7 @@ class StopUpdate:
     dep_time: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class StopDelay:
     seq: int
     stop_id: str
@@ -296,13 +302,14 @@ def _event_delay(delay: int | None, when: int | None, scheduled: float | None) -
     return None
 
 
-def _match(stop_times: list[StopTime], upd: StopUpdate, start: int) -> int | None:
-    for i in range(start, len(stop_times)):
-        st = stop_times[i]
-        if upd.seq is not None and st.seq == upd.seq:
-            return i
-        if upd.seq is None and upd.stop_id and st.stop_id == upd.stop_id:
-            return i
+def _match(stop_times: list[StopTime], upd: StopUpdate, after: int) -> int | None:
+    """The stop an update is for: by stop_sequence when given (unique in a trip), else the first stop
+    with its stop_id after the previous update's stop (feeds list updates in stop order; a loop trip
+    visits its first stop again at the end)."""
+    if upd.seq is not None:
+        return next((i for i, st in enumerate(stop_times) if st.seq == upd.seq), None)
+    if upd.stop_id:
+        return next((i for i in range(after + 1, len(stop_times)) if stop_times[i].stop_id == upd.stop_id), None)
     return None
 
 
@@ -317,9 +324,9 @@ def stop_delays(stop_times: list[StopTime], updates: list[StopUpdate], day_start
     - ``time`` wins over ``delay``; ``delay = time - (service day start + scheduled seconds)``.
     """
     by_index: dict[int, StopUpdate] = {}
-    pos = 0
-    for upd in sorted(updates, key=lambda u: (u.seq is None, u.seq or 0)):
-        i = _match(stop_times, upd, pos if upd.seq is None else 0)
+    pos = -1
+    for upd in updates:  # in the feed's order, which the spec requires to be stop order
+        i = _match(stop_times, upd, pos)
         if i is not None:
             by_index[i] = upd
             pos = i

@@ -10,7 +10,6 @@ The window ends at the newest input (so a replayed file is judged on its own tim
 from __future__ import annotations
 
 import math
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ KPI_IDS = ("transit.on_time_pct", "transit.mean_delay_s", "transit.headway_cv", 
            "transit.service_delivered_pct", "transit.vehicles_in_service")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Headway:
     route: str
     direction: int
@@ -34,20 +33,51 @@ class Headway:
     district: str | None
 
 
-def observed_headways(passages: list[dict]) -> list[Headway]:
+def observed_headways(passages: list[dict], since: float | None = None) -> list[Headway]:
     """feed-formats.md §3.3: h_i = t_i - t_(i-1) at stop s for consecutive vehicles of the same
-    route_id + direction_id. The same vehicle twice in a row (a restart, a loop) is not a headway."""
+    route_id + direction_id. The same vehicle twice in a row (a restart, a loop) is not a headway.
+    ``since``: only headways ending at or after it (earlier passages still serve as t_(i-1))."""
+    if since is None:
+        since = float("-inf")
     by_stop: dict[tuple, list[dict]] = defaultdict(list)
     for p in passages:
         by_stop[(p["r"], p["d"], p["s"])].append(p)
     out = []
     for (route, direction, stop), ps in by_stop.items():
-        ps.sort(key=lambda p: p["t"])
+        if len(ps) < 2:
+            continue
+        ps.sort(key=_t)
+        if len({p["v"] for p in ps}) < len(ps):  # some bus seen here twice: one passage per visit
+            ps = _first_of_each_visit(ps)
         for prev, cur in zip(ps, ps[1:]):
-            if prev["v"] == cur["v"]:
+            t = cur["t"]
+            if t < since or prev["v"] == cur["v"]:
                 continue
-            out.append(Headway(route, direction, stop, float(cur["t"] - prev["t"]), cur.get("H"), float(cur["t"]),
-                               cur.get("ds")))
+            out.append(Headway(route, direction, stop, float(t - prev["t"]), cur.get("H"), float(t), cur.get("ds")))
+    return out
+
+
+def _t(p: dict) -> float:
+    return p["t"]
+
+
+SAME_VISIT_S = 900  # without a trip id: the same bus at the same stop again within this is one visit
+
+
+def _first_of_each_visit(ps: list[dict]) -> list[dict]:
+    """Passages of one stop in time order, each visit once, at its first time. A restarted adapter
+    records the stop every bus is at or heading to again; that repeat is no passage (it made a
+    headway of 0 s, "bunched", with the next bus first seen at the same instant). One visit: the same
+    bus on the same trip (or, without trip ids, within SAME_VISIT_S)."""
+    first: dict[str, tuple] = {}
+    out = []
+    for p in ps:
+        v, trip, t = p["v"], p.get("trip"), p["t"]
+        seen = first.get(v)
+        if seen is not None and (seen[0] == trip if trip is not None else t - seen[1] < SAME_VISIT_S):
+            continue
+        first[v] = (trip, t)
+        out.append(p)
     return out
 
 
@@ -60,7 +90,7 @@ def headway_cv(headways: list[Headway]) -> float | None:
     deviations = [h - big_h for h, big_h in pairs]
     m = math.fsum(deviations) / len(deviations)
     sd = math.sqrt(math.fsum((d - m) ** 2 for d in deviations) / len(deviations))  # float, not Fractions: hot
-    return sd / statistics.fmean(big_h for _, big_h in pairs)
+    return sd / (math.fsum(big_h for _, big_h in pairs) / len(pairs))
 
 
 def bunched_pct(headways: list[Headway], ratio: float) -> float | None:
@@ -78,7 +108,7 @@ def on_time_pct(delays: list[float], cfg: TransitConfig) -> float | None:
 
 
 def mean(xs: list[float]) -> float | None:
-    return statistics.fmean(xs) if xs else None
+    return math.fsum(xs) / len(xs) if xs else None
 
 
 def _grouped(items, key) -> dict:
@@ -127,10 +157,13 @@ def transit_kpis(vehicles: list[dict], scheduled: dict[str, dict], departures: l
     routes = sorted(set(scheduled) | set(vehicles_by_route) | {e["r"] for e in events if e["r"]}
                     | {hw.route for hw in headways})
 
+    ev_by_route = _grouped(events, lambda e: e["r"])
+    hw_by_route = _grouped(headways, lambda h: h.route)
+
     def route_table(fn_events, fn_headways=None):
-        ev = _grouped(events, lambda e: e["r"])
-        hw = _grouped(headways, lambda h: h.route)
-        return {r: (fn_events(ev.get(r, [])) if fn_headways is None else fn_headways(hw.get(r, []))) for r in routes}
+        if fn_headways is None:
+            return {r: fn_events(ev_by_route.get(r, [])) for r in routes}
+        return {r: fn_headways(hw_by_route.get(r, [])) for r in routes}
 
     def districts(values: dict) -> dict:
         return {d: values.get(d) for d in district_ids}
@@ -184,17 +217,35 @@ def route_stop_stats(departures: list[dict], all_headways: list[Headway], as_of:
     out: dict[str, dict] = defaultdict(dict)
     for (route, stop), es in _grouped([e for e in departures if lo <= e["t"] <= as_of and e["r"]],
                                       lambda e: (e["r"], e["s"])).items():
-        out[route][stop] = {"delay": round(statistics.fmean(e["dl"] for e in es), 1), "n": len(es)}
+        out[route][stop] = {"delay": round(sum(e["dl"] for e in es) / len(es), 1), "n": len(es)}
     for (route, stop), hs in _grouped([h for h in all_headways if lo <= h.t <= as_of],
                                       lambda h: (h.route, h.stop)).items():
-        hs.sort(key=lambda h: h.t)
+        last = max(hs, key=lambda h: h.t)
         judged = [h for h in hs if h.H]
         out[route].setdefault(stop, {}).update({
-            "h": round(statistics.fmean(h.h for h in hs), 1), "h_last": hs[-1].h, "headways": len(hs),
-            "H": round(statistics.fmean(h.H for h in judged), 1) if judged else None,
+            "h": round(sum(h.h for h in hs) / len(hs), 1), "h_last": last.h, "headways": len(hs),
+            "H": round(sum(h.H for h in judged) / len(judged), 1) if judged else None,
             "bunched": sum(1 for h in judged if h.h / h.H < cfg.bunched_ratio),
             "gapped": sum(1 for h in judged if h.h / h.H > cfg.gapped_ratio)})
     return dict(out)
+
+
+# The window's departures and passages, each as ONE JSON array built inside Redis: tens of thousands of
+# small replies cost the Python client far more than the data (ZRANGEBYSCORE + HMGET of 16,000 events
+# took ~150-400 ms; one bulk string and one orjson.loads take a few ms). HMGET in chunks: Lua's unpack()
+# has a limited stack.
+_WINDOW_SCRIPT = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
+local out = {}
+for i = 1, #ids, 4000 do
+  local vals = redis.call('HMGET', KEYS[2], unpack(ids, i, math.min(i + 3999, #ids)))
+  for j = 1, #vals do
+    if vals[j] then out[#out + 1] = vals[j] end
+  end
+end
+local passages = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], ARGV[2])
+return {'[' .. table.concat(out, ',') .. ']', '[' .. table.concat(passages, ',') .. ']'}
+"""
 
 
 def read_inputs(r, keys, window_s: float):
@@ -207,14 +258,11 @@ def read_inputs(r, keys, window_s: float):
     as_of = float(newest) if newest else None
     if as_of is None:
         return [], {}, [], [], None
-    pipe = r.pipeline(transaction=False)
-    pipe.zrangebyscore(keys.transit_departures_by_time(), as_of - window_s, as_of)
-    pipe.zrangebyscore(keys.transit_passages(), as_of - 2 * window_s, as_of)
-    dep_ids, passages_raw = pipe.execute()
-    departures = [orjson.loads(v) for v in r.hmget(keys.transit_departures(), dep_ids) if v] if dep_ids else []
+    deps_raw, passages_raw = r.eval(_WINDOW_SCRIPT, 3, keys.transit_departures_by_time(), keys.transit_departures(),
+                                    keys.transit_passages(), as_of - window_s, as_of, as_of - 2 * window_s)
     scheduled = {k: orjson.loads(v) for k, v in scheduled_raw.items() if not k.startswith("_")}
-    return ([orjson.loads(v) for v in vehicles_raw], scheduled, departures,
-            [orjson.loads(p) for p in passages_raw], as_of)
+    vehicles = orjson.loads("[" + ",".join(vehicles_raw) + "]")
+    return vehicles, scheduled, orjson.loads(deps_raw), orjson.loads(passages_raw), as_of
 
 
 def compute(engine) -> dict[str, tuple[Computed, float]]:
@@ -223,7 +271,7 @@ def compute(engine) -> dict[str, tuple[Computed, float]]:
     vehicles, scheduled, departures, passages, as_of = read_inputs(engine.r, engine.keys, cfg.window_s)
     health = engine.feed_health("transit")
     fresh = engine.freshness(health)
-    headways = observed_headways(passages)
+    headways = observed_headways(passages, as_of - cfg.window_s if as_of is not None else None)
     computed = transit_kpis(vehicles, scheduled, departures, passages, as_of, cfg, engine.district_ids, headways)
     # Per-stop figures of each route, for the drill-down: worked out here, once per update.
     stats = route_stop_stats(departures, headways, as_of, cfg)

@@ -144,7 +144,7 @@ def run(url: str, repeat: int = 7, target: int = 2000) -> None:
         app = create_app(Settings(url, 8050, None, keys.prefix, 5, None), city)
         client = app.server.test_client()
         client.get("/_dash-layout")
-        version = int(r.get(keys.kpi_version()) or 0)
+        version = int(r.get(keys.kpi_version("transit")) or 0)
 
         def call(shown_version, focus):
             body = orjson.dumps({

@@ -30,7 +30,7 @@ def register(app, store, settings) -> None:
         theme = theme or "dark"
         now = time.time()
         try:
-            version = store.version()
+            version = store.version("transit")
             kpis = {k["id"]: k for k in store.kpis(domain="transit")}
             histories = store.histories(list(transit_page.TRANSIT_KPIS))
             first = shown_version is None or ctx.triggered_id == "theme"

@@ -268,3 +268,26 @@ def test_queue_monitor_extensions_for_wait_and_counters(r, keys, sample_city):
     run(r, keys, sample_city, a, orjson.dumps({**entity, "waitingTimeMinutes": 14, "openCounters": 2}), now=1616411405.0)
     q = queues(r, keys)["Tourist Office|Cathedral-reservations-visit-1"]
     assert (q["wait"], q["counters"]) == (14.0, 2)
+
+
+def test_warsaw_people_waiting_in_a_queue_with_no_counter_open_are_still_waiting(r, keys, sample_city, warsaw):
+    # The recorded data has an empty status. A queue with people in it but no counter open at that
+    # moment (a lunch break, every clerk on another queue) still has people waiting: "operating".
+    # A queue with neither people nor counters is the one that is not operating.
+    head = "name,date,time,status,czasObslugi,lp,idGrupy,liczbaCzynnychStan,nazwaGrupy,literaGrupy,liczbaKlwKolejce,aktualnyNumer"
+    payload = "\n".join([head, "UD_Wola,2020-01-02,12:30,,0,,182,0,Meldunki i dowody,A,3,",
+                         "UD_Wola,2020-01-02,12:30,,0,,183,0,Dobry start,B,0,"]).encode()
+    run(r, keys, sample_city, warsaw, payload, now=warsaw_epoch("12:31"))
+    q = queues(r, keys)
+    assert q["UD_Wola|182"]["status"] == "open" and q["UD_Wola|183"]["status"] == "closed"
+
+
+def test_a_closed_request_without_a_closing_time_is_not_timed(r, keys, sample_city):
+    # Open311: updated_datetime is the closing time of a closed request. Without it the closing time
+    # is unknown: the request leaves the backlog, but it must not count as closed in 0 hours.
+    row = orjson.loads(CHICAGO.read_bytes())[0]
+    closed = {**row, "status": "closed", "updated_datetime": None}
+    a = Open311Adapter(sample_city, FeedSource())
+    res = run(r, keys, sample_city, a, orjson.dumps([closed]), now=1405190000.0)
+    assert res.warnings == 1 and r.scard(keys.service_requests_open()) == 0
+    assert requests(r, keys)["14-01100669"]["closed"] is None

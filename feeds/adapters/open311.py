@@ -212,12 +212,14 @@ class Open311Adapter(CityAdapter):
         warnings = []
         closed = None
         if status == "closed":
-            closed = updated if updated is not None else requested
+            # updated_datetime is the closing time; without a usable one the request leaves the
+            # backlog but is not timed (counting it as closed in 0 h would flatter both KPIs).
+            closed = updated
             if updated is None:
-                warnings.append("closed without updated_datetime: closing time taken as requested_datetime")
+                warnings.append("closed without updated_datetime: closing time unknown, not timed")
             elif updated < requested:
-                warnings.append("updated_datetime before requested_datetime: closing time taken as requested_datetime")
-                closed = requested
+                warnings.append("updated_datetime before requested_datetime: closing time unknown, not timed")
+                closed = None
         lat, lon = raw.get("lat"), raw.get("long")
         point = None
         if _text(lat) is not None and _text(lon) is not None:
@@ -255,7 +257,10 @@ class Open311Adapter(CityAdapter):
             return
         pipe.hset(keys.service_requests(), mapping={rec.key: orjson.dumps(rec.data) for rec in reqs})
         opened = [rec.key for rec in reqs if rec.data["status"] == "open"]
-        closed = {rec.key: rec.data["closed"] for rec in reqs if rec.data["status"] == "closed"}
+        # Scored by the closing time (the data's clock for the 7-day window and retention); an
+        # untimed closure by its last update.
+        closed = {rec.key: rec.data["closed"] if rec.data["closed"] is not None else rec.data["updated"]
+                  for rec in reqs if rec.data["status"] == "closed"}
         if opened:
             pipe.sadd(keys.service_requests_open(), *opened)
             pipe.zrem(keys.service_requests_closed(), *opened)  # reopened

@@ -252,7 +252,9 @@ class ServiceQueuesAdapter(CityAdapter):
         elif status_raw in ("0", "0.0"):
             status = "closed"
         elif status_raw == "":
-            status = "open" if (counters or 0) > 0 else "closed"
+            # The recorded data has no status: a queue with a counter open or people in it operates
+            # (people waiting through a lunch break are still waiting); one with neither does not.
+            status = "open" if (counters or 0) > 0 or waiting > 0 else "closed"
         else:
             raise Rejected(f"status {status_raw!r} is not 0 or 1")
         name = str(row.get("nazwaGrupy") or queue).strip()

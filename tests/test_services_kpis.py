@@ -155,3 +155,15 @@ def test_bad_services_config_is_one_line(sample_city):
                                                                             "counters": 2, "opens": "25:00"}]}})
     with pytest.raises(ConfigError, match=r"services\.centres\.0\.opens: Value error, expected HH:MM, got '25:00'"):
         services_config(bad)
+
+
+def test_open_counters_totals_count_the_same_centres_as_the_share(sample_city):
+    cfg = services_config(sample_city)
+    # C1 7 counters open of 10 scheduled, C2 2 of 4 (Monday 10:00, both open by their hours); a learnt
+    # office "W" (no schedule) has 120 queue-counters and C3 is silent (not reporting): neither is in
+    # the share, so neither may be in its totals: 9 open of 14 scheduled = 64.29 %.
+    queues = [q("C1", "A", 4, 3, 10), q("C1", "B", 6, 4, 20), q("C2", "A", 0, 2, 5), q("W", "A", 1, 120, 5),
+              q("C3", "A", 9, 1, 30, t=MONDAY_10 - 3600)]
+    out = queue_kpis(cfg, queues, {}, {}, sample_city.district_ids())["services.open_counters"]
+    assert out.value == pytest.approx(100 * 9 / 14)
+    assert (out.detail["open"], out.detail["scheduled"]) == (9, 14)

@@ -197,8 +197,11 @@ def queue_kpis(cfg: ServicesConfig, queues: list[QueueState], visits: dict[tuple
                         inputs=len(cfg.centres),
                         detail={"by_centre": {c: {"open": r["open_counters"], "scheduled": r["scheduled"]}
                                               for c, r in by_centre.items()},
-                                "open": sum(r["open_counters"] or 0 for r in by_centre.values()),
-                                "scheduled": sum(r["scheduled"] or 0 for r in by_centre.values() if r["reporting"])})
+                                # The same centres as the share: scheduled now and reporting.
+                                "open": sum(r["open_counters"] or 0 for r in by_centre.values()
+                                            if r["scheduled"] and r["reporting"]),
+                                "scheduled": sum(r["scheduled"] for r in by_centre.values()
+                                                 if r["scheduled"] and r["reporting"])})
     return {"services.people_waiting": people, "services.wait_min": wait,
             "services.served_within_target_pct": served_pct, "services.open_counters": counters}
 

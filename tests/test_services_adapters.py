@@ -291,3 +291,14 @@ def test_a_closed_request_without_a_closing_time_is_not_timed(r, keys, sample_ci
     res = run(r, keys, sample_city, a, orjson.dumps([closed]), now=1405190000.0)
     assert res.warnings == 1 and r.scard(keys.service_requests_open()) == 0
     assert requests(r, keys)["14-01100669"]["closed"] is None
+
+
+def test_queue_events_csv_with_epoch_second_times(r, keys, sample_city):
+    # docs/services.md: queue-event times are ISO-8601 or epoch seconds; in a CSV every value is text.
+    a = ServiceQueuesAdapter(sample_city, FeedSource(options={"format": "queue-events"}))
+    issued = datetime(2026, 11, 16, 9, 0, tzinfo=ZoneInfo("America/New_York")).timestamp()
+    payload = b"centre,queue,ticket,step,time\nC1,A,A1,issued,%d\nC1,A,A1,called,%d.5\n" % (issued, issued + 720)
+    res = run(r, keys, sample_city, a, payload, now=issued + 3600)
+    assert (res.stored, res.rejected) == (2, 0), dead(r, keys)
+    visits = {k: orjson.loads(v)["t"] for k, v in r.hgetall(keys.visits("2026-11-16")).items()}
+    assert visits == {"C1|A1|issued": issued, "C1|A1|called": issued + 720.5}

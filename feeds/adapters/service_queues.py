@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from datetime import date, datetime
 
 import orjson
@@ -45,6 +46,7 @@ STEP_ALIASES = {"ticket issued": "issued", "ticket_issued": "issued", "arrived":
 WARSAW_COLUMNS = {"idGrupy", "liczbaKlwKolejce"}
 MAX_PEOPLE = 10_000
 EPOCH_MAX = 4_102_444_800
+EPOCH_TEXT = re.compile(r"\d{9,10}(\.\d+)?")
 
 
 def _int(value, field: str, required: bool = True) -> int | None:
@@ -206,6 +208,8 @@ class ServiceQueuesAdapter(CityAdapter):
     def _time(self, value, field: str) -> float:
         if value is None or value == "":
             raise Rejected(f"missing {field}")
+        if isinstance(value, str) and EPOCH_TEXT.fullmatch(value.strip()):
+            value = float(value)  # epoch seconds written as text (every CSV value is)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not (math.isfinite(value) and 0 <= value <= EPOCH_MAX):
                 raise Rejected(f"{field}: {value!r} is not epoch seconds")

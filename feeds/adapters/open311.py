@@ -31,6 +31,7 @@ from feeds.geo import valid_lonlat
 from feeds.timeparse import epoch_to_iso, iso_to_epoch
 
 REQUEST_RETENTION_S = 8 * 24 * 3600  # a closed request is forgotten this long after closing (7-day KPIs)
+CHANGES_MAX = 10_000  # batches kept in the change log; a KPI reader further behind re-reads every request
 PAGE_SIZE = 1000  # GeoReport v2: default limit of a GET requests call
 MAX_PAGES = 50
 LEADING_ZERO_NUMBER = re.compile(rb'(:\s*)(-?0\d+(?:\.\d+)?)(\s*[,}\]])')
@@ -256,6 +257,8 @@ class Open311Adapter(CityAdapter):
         if not reqs:
             return
         pipe.hset(keys.service_requests(), mapping={rec.key: orjson.dumps(rec.data) for rec in reqs})
+        pipe.xadd(keys.service_request_changes(), {"ids": orjson.dumps([rec.key for rec in reqs])},
+                  maxlen=CHANGES_MAX, approximate=True)
         opened = [rec.key for rec in reqs if rec.data["status"] == "open"]
         # Scored by the closing time (the data's clock for the 7-day window and retention); an
         # untimed closure by its last update.
@@ -291,4 +294,5 @@ class Open311Adapter(CityAdapter):
             pipe.hdel(keys.service_requests(), *old)
             pipe.hdel(keys.seen(self.domain, self.name), *old)
             pipe.zrem(keys.service_requests_closed(), *old)
+            pipe.xadd(keys.service_request_changes(), {"ids": orjson.dumps(old)}, maxlen=CHANGES_MAX, approximate=True)
             pipe.execute()

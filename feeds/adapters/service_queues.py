@@ -36,6 +36,7 @@ from feeds.service_centres import services_config
 from feeds.timeparse import iso_to_epoch, local_to_epoch, zone
 
 DAY_KEYS_TTL_S = 9 * 24 * 3600  # one day's visits and wait slots: kept for "same weekday last week"
+VISITS_LOG_MAX = 20_000  # batches kept per day in the visits log; a reader further behind re-reads the day
 SLOT_MIN = 15  # wait curve and heat grid resolution
 SNAPSHOT_SLOT_MIN = 5  # snapshots of a queue closer than this are one observation (bounds the seen hash)
 STEPS = ("issued", "called", "started", "ended", "no_show")
@@ -371,6 +372,11 @@ class ServiceQueuesAdapter(CityAdapter):
             pipe.hset(keys.queue_latest(), mapping=rows)
         for day, mapping in visits.items():
             pipe.hset(keys.visits(day), mapping=mapping)
+            # The same fields as one stream entry: the KPI engine applies only the entries it has not
+            # seen instead of re-reading the whole day (tens of thousands of steps) after each batch.
+            pipe.xadd(keys.visits_log(day), {"m": orjson.dumps({k: orjson.loads(v) for k, v in mapping.items()})},
+                      maxlen=VISITS_LOG_MAX, approximate=True)
+            pipe.expire(keys.visits_log(day), DAY_KEYS_TTL_S)
         for (day, field), value in slots.items():
             pipe.hincrbyfloat(keys.wait_slots(day), field, value)
         for day in days:

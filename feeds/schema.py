@@ -217,7 +217,8 @@ class Keys:
         return self._key("services", "visits-log", day)
 
     def wait_slots(self, day: str) -> str:
-        """Hash "centre|slot|field" -> number: one local day's waits in 15-minute slots (expires)."""
+        """Hash "centre|slot|field" -> number: one local day's waits in 15-minute slots (expires);
+        field "_v" counts the writes (readers re-read the day only when it moved)."""
         return self._key("services", "wait", day)
 
     def service_requests(self) -> str:

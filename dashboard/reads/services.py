@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import orjson
 
-from feeds.adapters.service_queues import SLOT_MIN
+from feeds.adapters.service_queues import SLOT_MIN, SLOTS_VERSION_FIELD
 from feeds.kpi.services import QueueState, event_queues, visits_from_hash
 from feeds.service_centres import services_config
 
@@ -62,6 +62,8 @@ def _slot_means(raw: dict[str, str]) -> dict[str, dict[int, float]]:
     """Wait slots hash -> {centre: {slot: mean wait}}; snapshot samples win over event samples."""
     acc: dict[tuple[str, int], dict[str, float]] = {}
     for fld, v in raw.items():
+        if fld == SLOTS_VERSION_FIELD:
+            continue
         centre, slot, kind = fld.rsplit("|", 2)
         acc.setdefault((centre, int(slot)), {})[kind] = float(v)
     out: dict[str, dict[int, float]] = {}
@@ -96,11 +98,27 @@ def wait_slots(store, as_of: float | None) -> dict:
     days = wait_days(store, as_of)
     if days is None:
         return {"today": {}, "last_week": {}, "days": None}
+    names = [store.keys.wait_slots(d) for d in days]
     pipe = store.r.pipeline(transaction=False)
-    pipe.hgetall(store.keys.wait_slots(days[0]))
-    pipe.hgetall(store.keys.wait_slots(days[1]))
-    today, last = store.call(pipe.execute)
-    return {"today": _slot_means(today), "last_week": _slot_means(last), "days": days}
+    for name in names:
+        pipe.hget(name, SLOTS_VERSION_FIELD)
+    versions = store.call(pipe.execute)
+    means = []
+    for name, version in zip(names, versions):
+        hit = _SLOTS_CACHE.get(name)
+        if version is not None and hit is not None and hit[0] == version:
+            means.append(hit[1])  # unchanged since parsed: a day's hash is tens of thousands of fields
+            continue
+        parsed = _slot_means(store.call(store.r.hgetall, name))
+        if version is not None:
+            if len(_SLOTS_CACHE) > 32:
+                _SLOTS_CACHE.clear()
+            _SLOTS_CACHE[name] = (version, parsed)
+        means.append(parsed)
+    return {"today": means[0], "last_week": means[1], "days": days}
+
+
+_SLOTS_CACHE: dict[str, tuple[str, dict]] = {}  # wait-slots key -> (its version, parsed means); read only
 
 
 def wait_grid(slots: dict) -> dict:

@@ -37,6 +37,7 @@ from feeds.timeparse import iso_to_epoch, local_to_epoch, zone
 
 DAY_KEYS_TTL_S = 9 * 24 * 3600  # one day's visits and wait slots: kept for "same weekday last week"
 VISITS_LOG_MAX = 20_000  # batches kept per day in the visits log; a reader further behind re-reads the day
+SLOTS_VERSION_FIELD = "_v"  # in a day's wait-slots hash: bumped by every write to it
 SLOT_MIN = 15  # wait curve and heat grid resolution
 SNAPSHOT_SLOT_MIN = 5  # snapshots of a queue closer than this are one observation (bounds the seen hash)
 STEPS = ("issued", "called", "started", "ended", "no_show")
@@ -379,6 +380,9 @@ class ServiceQueuesAdapter(CityAdapter):
             pipe.expire(keys.visits_log(day), DAY_KEYS_TTL_S)
         for (day, field), value in slots.items():
             pipe.hincrbyfloat(keys.wait_slots(day), field, value)
+        for day in {day for day, _ in slots}:
+            # The day's version: a page that parsed this day's slots re-reads them only when it moved.
+            pipe.hincrby(keys.wait_slots(day), SLOTS_VERSION_FIELD, 1)
         for day in days:
             pipe.expire(keys.visits(day), DAY_KEYS_TTL_S)
             pipe.expire(keys.wait_slots(day), DAY_KEYS_TTL_S)

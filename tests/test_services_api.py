@@ -26,7 +26,10 @@ def test_centres_lists_configured_and_learnt_centres_with_live_figures(client):
     body = client.get("/api/v1/centres").json
     by_id = {c["id"]: c for c in body["centres"]}
     assert list(by_id)[:5] == ["C1", "C2", "C3", "C4", "C5"]
-    assert by_id["C1"]["status"] == "no_data" and by_id["C1"]["people_waiting"] is None
+    # The data's "now" is 10:58 Warsaw = 04:58 New York (the city's zone): C1 (Mon-Fri 08:00-18:00)
+    # is closed by its hours, and silent: CLOSED, not NO DATA.
+    assert by_id["C1"]["status"] == "closed" and by_id["C1"]["people_waiting"] is None
+    assert by_id["C1"]["hours"] == "Mon-Fri 08:00-18:00, Sat 09:00-13:00"
     wola = by_id["UD_Wola"]
     # 10:58 snapshot: 63 waiting, 120 queue-counters open, wait 928 / 63 min (see test_services_kpis).
     assert (wola["people_waiting"], wola["open_counters"]) == (63, 120)

@@ -67,12 +67,30 @@ def test_breakdown_by_centre_and_district(sample_city):
 
 def test_centres_outside_their_hours_are_closed_and_not_scheduled(sample_city):
     cfg = services_config(sample_city)
-    saturday = datetime(2026, 11, 21, 10, 0, tzinfo=NY).timestamp()  # the sample centres open Monday-Friday
-    out = queue_kpis(cfg, [q("C1", "A", 0, 0, None, t=saturday, status="closed")], {}, {}, sample_city.district_ids())
+    sunday = datetime(2026, 11, 22, 10, 0, tzinfo=NY).timestamp()  # the sample centres open Monday-Saturday
+    out = queue_kpis(cfg, [q("C1", "A", 0, 0, None, t=sunday, status="closed")], {}, {}, sample_city.district_ids())
     row = out["services.people_waiting"].detail["by_centre"]["C1"]
     assert row["reporting"] is True and row["open_now"] is False and row["scheduled"] == 0
     assert out["services.open_counters"].value is None  # nothing scheduled: no data, not 0 %
     assert out["services.people_waiting"].value == 0
+
+
+def test_saturday_morning_hours(sample_city):
+    # The sample city's two one-stop centres (C1 10 counters, C2 4) open Saturday 09:00-13:00; the
+    # three offices only Monday to Friday. Saturday 10:00, C1 with 6 counters open, C2 with 4, C3 (an
+    # office, closed) with none: 10 of 14 scheduled = 71.43 %.
+    cfg = services_config(sample_city)
+    assert cfg.centres["C1"].hours_text() == "Mon-Fri 08:00-18:00, Sat 09:00-13:00"
+    assert cfg.centres["C3"].hours_text() == "Mon-Fri 08:00-18:00"
+    saturday = datetime(2026, 11, 21, 10, 0, tzinfo=NY).timestamp()
+    out = queue_kpis(cfg, [q("C1", "A", 3, 6, 5, t=saturday), q("C2", "A", 1, 4, 5, t=saturday),
+                           q("C3", "A", 0, 0, None, t=saturday, status="closed")], {}, {}, sample_city.district_ids())
+    rows = out["services.people_waiting"].detail["by_centre"]
+    assert (rows["C1"]["open_now"], rows["C2"]["open_now"], rows["C3"]["open_now"]) == (True, True, False)
+    assert out["services.open_counters"].value == pytest.approx(100 * 10 / 14)
+    one = datetime(2026, 11, 21, 13, 0, tzinfo=NY).timestamp()  # 13:00: closed again
+    later = queue_kpis(cfg, [q("C1", "A", 0, 0, None, t=one, status="closed")], {}, {}, sample_city.district_ids())
+    assert later["services.people_waiting"].detail["by_centre"]["C1"]["open_now"] is False
 
 
 def test_served_within_target_counts_from_arrival_and_misses_still_waiting():

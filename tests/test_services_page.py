@@ -57,3 +57,14 @@ def test_a_centre_outside_its_hours_says_closed_not_no_data(sample_city):
     assert data["marker.color"] == [page.STATUS_HEX["closed"], page.STATUS_HEX["no_data"]]
     assert data["text"] == ["Centre A: closed (hours 08:00-18:00)", "Centre B: no queue data now (queue system down)"]
     assert page.centre_badge(page.centre_status(closed, KPIS)).children == "CLOSED"
+
+
+def test_a_centre_closed_by_its_hours_says_closed_even_when_its_queue_system_is_silent():
+    # Queue systems are often off at night: outside its hours a silent configured centre is CLOSED
+    # (what a citizen would find), not NO DATA (which says "system down"). Within its hours silence
+    # is NO DATA; a learnt centre (no schedule) that is silent is NO DATA.
+    kpis = {**KPIS, "services.wait_min": {**KPIS["services.wait_min"], "status": "ok"}}
+    shut = {**centre("A", None, None, reporting=False), "open_now": False}
+    assert page.centre_status(shut, kpis) == "closed"
+    assert page.centre_status({**shut, "open_now": True}, kpis) == "no_data"
+    assert page.centre_status({**shut, "hours": None}, kpis) == "no_data"

@@ -115,8 +115,10 @@ def wait_status(wait: float | None, kpis: dict[str, dict]) -> str:
 
 
 def centre_status(c: dict, kpis: dict[str, dict]) -> str:
-    """A centre's word: no_data (its queue system sends nothing), closed (outside its hours), stale
+    """A centre's word: closed (outside its hours), no_data (its queue system sends nothing), stale
     (the domain's data is old), else its wait band ok / warn / breach."""
+    if c.get("hours") and not c.get("open_now", True):
+        return "closed"  # by its schedule: a queue system off outside the hours is no news
     if not c["reporting"]:
         return "no_data"
     if not c.get("open_now", True):

@@ -1,6 +1,7 @@
 """Redis reads of the services page and API (read only; StoreUnavailable when Redis is down)."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import orjson
@@ -20,9 +21,13 @@ def centres(store, kpis: dict[str, dict]) -> list[dict]:
     served = (kpis.get("services.served_within_target_pct") or {}).get("detail", {}).get("by_centre", {})
     age = (kpis.get("services.people_waiting") or {}).get("age_s")
     out = []
+    now_local = cfg.local(time.time())
     for c in cfg.centres.values():
+        d = detail.get(c.id)
+        if d is None:  # no figures yet (nothing ever reported): open or closed by its hours now
+            d = {"reporting": False, "open_now": c.is_open(now_local)}
         out.append(_centre_row(c.id, c.name or c.id, c.lon, c.lat, cfg.districts.get(c.id), c.counters,
-                               f"{c.opens}-{c.closes}", detail.get(c.id), served.get(c.id), age))
+                               c.hours_text(), d, served.get(c.id), age))
     for cid, m in sorted(learnt.items()):
         if cid in cfg.centres:
             continue

@@ -100,7 +100,8 @@ class CentreSim:
         return out
 
     def step(self, t: float, local: datetime, events: list | None) -> None:
-        if self.open_at(local) and local.hour * 60 + local.minute < self.c.minutes(self.c.closes) - 15:
+        hours = self.c.hours_on(local.weekday())
+        if self.open_at(local) and local.hour * 60 + local.minute < hours[1] - 15:
             rate_per_min = self.c.counters * 4.6 / 60 * arrival_profile(local.hour + local.minute / 60, local.weekday())
             for _ in range(self._poisson(rate_per_min)):
                 qi = self.rnd.choices(range(len(self.queues)), [q.share for q in self.queues])[0]

@@ -85,6 +85,21 @@ class Centre(BaseModel):
         m = local.hour * 60 + local.minute
         return hours is not None and hours[0] <= m < hours[1]
 
+    def next_opening(self, local: datetime) -> datetime | None:
+        """The next time it opens after this local time (within a week), None when it never opens."""
+        from datetime import timedelta
+
+        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        for k in range(8):
+            d = day + timedelta(days=k)
+            hours = self.hours_on(d.weekday())
+            if hours is None:
+                continue
+            at = d.replace(hour=hours[0] // 60, minute=hours[0] % 60)
+            if at > local:
+                return at
+        return None
+
     def hours_text(self) -> str:
         """"Mon-Fri 08:00-18:00, Sat 09:00-13:00": the weekdays grouped by their hours."""
         names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -194,6 +194,20 @@ def apply_map_data(figure, data: dict[int, dict]):
 
 
 # --- side panel ------------------------------------------------------------------------------
+def closed_note(centres: list[dict]) -> list:
+    """When every centre with hours is closed now (night, Sunday): say so, and when the next opens."""
+    scheduled = [c for c in centres if c.get("hours")]
+    if not scheduled or any(c.get("open_now") for c in scheduled):
+        return []
+    upcoming = sorted((c for c in scheduled if c.get("next_opens")), key=lambda c: c["next_opens"])
+    text = "All centres are closed now"
+    if upcoming:
+        first = upcoming[0]
+        at = first["next_opens"]
+        text += f" · next to open: {first['name']}, {at.strftime('%a')} {at.strftime('%H:%M')}"
+    return [html.P(text, className="services-closed-note", id="services-closed-note")]
+
+
 def centre_table(centres: list[dict], kpis: dict[str, dict]) -> list:
     def worst_key(c):
         return (c["reporting"] and c.get("open_now", True), c["wait_min"] or 0, c["waiting"] or 0)
@@ -209,7 +223,7 @@ def centre_table(centres: list[dict], kpis: dict[str, dict]) -> list:
             html.Td(format_value(c["served_within_target_pct"], 0)),
             html.Td(centre_badge(status)),
         ], className=f"row-{status}"))
-    return [html.H3("Centres, longest wait first"),
+    return [html.H3("Centres, longest wait first"), *closed_note(centres),
             html.Table([html.Thead(html.Tr([html.Th(h) for h in ("centre", "waiting", "wait min", "counters",
                                                                   "served ≤ target %", "")])),
                         html.Tbody(rows)], className="table", id="services-centre-table")]

@@ -26,8 +26,11 @@ def centres(store, kpis: dict[str, dict]) -> list[dict]:
         d = detail.get(c.id)
         if d is None:  # no figures yet (nothing ever reported): open or closed by its hours now
             d = {"reporting": False, "open_now": c.is_open(now_local)}
-        out.append(_centre_row(c.id, c.name or c.id, c.lon, c.lat, cfg.districts.get(c.id), c.counters,
-                               c.hours_text(), d, served.get(c.id), age))
+        row = _centre_row(c.id, c.name or c.id, c.lon, c.lat, cfg.districts.get(c.id), c.counters,
+                          c.hours_text(), d, served.get(c.id), age)
+        if not c.is_open(now_local):
+            row["next_opens"] = c.next_opening(now_local)
+        out.append(row)
     for cid, m in sorted(learnt.items()):
         if cid in cfg.centres:
             continue

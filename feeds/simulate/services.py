@@ -51,7 +51,7 @@ def arrival_profile(hour: float, weekday: int) -> float:
     def bump(centre, width, height):
         return height * math.exp(-((hour - centre) / width) ** 2)
     if weekday == 5:  # Saturday morning (the centres that open then): people who work in the week, all at once
-        return 0.5 + bump(10.6, 1.1, 1.5)
+        return 0.45 + bump(10.6, 1.1, 1.0)
     monday = 1.6 if weekday == 0 else 1.0
     return 0.35 + monday * bump(9.8, 1.2, 0.9) + bump(12.7, 0.8, 0.7) + bump(16.3, 1.0, 0.35)
 

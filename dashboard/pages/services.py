@@ -327,10 +327,11 @@ def heat_figure(grid: dict, centres: list[dict], kpis: dict[str, dict], theme: s
              "hovertemplate": f"{days[1]} %{{x}}:00 %{{y}}: %{{z}} min<extra></extra>"}]
     layout = _chart_layout(theme, height=max(220, 60 + 34 * len(y)))
     layout["xaxis"] = {"domain": [0, 0.47], "title": {"text": f"today ({days[0]}), hour"}, "automargin": True,
-                       "type": "category", "categoryorder": "array", "categoryarray": x}
+                       "showgrid": False, "type": "category", "categoryorder": "array", "categoryarray": x}
     layout["xaxis2"] = {"domain": [0.51, 0.98], "title": {"text": f"same weekday last week ({days[1]})"},
-                        "automargin": True, "type": "category", "categoryorder": "array", "categoryarray": x}
-    layout["yaxis"] = {"automargin": True, "autorange": "reversed"}
+                        "automargin": True, "showgrid": False, "type": "category", "categoryorder": "array",
+                        "categoryarray": x}
+    layout["yaxis"] = {"automargin": True, "autorange": "reversed", "showgrid": False}
     return {"data": data, "layout": layout}
 
 

@@ -302,3 +302,14 @@ def test_queue_events_csv_with_epoch_second_times(r, keys, sample_city):
     assert (res.stored, res.rejected) == (2, 0), dead(r, keys)
     visits = {k: orjson.loads(v)["t"] for k, v in r.hgetall(keys.visits("2026-11-16")).items()}
     assert visits == {"C1|A1|issued": issued, "C1|A1|called": issued + 720.5}
+
+
+def test_warsaw_times_are_warsaw_time_unless_told_otherwise(r, keys, sample_city):
+    # The Warsaw offices' API writes floating Warsaw local times. Without --tz (the sample city is New
+    # York) the 10:58 snapshot is 10:58 in Warsaw = 09:58 UTC, not 10:58 in New York (6 h later).
+    a = ServiceQueuesAdapter(sample_city, FeedSource(options={"format": "warsaw"}))
+    run(r, keys, sample_city, a, WARSAW.read_bytes(), now=warsaw_epoch("11:00"))
+    assert queues(r, keys)["UD_Wola|190"]["t"] == warsaw_epoch("10:58")
+    # An explicit zone still wins (a city publishing the same shape in its own time).
+    b = ServiceQueuesAdapter(sample_city, FeedSource(timezone="UTC", options={"format": "warsaw"}))
+    assert b._convert_local_time("2020-01-02", "10:58") == warsaw_epoch("11:58")

@@ -46,6 +46,7 @@ STEP_ALIASES = {"ticket issued": "issued", "ticket_issued": "issued", "arrived":
                 "service ended": "ended", "service_ended": "ended", "served": "ended", "finished": "ended",
                 "no-show": "no_show", "noshow": "no_show", "no show": "no_show"}
 WARSAW_COLUMNS = {"idGrupy", "liczbaKlwKolejce"}
+WARSAW_TZ = "Europe/Warsaw"  # the zone of the Warsaw API's floating date/time
 MAX_PEOPLE = 10_000
 EPOCH_MAX = 4_102_444_800
 EPOCH_TEXT = re.compile(r"\d{9,10}(\.\d+)?")
@@ -205,7 +206,8 @@ class ServiceQueuesAdapter(CityAdapter):
             raise Rejected(f"unreadable date/time {day!r} {hhmm!r}") from None
         if dt.tzinfo is not None:
             return dt.timestamp()
-        return local_to_epoch(dt, self.tz)
+        # Warsaw's API writes Warsaw local time: that zone unless the feed names another (--tz).
+        return local_to_epoch(dt, self.tz if self.source.timezone else WARSAW_TZ)
 
     def _time(self, value, field: str) -> float:
         if value is None or value == "":

@@ -234,6 +234,11 @@ class Keys:
         """Set of open request ids."""
         return self._key("services", "request", "open")
 
+    def service_requests_open_since(self) -> str:
+        """Sorted set open request id -> requested time: the ones older than a poll's window are asked
+        for by id."""
+        return self._key("services", "request", "open-since")
+
     def service_requests_open_of_type(self, type_name: str) -> str:
         """Set of open request ids of one type (service_name): the map of one type reads only these."""
         return self._key("services", "request", "open-type", type_name)

@@ -34,6 +34,8 @@ REQUEST_RETENTION_S = 8 * 24 * 3600  # a closed request is forgotten this long a
 CHANGES_MAX = 10_000  # batches kept in the change log; a KPI reader further behind re-reads every request
 PAGE_SIZE = 1000  # GeoReport v2: default limit of a GET requests call
 MAX_PAGES = 50
+IDS_PER_CALL = 50  # open requests older than the window, asked for by id, per call
+STALE_OPEN_MAX = 1000  # at most this many per poll (the oldest first)
 LEADING_ZERO_NUMBER = re.compile(rb'(:\s*)(-?0\d+(?:\.\d+)?)(\s*[,}\]])')
 FIELDS = ("service_request_id", "status", "status_notes", "service_name", "service_code", "description",
           "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
@@ -112,6 +114,8 @@ class Open311Adapter(CityAdapter):
         self.jurisdiction = source.options.get("jurisdiction_id")
         self.page_size = int(source.options.get("page_size") or PAGE_SIZE)
         self.pages_fetched = 0
+        self.stale_open: list[str] = []  # open ids older than the window, noted by housekeeping
+        self._stale_from = 0
 
     # --- fetch: paging by start_date / end_date ------------------------------------------
     def requests_url(self) -> str:
@@ -160,6 +164,17 @@ class Open311Adapter(CityAdapter):
             if oldest is None or oldest >= end:
                 break  # a full page all at one instant: nothing narrower to ask for
             end = oldest
+        # Open requests older than the window: the window will never show them closing, so ask for
+        # them by id (GeoReport v2: service_request_id=a,b,c; the other parameters are then ignored).
+        for i in range(0, len(self.stale_open), IDS_PER_CALL):
+            query = {"service_request_id": ",".join(self.stale_open[i:i + IDS_PER_CALL])}
+            if self.jurisdiction:
+                query["jurisdiction_id"] = self.jurisdiction
+            sep = "&" if "?" in url else "?"
+            for row in self.parse(self._get(url + sep + urllib.parse.urlencode(query))):
+                if isinstance(row, dict):
+                    rows.setdefault(str(row.get("service_request_id")), row)
+            self.pages_fetched += 1
         return orjson.dumps(list(rows.values()))
 
     # --- parse / validate --------------------------------------------------------------
@@ -266,9 +281,12 @@ class Open311Adapter(CityAdapter):
                   for rec in reqs if rec.data["status"] == "closed"}
         if opened:
             pipe.sadd(keys.service_requests_open(), *opened)
+            pipe.zadd(keys.service_requests_open_since(),
+                      {rec.key: rec.data["requested"] for rec in reqs if rec.data["status"] == "open"})
             pipe.zrem(keys.service_requests_closed(), *opened)  # reopened
         if closed:
             pipe.srem(keys.service_requests_open(), *closed)
+            pipe.zrem(keys.service_requests_open_since(), *closed)
             pipe.zadd(keys.service_requests_closed(), closed)
         by_type: dict[tuple[str, bool], list[str]] = {}
         for rec in reqs:
@@ -282,9 +300,16 @@ class Open311Adapter(CityAdapter):
                                        for rec in reqs])
 
     def housekeeping(self, r, keys, now):
-        """Forget requests closed more than 8 days before the newest closure (the KPIs look back 7).
+        """Forget requests closed more than 8 days before the newest closure (the KPIs look back 7);
+        note the open ones older than the poll's window, for the next poll to ask for by id.
 
         Measured on the data's own clock, so a replayed file keeps its week."""
+        if self.source.url:
+            # At most STALE_OPEN_MAX per poll, in turns: the next poll continues where this one ended.
+            self.stale_open = r.zrangebyscore(keys.service_requests_open_since(), "-inf",
+                                              time.time() - self.lookback_s + 60, start=self._stale_from,
+                                              num=STALE_OPEN_MAX)
+            self._stale_from = self._stale_from + STALE_OPEN_MAX if len(self.stale_open) == STALE_OPEN_MAX else 0
         newest = r.zrange(keys.service_requests_closed(), -1, -1, withscores=True)
         if not newest:
             return

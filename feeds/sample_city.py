@@ -111,8 +111,11 @@ def generate(seed: int = 7) -> dict:
                                       (10, 2, "Southport Service Centre"), (3, 2, "Westbrook Office"),
                                       (9, 8, "Riverside Office")]):
         lon, lat = _pt(x, y)
-        centres.append({"id": f"C{i + 1}", "name": name, "lon": lon, "lat": lat, "counters": 4 + (i == 0) * 6,
-                        "opens": "08:00", "closes": "18:00"})
+        centre = {"id": f"C{i + 1}", "name": name, "lon": lon, "lat": lat, "counters": 4 + (i == 0) * 6,
+                  "opens": "08:00", "closes": "18:00"}
+        if i < 2:  # the two big one-stop centres also open on Saturday morning
+            centre["day_hours"] = {"5": "09:00-13:00"}
+        centres.append(centre)
     return {
         "name": "Riverton (sample city)",
         "timezone": "America/New_York",

@@ -215,17 +215,33 @@ class Keys:
         """Hash "centre|ticket|step" -> JSON {t, q, c} of one local day's visit steps (expires)."""
         return self._key("services", "visits", day)
 
+    def visits_log(self, day: str) -> str:
+        """Stream of one local day's visit-step batches ({m: JSON of the fields added to visits(day)}),
+        so the KPI engine reads only what is new (expires with the day)."""
+        return self._key("services", "visits-log", day)
+
     def wait_slots(self, day: str) -> str:
-        """Hash "centre|slot|field" -> number: one local day's waits in 15-minute slots (expires)."""
+        """Hash "centre|slot|field" -> number: one local day's waits in 15-minute slots (expires);
+        field "_v" counts the writes (readers re-read the day only when it moved)."""
         return self._key("services", "wait", day)
 
     def service_requests(self) -> str:
         """Hash request id -> JSON of the Open311 request's latest state."""
         return self._key("services", "request", "all")
 
+    def service_request_changes(self) -> str:
+        """Stream of batches of request ids written or forgotten ({ids: JSON list}): the KPI engine
+        re-reads only those requests."""
+        return self._key("services", "request", "changes")
+
     def service_requests_open(self) -> str:
         """Set of open request ids."""
         return self._key("services", "request", "open")
+
+    def service_requests_open_since(self) -> str:
+        """Sorted set open request id -> requested time: the ones older than a poll's window are asked
+        for by id."""
+        return self._key("services", "request", "open-since")
 
     def service_requests_open_of_type(self, type_name: str) -> str:
         """Set of open request ids of one type (service_name): the map of one type reads only these."""

@@ -37,6 +37,9 @@ class Centre(BaseModel):
     opens: str = "08:00"
     closes: str = "18:00"
     days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    # Other hours on some weekdays, e.g. {"5": "09:00-13:00"} (Saturday morning): those days are open
+    # with those hours, whether or not they are in ``days``.
+    day_hours: dict[int, str] = {}
     district: str | None = None
 
     @field_validator("opens", "closes")
@@ -53,16 +56,65 @@ class Centre(BaseModel):
             raise ValueError("weekdays are 0 (Monday) .. 6 (Sunday)")
         return v
 
+    @field_validator("day_hours")
+    @classmethod
+    def _day_hours(cls, v):
+        for day, span in v.items():
+            if day not in range(7):
+                raise ValueError("weekdays are 0 (Monday) .. 6 (Sunday)")
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", span):
+                raise ValueError(f"expected HH:MM-HH:MM, got {span!r}")
+        return v
+
     def minutes(self, hhmm: str) -> int:
         h, m = hhmm.split(":")
         return int(h) * 60 + int(m)
 
+    def hours_on(self, weekday: int) -> tuple[int, int] | None:
+        """(opens, closes) in minutes of the day on this weekday (Monday = 0), None when closed all day."""
+        if weekday in self.day_hours:
+            opens, closes = self.day_hours[weekday].split("-")
+            return self.minutes(opens), self.minutes(closes)
+        if weekday in self.days:
+            return self.minutes(self.opens), self.minutes(self.closes)
+        return None
+
     def is_open(self, local: datetime) -> bool:
         """Open at this local time by its schedule."""
-        if local.weekday() not in self.days:
-            return False
+        hours = self.hours_on(local.weekday())
         m = local.hour * 60 + local.minute
-        return self.minutes(self.opens) <= m < self.minutes(self.closes)
+        return hours is not None and hours[0] <= m < hours[1]
+
+    def next_opening(self, local: datetime) -> datetime | None:
+        """The next time it opens after this local time (within a week), None when it never opens."""
+        from datetime import timedelta
+
+        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        for k in range(8):
+            d = day + timedelta(days=k)
+            hours = self.hours_on(d.weekday())
+            if hours is None:
+                continue
+            at = d.replace(hour=hours[0] // 60, minute=hours[0] % 60)
+            if at > local:
+                return at
+        return None
+
+    def hours_text(self) -> str:
+        """"Mon-Fri 08:00-18:00, Sat 09:00-13:00": the weekdays grouped by their hours."""
+        names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+        spans: list[tuple[str, list[int]]] = []
+        for d in range(7):
+            hours = self.hours_on(d)
+            if hours is None:
+                continue
+            text = f"{hours[0] // 60:02d}:{hours[0] % 60:02d}-{hours[1] // 60:02d}:{hours[1] % 60:02d}"
+            if spans and spans[-1][0] == text and spans[-1][1][-1] == d - 1:
+                spans[-1][1].append(d)
+            else:
+                spans.append((text, [d]))
+        return ", ".join((names[ds[0]] if len(ds) == 1 else f"{names[ds[0]]}-{names[ds[-1]]}") + " " + text
+                         for text, ds in spans) or "closed"
 
 
 class ServicesSection(BaseModel):

@@ -78,7 +78,7 @@ def test_warsaw_every_snapshot_feeds_the_wait_curve(r, keys, sample_city, warsaw
     slots = {k: float(v) for k, v in r.hgetall(keys.wait_slots("2020-01-02")).items()}
     # Slots are the city's quarter hours (the sample city is New York, 6 h behind Warsaw in January):
     # snapshots 08:03-10:58 Warsaw = 02:03-04:58 New York fill slots 8 (02:00) to 19 (04:45).
-    assert sorted({int(k.split("|")[1]) for k in slots}) == list(range(8, 20))
+    assert sorted({int(k.split("|")[1]) for k in slots if k != "_v"}) == list(range(8, 20))
 
 
 def test_wait_slot_weighs_queue_waits_by_people(r, keys, sample_city, warsaw):
@@ -89,7 +89,7 @@ def test_wait_slot_weighs_queue_waits_by_people(r, keys, sample_city, warsaw):
     # 10:58 Warsaw = 04:58 New York, slot 19. Operating queues with people (czasObslugi x waiting):
     # E 4x10 + H 6x4 + I 21x37 + K 5x1 + L 8x2 + R 14x4 + S 2x5 = 928 over 63 people;
     # 26 queues operate (2600048 has no open counter).
-    assert slots == {"UD_Wola|19|s": 928.0, "UD_Wola|19|w": 63.0, "UD_Wola|19|n": 26.0}
+    assert slots == {"UD_Wola|19|s": 928.0, "UD_Wola|19|w": 63.0, "UD_Wola|19|n": 26.0, "_v": 1.0}  # one write
 
 
 def test_malformed_warsaw_rows_are_dead_lettered_and_the_rest_kept(r, keys, sample_city, warsaw):
@@ -152,7 +152,7 @@ C1,A,,issued,2026-11-16T09:04:00,
     assert orjson.loads(visits["C1|A002|no_show"])["k"] == "4"
     slots = {k: float(v) for k, v in r.hgetall(keys.wait_slots("2026-11-16")).items()}
     # A001 waited 09:00 -> 09:12 = 12 min, sampled in the slot of the call (09:00-09:15 = slot 36).
-    assert slots == {"C1|36|es": 12.0, "C1|36|ew": 1.0}
+    assert slots == {"C1|36|es": 12.0, "C1|36|ew": 1.0, "_v": 1.0}
 
 
 def test_format_mismatch_is_a_payload_dead_letter(r, keys, sample_city):
@@ -268,3 +268,48 @@ def test_queue_monitor_extensions_for_wait_and_counters(r, keys, sample_city):
     run(r, keys, sample_city, a, orjson.dumps({**entity, "waitingTimeMinutes": 14, "openCounters": 2}), now=1616411405.0)
     q = queues(r, keys)["Tourist Office|Cathedral-reservations-visit-1"]
     assert (q["wait"], q["counters"]) == (14.0, 2)
+
+
+def test_warsaw_people_waiting_in_a_queue_with_no_counter_open_are_still_waiting(r, keys, sample_city, warsaw):
+    # The recorded data has an empty status. A queue with people in it but no counter open at that
+    # moment (a lunch break, every clerk on another queue) still has people waiting: "operating".
+    # A queue with neither people nor counters is the one that is not operating.
+    head = "name,date,time,status,czasObslugi,lp,idGrupy,liczbaCzynnychStan,nazwaGrupy,literaGrupy,liczbaKlwKolejce,aktualnyNumer"
+    payload = "\n".join([head, "UD_Wola,2020-01-02,12:30,,0,,182,0,Meldunki i dowody,A,3,",
+                         "UD_Wola,2020-01-02,12:30,,0,,183,0,Dobry start,B,0,"]).encode()
+    run(r, keys, sample_city, warsaw, payload, now=warsaw_epoch("12:31"))
+    q = queues(r, keys)
+    assert q["UD_Wola|182"]["status"] == "open" and q["UD_Wola|183"]["status"] == "closed"
+
+
+def test_a_closed_request_without_a_closing_time_is_not_timed(r, keys, sample_city):
+    # Open311: updated_datetime is the closing time of a closed request. Without it the closing time
+    # is unknown: the request leaves the backlog, but it must not count as closed in 0 hours.
+    row = orjson.loads(CHICAGO.read_bytes())[0]
+    closed = {**row, "status": "closed", "updated_datetime": None}
+    a = Open311Adapter(sample_city, FeedSource())
+    res = run(r, keys, sample_city, a, orjson.dumps([closed]), now=1405190000.0)
+    assert res.warnings == 1 and r.scard(keys.service_requests_open()) == 0
+    assert requests(r, keys)["14-01100669"]["closed"] is None
+
+
+def test_queue_events_csv_with_epoch_second_times(r, keys, sample_city):
+    # docs/services.md: queue-event times are ISO-8601 or epoch seconds; in a CSV every value is text.
+    a = ServiceQueuesAdapter(sample_city, FeedSource(options={"format": "queue-events"}))
+    issued = datetime(2026, 11, 16, 9, 0, tzinfo=ZoneInfo("America/New_York")).timestamp()
+    payload = b"centre,queue,ticket,step,time\nC1,A,A1,issued,%d\nC1,A,A1,called,%d.5\n" % (issued, issued + 720)
+    res = run(r, keys, sample_city, a, payload, now=issued + 3600)
+    assert (res.stored, res.rejected) == (2, 0), dead(r, keys)
+    visits = {k: orjson.loads(v)["t"] for k, v in r.hgetall(keys.visits("2026-11-16")).items()}
+    assert visits == {"C1|A1|issued": issued, "C1|A1|called": issued + 720.5}
+
+
+def test_warsaw_times_are_warsaw_time_unless_told_otherwise(r, keys, sample_city):
+    # The Warsaw offices' API writes floating Warsaw local times. Without --tz (the sample city is New
+    # York) the 10:58 snapshot is 10:58 in Warsaw = 09:58 UTC, not 10:58 in New York (6 h later).
+    a = ServiceQueuesAdapter(sample_city, FeedSource(options={"format": "warsaw"}))
+    run(r, keys, sample_city, a, WARSAW.read_bytes(), now=warsaw_epoch("11:00"))
+    assert queues(r, keys)["UD_Wola|190"]["t"] == warsaw_epoch("10:58")
+    # An explicit zone still wins (a city publishing the same shape in its own time).
+    b = ServiceQueuesAdapter(sample_city, FeedSource(timezone="UTC", options={"format": "warsaw"}))
+    assert b._convert_local_time("2020-01-02", "10:58") == warsaw_epoch("11:58")

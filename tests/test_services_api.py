@@ -26,7 +26,10 @@ def test_centres_lists_configured_and_learnt_centres_with_live_figures(client):
     body = client.get("/api/v1/centres").json
     by_id = {c["id"]: c for c in body["centres"]}
     assert list(by_id)[:5] == ["C1", "C2", "C3", "C4", "C5"]
-    assert by_id["C1"]["status"] == "no_data" and by_id["C1"]["people_waiting"] is None
+    # The data's "now" is 10:58 Warsaw = 04:58 New York (the city's zone): C1 (Mon-Fri 08:00-18:00)
+    # is closed by its hours, and silent: CLOSED, not NO DATA.
+    assert by_id["C1"]["status"] == "closed" and by_id["C1"]["people_waiting"] is None
+    assert by_id["C1"]["hours"] == "Mon-Fri 08:00-18:00, Sat 09:00-13:00"
     wola = by_id["UD_Wola"]
     # 10:58 snapshot: 63 waiting, 120 queue-counters open, wait 928 / 63 min (see test_services_kpis).
     assert (wola["people_waiting"], wola["open_counters"]) == (63, 120)
@@ -101,3 +104,19 @@ def test_page_refresh_with_redis_down_keeps_the_last_picture(keys, sample_city):
     client.get("/_dash-layout")
     res = client.post("/_dash-update-component", data=body, content_type="application/json")
     assert res.status_code == 204
+
+
+def test_wait_curve_follows_new_snapshots_after_being_read(client, r, keys, sample_city):
+    # The page and API keep a day's parsed wait slots while the day's version is unchanged: a new
+    # snapshot must show up at the next read. 10:58 Warsaw = 04:58 New York, slot "04:45" (mean
+    # 928 / 63 min, see test_services_adapters); a snapshot at 11:03 (05:03, slot "05:00") with
+    # queue 190's 10 people waiting 12 min adds a slot of 12 min.
+    before = client.get("/api/v1/centres/UD_Wola").json["wait_today"]
+    assert before[-1]["slot"] == "04:45"
+    head = "name,date,time,status,czasObslugi,lp,idGrupy,liczbaCzynnychStan,nazwaGrupy,literaGrupy,liczbaKlwKolejce,aktualnyNumer"
+    Runner(r, keys, sample_city).run_once(
+        ServiceQueuesAdapter(sample_city, FeedSource(timezone="Europe/Warsaw")),
+        (head + "\nUD_Wola,2020-01-02,11:03,,12,,190,23,Rejestracja pojazdów,I,10,I030\n").encode(),
+        now=warsaw_epoch("11:05"))
+    after = client.get("/api/v1/centres/UD_Wola").json["wait_today"]
+    assert after[-1]["slot"] == "05:00" and after[-1]["wait_min"] == pytest.approx(12.0)

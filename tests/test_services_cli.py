@@ -59,8 +59,12 @@ class Open311Endpoint(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         type(self).calls.append({"path": parts.path, **query})
-        start, end = iso_to_epoch(query["start_date"], "UTC"), iso_to_epoch(query["end_date"], "UTC")
-        hits = [row for row in self.rows if start <= iso_to_epoch(row["requested_datetime"], "UTC") <= end]
+        if "service_request_id" in query:  # the spec: other parameters are then ignored
+            wanted = query["service_request_id"].split(",")
+            hits = [row for row in self.rows if str(row["service_request_id"]) in wanted]
+        else:
+            start, end = iso_to_epoch(query["start_date"], "UTC"), iso_to_epoch(query["end_date"], "UTC")
+            hits = [row for row in self.rows if start <= iso_to_epoch(row["requested_datetime"], "UTC") <= end]
         hits.sort(key=lambda row: row["requested_datetime"], reverse=True)
         body = orjson.dumps(hits[:self.PAGE])
         self.send_response(200)
@@ -96,3 +100,37 @@ def test_endpoint_is_paged_backwards_by_end_date(sample_city):
     first = Open311Endpoint.calls[0]
     assert iso_to_epoch(first["end_date"], "UTC") - iso_to_epoch(first["start_date"], "UTC") == pytest.approx(2 * 86400, abs=2)
     assert iso_to_epoch(Open311Endpoint.calls[1]["end_date"], "UTC") == pytest.approx(now - 3 * 3600, abs=1)
+
+
+def test_open_requests_older_than_the_window_are_asked_for_by_id(r, keys, sample_city):
+    # Open311 filters by requested_datetime: a request opened 10 days ago is outside a 2-day window,
+    # so its closing would never be seen. The adapter asks for the stored open ones older than the
+    # window by id (service_request_id=a,b: the spec's way), and sees it closed.
+    import time
+
+    from feeds.framework import Runner
+
+    now = time.time()
+
+    def iso(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+    old = {"service_request_id": "old1", "status": "open", "service_name": "Pothole", "service_code": "P",
+           "requested_datetime": iso(now - 10 * 86400), "lat": 40.0, "long": -75.0}
+    recent = {**old, "service_request_id": "new1", "requested_datetime": iso(now - 3600)}
+    Open311Endpoint.calls = []
+    Open311Endpoint.rows = [{**old, "status": "closed", "updated_datetime": iso(now - 86400)}, recent]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Open311Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/open311/v2"
+        adapter = Open311Adapter(sample_city, FeedSource(url=url, options={"lookback_days": 2}))
+        runner = Runner(r, keys, sample_city)
+        runner.run_once(adapter, orjson.dumps([old]), now=now - 60)  # stored open, from an earlier poll
+        assert r.sismember(keys.service_requests_open(), "old1")
+        runner.run_once(adapter, now=now)  # a live poll
+    finally:
+        server.shutdown()
+    assert [c.get("service_request_id") for c in Open311Endpoint.calls] == [None, "old1"]
+    assert r.smembers(keys.service_requests_open()) == {"new1"}
+    assert r.zscore(keys.service_requests_closed(), "old1") == pytest.approx(now - 86400, abs=1)

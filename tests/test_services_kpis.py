@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 
 from feeds.adapters.open311 import Open311Adapter
@@ -13,7 +14,7 @@ from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
 from feeds.kpi.services import QueueState, Visit, queue_kpis, request_kpis, served_within
 from feeds.service_centres import services_config
-from tests.test_services_adapters import BLOOMINGTON, SF_XML, WARSAW, warsaw_epoch
+from tests.test_services_adapters import BLOOMINGTON, CHICAGO, SF_XML, WARSAW, warsaw_epoch
 
 NY = ZoneInfo("America/New_York")
 MONDAY_10 = datetime(2026, 11, 16, 10, 0, tzinfo=NY).timestamp()
@@ -66,12 +67,30 @@ def test_breakdown_by_centre_and_district(sample_city):
 
 def test_centres_outside_their_hours_are_closed_and_not_scheduled(sample_city):
     cfg = services_config(sample_city)
-    saturday = datetime(2026, 11, 21, 10, 0, tzinfo=NY).timestamp()  # the sample centres open Monday-Friday
-    out = queue_kpis(cfg, [q("C1", "A", 0, 0, None, t=saturday, status="closed")], {}, {}, sample_city.district_ids())
+    sunday = datetime(2026, 11, 22, 10, 0, tzinfo=NY).timestamp()  # the sample centres open Monday-Saturday
+    out = queue_kpis(cfg, [q("C1", "A", 0, 0, None, t=sunday, status="closed")], {}, {}, sample_city.district_ids())
     row = out["services.people_waiting"].detail["by_centre"]["C1"]
     assert row["reporting"] is True and row["open_now"] is False and row["scheduled"] == 0
     assert out["services.open_counters"].value is None  # nothing scheduled: no data, not 0 %
     assert out["services.people_waiting"].value == 0
+
+
+def test_saturday_morning_hours(sample_city):
+    # The sample city's two one-stop centres (C1 10 counters, C2 4) open Saturday 09:00-13:00; the
+    # three offices only Monday to Friday. Saturday 10:00, C1 with 6 counters open, C2 with 4, C3 (an
+    # office, closed) with none: 10 of 14 scheduled = 71.43 %.
+    cfg = services_config(sample_city)
+    assert cfg.centres["C1"].hours_text() == "Mon-Fri 08:00-18:00, Sat 09:00-13:00"
+    assert cfg.centres["C3"].hours_text() == "Mon-Fri 08:00-18:00"
+    saturday = datetime(2026, 11, 21, 10, 0, tzinfo=NY).timestamp()
+    out = queue_kpis(cfg, [q("C1", "A", 3, 6, 5, t=saturday), q("C2", "A", 1, 4, 5, t=saturday),
+                           q("C3", "A", 0, 0, None, t=saturday, status="closed")], {}, {}, sample_city.district_ids())
+    rows = out["services.people_waiting"].detail["by_centre"]
+    assert (rows["C1"]["open_now"], rows["C2"]["open_now"], rows["C3"]["open_now"]) == (True, True, False)
+    assert out["services.open_counters"].value == pytest.approx(100 * 10 / 14)
+    one = datetime(2026, 11, 21, 13, 0, tzinfo=NY).timestamp()  # 13:00: closed again
+    later = queue_kpis(cfg, [q("C1", "A", 0, 0, None, t=one, status="closed")], {}, {}, sample_city.district_ids())
+    assert later["services.people_waiting"].detail["by_centre"]["C1"]["open_now"] is False
 
 
 def test_served_within_target_counts_from_arrival_and_misses_still_waiting():
@@ -155,3 +174,51 @@ def test_bad_services_config_is_one_line(sample_city):
                                                                             "counters": 2, "opens": "25:00"}]}})
     with pytest.raises(ConfigError, match=r"services\.centres\.0\.opens: Value error, expected HH:MM, got '25:00'"):
         services_config(bad)
+
+
+def test_open_counters_totals_count_the_same_centres_as_the_share(sample_city):
+    cfg = services_config(sample_city)
+    # C1 7 counters open of 10 scheduled, C2 2 of 4 (Monday 10:00, both open by their hours); a learnt
+    # office "W" (no schedule) has 120 queue-counters and C3 is silent (not reporting): neither is in
+    # the share, so neither may be in its totals: 9 open of 14 scheduled = 64.29 %.
+    queues = [q("C1", "A", 4, 3, 10), q("C1", "B", 6, 4, 20), q("C2", "A", 0, 2, 5), q("W", "A", 1, 120, 5),
+              q("C3", "A", 9, 1, 30, t=MONDAY_10 - 3600)]
+    out = queue_kpis(cfg, queues, {}, {}, sample_city.district_ids())["services.open_counters"]
+    assert out.value == pytest.approx(100 * 9 / 14)
+    assert (out.detail["open"], out.detail["scheduled"]) == (9, 14)
+
+
+def test_kpis_follow_new_batches_read_from_the_change_logs(r, keys, sample_city):
+    # The engine keeps the parsed requests and visits and applies only new batches: after a request
+    # closes and a visitor is called, the numbers must be what a fresh read of everything gives.
+    from feeds.kpi import services as kpi
+
+    engine = KpiEngine(r, keys, sample_city)
+    runner = Runner(r, keys, sample_city, engine)
+    rows = orjson.loads(CHICAGO.read_bytes())  # two open requests
+    requests = Open311Adapter(sample_city, FeedSource())
+    runner.run_once(requests, orjson.dumps(rows), now=1405190000.0)
+    events = ServiceQueuesAdapter(sample_city, FeedSource(options={"format": "queue-events"}))
+    t0 = MONDAY_10 - 1800
+    runner.run_once(events, b"centre,queue,ticket,step,time\nC1,A,A1,issued,%d\nC1,A,A2,issued,%d\n" % (t0, t0 + 60),
+                    now=MONDAY_10)
+    first = engine.recompute(("services",), now=MONDAY_10)
+    assert first["services.requests_open"]["value"] == 2 and first["services.people_waiting"]["value"] == 2
+    # A1 is called after 10 min; 14-01100669 closes 2 h after it was requested (2014-07-12 10:58:43 -05:00).
+    runner.run_once(events, b"centre,queue,ticket,step,time\nC1,A,A1,called,%d\n" % (t0 + 600), now=MONDAY_10 + 5)
+    closed = {**rows[0], "status": "closed", "updated_datetime": "2014-07-12T12:58:43-05:00"}
+    assert rows[0]["requested_datetime"] == "2014-07-12T10:58:43-05:00"
+    runner.run_once(requests, orjson.dumps([closed]), now=1405190100.0)
+    later = engine.recompute(("services",), now=MONDAY_10 + 5)
+    assert later["services.requests_open"]["value"] == 1
+    assert later["services.case_close_median_h"]["value"] == pytest.approx(2.0)
+    assert later["services.people_waiting"]["value"] == 1  # A2 still waiting
+    # "Now" is the newest observation, A1's call at t0 + 600: A1 called 10 min after arrival (within
+    # 20), A2 waiting 9 min so far (not judged yet): 1 of 1. Before the call nobody was judged.
+    assert first["services.served_within_target_pct"]["value"] is None
+    assert later["services.served_within_target_pct"]["value"] == pytest.approx(100.0)
+    kpi._MEMO.clear()  # everything read afresh gives the same
+    fresh = engine.recompute(("services",), now=MONDAY_10 + 5)
+    for kid in ("services.requests_open", "services.case_close_median_h", "services.people_waiting",
+                "services.served_within_target_pct", "services.wait_min"):
+        assert fresh[kid]["value"] == later[kid]["value"], kid

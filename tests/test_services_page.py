@@ -57,3 +57,35 @@ def test_a_centre_outside_its_hours_says_closed_not_no_data(sample_city):
     assert data["marker.color"] == [page.STATUS_HEX["closed"], page.STATUS_HEX["no_data"]]
     assert data["text"] == ["Centre A: closed (hours 08:00-18:00)", "Centre B: no queue data now (queue system down)"]
     assert page.centre_badge(page.centre_status(closed, KPIS)).children == "CLOSED"
+
+
+def test_a_centre_closed_by_its_hours_says_closed_even_when_its_queue_system_is_silent():
+    # Queue systems are often off at night: outside its hours a silent configured centre is CLOSED
+    # (what a citizen would find), not NO DATA (which says "system down"). Within its hours silence
+    # is NO DATA; a learnt centre (no schedule) that is silent is NO DATA.
+    kpis = {**KPIS, "services.wait_min": {**KPIS["services.wait_min"], "status": "ok"}}
+    shut = {**centre("A", None, None, reporting=False), "open_now": False}
+    assert page.centre_status(shut, kpis) == "closed"
+    assert page.centre_status({**shut, "open_now": True}, kpis) == "no_data"
+    assert page.centre_status({**shut, "hours": None}, kpis) == "no_data"
+
+
+def test_when_every_centre_is_closed_the_table_says_when_the_next_opens(sample_city):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from feeds.service_centres import services_config
+
+    ny = ZoneInfo("America/New_York")
+    cfg = services_config(sample_city)
+    # Saturday 02:48: C1 and C2 open at 09:00 today (Saturday hours), the offices on Monday 08:00.
+    night = datetime(2026, 11, 21, 2, 48, tzinfo=ny)
+    assert cfg.centres["C1"].next_opening(night) == datetime(2026, 11, 21, 9, 0, tzinfo=ny)
+    assert cfg.centres["C3"].next_opening(night) == datetime(2026, 11, 23, 8, 0, tzinfo=ny)
+    # Sunday noon: everyone opens Monday 08:00.
+    assert cfg.centres["C2"].next_opening(datetime(2026, 11, 22, 12, 0, tzinfo=ny)) == datetime(2026, 11, 23, 8, 0, tzinfo=ny)
+    rows = [{**centre("C1", None, 0), "open_now": False, "next_opens": datetime(2026, 11, 21, 9, 0, tzinfo=ny)},
+            {**centre("C3", None, 0), "open_now": False, "next_opens": datetime(2026, 11, 23, 8, 0, tzinfo=ny)}]
+    note = page.closed_note(rows)
+    assert note[0].children == "All centres are closed now · next to open: Centre C1, Sat 09:00"
+    assert page.closed_note([{**rows[0], "open_now": True}, rows[1]]) == []  # one open: no note

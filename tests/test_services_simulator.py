@@ -77,3 +77,19 @@ def test_requests_are_open311_rows_with_sla_deadlines(sample_city):
     late = [row for row in closed if row["updated_datetime"] > row["expected_datetime"]]
     assert 0 < len(late) < 0.2 * len(closed)  # some, not most, close after their deadline
     assert any(row["lat"] == 0 for row in rows)  # as real feeds send "no location"
+
+
+def test_saturday_morning_has_people_waiting_at_the_centres_that_open(r, keys, sample_city):
+    # The sample city's two one-stop centres open Saturday 09:00-13:00 and get a late-morning rush;
+    # the offices stay shut. At 11:00 on a Saturday the demo must show queues, not an empty city.
+    saturday_11 = datetime(2026, 11, 21, 11, 0, tzinfo=NY).timestamp()
+    assert arrival_profile(10.6, 5) > arrival_profile(10.6, 2)  # the rush beats a weekday morning
+    engine = KpiEngine(r, keys, sample_city)
+    sim = CitySim(sample_city, 7)
+    Runner(r, keys, sample_city, engine).run_once(simulators(sample_city)[0][0], SnapshotFeed(sim).payload(saturday_11),
+                                                  now=saturday_11)
+    values = engine.recompute(("services",), now=saturday_11)
+    by_centre = values["services.people_waiting"]["detail"]["by_centre"]
+    assert by_centre["C1"]["open_now"] and by_centre["C2"]["open_now"] and not by_centre["C3"]["open_now"]
+    assert by_centre["C1"]["waiting"] + by_centre["C2"]["waiting"] > 0
+    assert not by_centre["C3"]["waiting"]  # shut: nobody (or no queue data at all)

@@ -115,8 +115,10 @@ def wait_status(wait: float | None, kpis: dict[str, dict]) -> str:
 
 
 def centre_status(c: dict, kpis: dict[str, dict]) -> str:
-    """A centre's word: no_data (its queue system sends nothing), closed (outside its hours), stale
+    """A centre's word: closed (outside its hours), no_data (its queue system sends nothing), stale
     (the domain's data is old), else its wait band ok / warn / breach."""
+    if c.get("hours") and not c.get("open_now", True):
+        return "closed"  # by its schedule: a queue system off outside the hours is no news
     if not c["reporting"]:
         return "no_data"
     if not c.get("open_now", True):
@@ -192,6 +194,20 @@ def apply_map_data(figure, data: dict[int, dict]):
 
 
 # --- side panel ------------------------------------------------------------------------------
+def closed_note(centres: list[dict]) -> list:
+    """When every centre with hours is closed now (night, Sunday): say so, and when the next opens."""
+    scheduled = [c for c in centres if c.get("hours")]
+    if not scheduled or any(c.get("open_now") for c in scheduled):
+        return []
+    upcoming = sorted((c for c in scheduled if c.get("next_opens")), key=lambda c: c["next_opens"])
+    text = "All centres are closed now"
+    if upcoming:
+        first = upcoming[0]
+        at = first["next_opens"]
+        text += f" · next to open: {first['name']}, {at.strftime('%a')} {at.strftime('%H:%M')}"
+    return [html.P(text, className="services-closed-note", id="services-closed-note")]
+
+
 def centre_table(centres: list[dict], kpis: dict[str, dict]) -> list:
     def worst_key(c):
         return (c["reporting"] and c.get("open_now", True), c["wait_min"] or 0, c["waiting"] or 0)
@@ -207,7 +223,7 @@ def centre_table(centres: list[dict], kpis: dict[str, dict]) -> list:
             html.Td(format_value(c["served_within_target_pct"], 0)),
             html.Td(centre_badge(status)),
         ], className=f"row-{status}"))
-    return [html.H3("Centres, longest wait first"),
+    return [html.H3("Centres, longest wait first"), *closed_note(centres),
             html.Table([html.Thead(html.Tr([html.Th(h) for h in ("centre", "waiting", "wait min", "counters",
                                                                   "served ≤ target %", "")])),
                         html.Tbody(rows)], className="table", id="services-centre-table")]
@@ -311,10 +327,11 @@ def heat_figure(grid: dict, centres: list[dict], kpis: dict[str, dict], theme: s
              "hovertemplate": f"{days[1]} %{{x}}:00 %{{y}}: %{{z}} min<extra></extra>"}]
     layout = _chart_layout(theme, height=max(220, 60 + 34 * len(y)))
     layout["xaxis"] = {"domain": [0, 0.47], "title": {"text": f"today ({days[0]}), hour"}, "automargin": True,
-                       "type": "category", "categoryorder": "array", "categoryarray": x}
+                       "showgrid": False, "type": "category", "categoryorder": "array", "categoryarray": x}
     layout["xaxis2"] = {"domain": [0.51, 0.98], "title": {"text": f"same weekday last week ({days[1]})"},
-                        "automargin": True, "type": "category", "categoryorder": "array", "categoryarray": x}
-    layout["yaxis"] = {"automargin": True, "autorange": "reversed"}
+                        "automargin": True, "showgrid": False, "type": "category", "categoryorder": "array",
+                        "categoryarray": x}
+    layout["yaxis"] = {"automargin": True, "autorange": "reversed", "showgrid": False}
     return {"data": data, "layout": layout}
 
 

@@ -1,11 +1,12 @@
 """Redis reads of the services page and API (read only; StoreUnavailable when Redis is down)."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import orjson
 
-from feeds.adapters.service_queues import SLOT_MIN
+from feeds.adapters.service_queues import SLOT_MIN, SLOTS_VERSION_FIELD
 from feeds.kpi.services import QueueState, event_queues, visits_from_hash
 from feeds.service_centres import services_config
 
@@ -20,9 +21,16 @@ def centres(store, kpis: dict[str, dict]) -> list[dict]:
     served = (kpis.get("services.served_within_target_pct") or {}).get("detail", {}).get("by_centre", {})
     age = (kpis.get("services.people_waiting") or {}).get("age_s")
     out = []
+    now_local = cfg.local(time.time())
     for c in cfg.centres.values():
-        out.append(_centre_row(c.id, c.name or c.id, c.lon, c.lat, cfg.districts.get(c.id), c.counters,
-                               f"{c.opens}-{c.closes}", detail.get(c.id), served.get(c.id), age))
+        d = detail.get(c.id)
+        if d is None:  # no figures yet (nothing ever reported): open or closed by its hours now
+            d = {"reporting": False, "open_now": c.is_open(now_local)}
+        row = _centre_row(c.id, c.name or c.id, c.lon, c.lat, cfg.districts.get(c.id), c.counters,
+                          c.hours_text(), d, served.get(c.id), age)
+        if not c.is_open(now_local):
+            row["next_opens"] = c.next_opening(now_local)
+        out.append(row)
     for cid, m in sorted(learnt.items()):
         if cid in cfg.centres:
             continue
@@ -62,6 +70,8 @@ def _slot_means(raw: dict[str, str]) -> dict[str, dict[int, float]]:
     """Wait slots hash -> {centre: {slot: mean wait}}; snapshot samples win over event samples."""
     acc: dict[tuple[str, int], dict[str, float]] = {}
     for fld, v in raw.items():
+        if fld == SLOTS_VERSION_FIELD:
+            continue
         centre, slot, kind = fld.rsplit("|", 2)
         acc.setdefault((centre, int(slot)), {})[kind] = float(v)
     out: dict[str, dict[int, float]] = {}
@@ -96,11 +106,27 @@ def wait_slots(store, as_of: float | None) -> dict:
     days = wait_days(store, as_of)
     if days is None:
         return {"today": {}, "last_week": {}, "days": None}
+    names = [store.keys.wait_slots(d) for d in days]
     pipe = store.r.pipeline(transaction=False)
-    pipe.hgetall(store.keys.wait_slots(days[0]))
-    pipe.hgetall(store.keys.wait_slots(days[1]))
-    today, last = store.call(pipe.execute)
-    return {"today": _slot_means(today), "last_week": _slot_means(last), "days": days}
+    for name in names:
+        pipe.hget(name, SLOTS_VERSION_FIELD)
+    versions = store.call(pipe.execute)
+    means = []
+    for name, version in zip(names, versions):
+        hit = _SLOTS_CACHE.get(name)
+        if version is not None and hit is not None and hit[0] == version:
+            means.append(hit[1])  # unchanged since parsed: a day's hash is tens of thousands of fields
+            continue
+        parsed = _slot_means(store.call(store.r.hgetall, name))
+        if version is not None:
+            if len(_SLOTS_CACHE) > 32:
+                _SLOTS_CACHE.clear()
+            _SLOTS_CACHE[name] = (version, parsed)
+        means.append(parsed)
+    return {"today": means[0], "last_week": means[1], "days": days}
+
+
+_SLOTS_CACHE: dict[str, tuple[str, dict]] = {}  # wait-slots key -> (its version, parsed means); read only
 
 
 def wait_grid(slots: dict) -> dict:

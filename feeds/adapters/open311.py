@@ -31,8 +31,11 @@ from feeds.geo import valid_lonlat
 from feeds.timeparse import epoch_to_iso, iso_to_epoch
 
 REQUEST_RETENTION_S = 8 * 24 * 3600  # a closed request is forgotten this long after closing (7-day KPIs)
+CHANGES_MAX = 10_000  # batches kept in the change log; a KPI reader further behind re-reads every request
 PAGE_SIZE = 1000  # GeoReport v2: default limit of a GET requests call
 MAX_PAGES = 50
+IDS_PER_CALL = 50  # open requests older than the window, asked for by id, per call
+STALE_OPEN_MAX = 1000  # at most this many per poll (the oldest first)
 LEADING_ZERO_NUMBER = re.compile(rb'(:\s*)(-?0\d+(?:\.\d+)?)(\s*[,}\]])')
 FIELDS = ("service_request_id", "status", "status_notes", "service_name", "service_code", "description",
           "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
@@ -111,6 +114,8 @@ class Open311Adapter(CityAdapter):
         self.jurisdiction = source.options.get("jurisdiction_id")
         self.page_size = int(source.options.get("page_size") or PAGE_SIZE)
         self.pages_fetched = 0
+        self.stale_open: list[str] = []  # open ids older than the window, noted by housekeeping
+        self._stale_from = 0
 
     # --- fetch: paging by start_date / end_date ------------------------------------------
     def requests_url(self) -> str:
@@ -159,6 +164,17 @@ class Open311Adapter(CityAdapter):
             if oldest is None or oldest >= end:
                 break  # a full page all at one instant: nothing narrower to ask for
             end = oldest
+        # Open requests older than the window: the window will never show them closing, so ask for
+        # them by id (GeoReport v2: service_request_id=a,b,c; the other parameters are then ignored).
+        for i in range(0, len(self.stale_open), IDS_PER_CALL):
+            query = {"service_request_id": ",".join(self.stale_open[i:i + IDS_PER_CALL])}
+            if self.jurisdiction:
+                query["jurisdiction_id"] = self.jurisdiction
+            sep = "&" if "?" in url else "?"
+            for row in self.parse(self._get(url + sep + urllib.parse.urlencode(query))):
+                if isinstance(row, dict):
+                    rows.setdefault(str(row.get("service_request_id")), row)
+            self.pages_fetched += 1
         return orjson.dumps(list(rows.values()))
 
     # --- parse / validate --------------------------------------------------------------
@@ -212,12 +228,14 @@ class Open311Adapter(CityAdapter):
         warnings = []
         closed = None
         if status == "closed":
-            closed = updated if updated is not None else requested
+            # updated_datetime is the closing time; without a usable one the request leaves the
+            # backlog but is not timed (counting it as closed in 0 h would flatter both KPIs).
+            closed = updated
             if updated is None:
-                warnings.append("closed without updated_datetime: closing time taken as requested_datetime")
+                warnings.append("closed without updated_datetime: closing time unknown, not timed")
             elif updated < requested:
-                warnings.append("updated_datetime before requested_datetime: closing time taken as requested_datetime")
-                closed = requested
+                warnings.append("updated_datetime before requested_datetime: closing time unknown, not timed")
+                closed = None
         lat, lon = raw.get("lat"), raw.get("long")
         point = None
         if _text(lat) is not None and _text(lon) is not None:
@@ -254,13 +272,21 @@ class Open311Adapter(CityAdapter):
         if not reqs:
             return
         pipe.hset(keys.service_requests(), mapping={rec.key: orjson.dumps(rec.data) for rec in reqs})
+        pipe.xadd(keys.service_request_changes(), {"ids": orjson.dumps([rec.key for rec in reqs])},
+                  maxlen=CHANGES_MAX, approximate=True)
         opened = [rec.key for rec in reqs if rec.data["status"] == "open"]
-        closed = {rec.key: rec.data["closed"] for rec in reqs if rec.data["status"] == "closed"}
+        # Scored by the closing time (the data's clock for the 7-day window and retention); an
+        # untimed closure by its last update.
+        closed = {rec.key: rec.data["closed"] if rec.data["closed"] is not None else rec.data["updated"]
+                  for rec in reqs if rec.data["status"] == "closed"}
         if opened:
             pipe.sadd(keys.service_requests_open(), *opened)
+            pipe.zadd(keys.service_requests_open_since(),
+                      {rec.key: rec.data["requested"] for rec in reqs if rec.data["status"] == "open"})
             pipe.zrem(keys.service_requests_closed(), *opened)  # reopened
         if closed:
             pipe.srem(keys.service_requests_open(), *closed)
+            pipe.zrem(keys.service_requests_open_since(), *closed)
             pipe.zadd(keys.service_requests_closed(), closed)
         by_type: dict[tuple[str, bool], list[str]] = {}
         for rec in reqs:
@@ -274,9 +300,16 @@ class Open311Adapter(CityAdapter):
                                        for rec in reqs])
 
     def housekeeping(self, r, keys, now):
-        """Forget requests closed more than 8 days before the newest closure (the KPIs look back 7).
+        """Forget requests closed more than 8 days before the newest closure (the KPIs look back 7);
+        note the open ones older than the poll's window, for the next poll to ask for by id.
 
         Measured on the data's own clock, so a replayed file keeps its week."""
+        if self.source.url:
+            # At most STALE_OPEN_MAX per poll, in turns: the next poll continues where this one ended.
+            self.stale_open = r.zrangebyscore(keys.service_requests_open_since(), "-inf",
+                                              time.time() - self.lookback_s + 60, start=self._stale_from,
+                                              num=STALE_OPEN_MAX)
+            self._stale_from = self._stale_from + STALE_OPEN_MAX if len(self.stale_open) == STALE_OPEN_MAX else 0
         newest = r.zrange(keys.service_requests_closed(), -1, -1, withscores=True)
         if not newest:
             return
@@ -286,4 +319,5 @@ class Open311Adapter(CityAdapter):
             pipe.hdel(keys.service_requests(), *old)
             pipe.hdel(keys.seen(self.domain, self.name), *old)
             pipe.zrem(keys.service_requests_closed(), *old)
+            pipe.xadd(keys.service_request_changes(), {"ids": orjson.dumps(old)}, maxlen=CHANGES_MAX, approximate=True)
             pipe.execute()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from datetime import date, datetime
 
 import orjson
@@ -35,6 +36,8 @@ from feeds.service_centres import services_config
 from feeds.timeparse import iso_to_epoch, local_to_epoch, zone
 
 DAY_KEYS_TTL_S = 9 * 24 * 3600  # one day's visits and wait slots: kept for "same weekday last week"
+VISITS_LOG_MAX = 20_000  # batches kept per day in the visits log; a reader further behind re-reads the day
+SLOTS_VERSION_FIELD = "_v"  # in a day's wait-slots hash: bumped by every write to it
 SLOT_MIN = 15  # wait curve and heat grid resolution
 SNAPSHOT_SLOT_MIN = 5  # snapshots of a queue closer than this are one observation (bounds the seen hash)
 STEPS = ("issued", "called", "started", "ended", "no_show")
@@ -43,8 +46,10 @@ STEP_ALIASES = {"ticket issued": "issued", "ticket_issued": "issued", "arrived":
                 "service ended": "ended", "service_ended": "ended", "served": "ended", "finished": "ended",
                 "no-show": "no_show", "noshow": "no_show", "no show": "no_show"}
 WARSAW_COLUMNS = {"idGrupy", "liczbaKlwKolejce"}
+WARSAW_TZ = "Europe/Warsaw"  # the zone of the Warsaw API's floating date/time
 MAX_PEOPLE = 10_000
 EPOCH_MAX = 4_102_444_800
+EPOCH_TEXT = re.compile(r"\d{9,10}(\.\d+)?")
 
 
 def _int(value, field: str, required: bool = True) -> int | None:
@@ -201,11 +206,14 @@ class ServiceQueuesAdapter(CityAdapter):
             raise Rejected(f"unreadable date/time {day!r} {hhmm!r}") from None
         if dt.tzinfo is not None:
             return dt.timestamp()
-        return local_to_epoch(dt, self.tz)
+        # Warsaw's API writes Warsaw local time: that zone unless the feed names another (--tz).
+        return local_to_epoch(dt, self.tz if self.source.timezone else WARSAW_TZ)
 
     def _time(self, value, field: str) -> float:
         if value is None or value == "":
             raise Rejected(f"missing {field}")
+        if isinstance(value, str) and EPOCH_TEXT.fullmatch(value.strip()):
+            value = float(value)  # epoch seconds written as text (every CSV value is)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not (math.isfinite(value) and 0 <= value <= EPOCH_MAX):
                 raise Rejected(f"{field}: {value!r} is not epoch seconds")
@@ -252,7 +260,9 @@ class ServiceQueuesAdapter(CityAdapter):
         elif status_raw in ("0", "0.0"):
             status = "closed"
         elif status_raw == "":
-            status = "open" if (counters or 0) > 0 else "closed"
+            # The recorded data has no status: a queue with a counter open or people in it operates
+            # (people waiting through a lunch break are still waiting); one with neither does not.
+            status = "open" if (counters or 0) > 0 or waiting > 0 else "closed"
         else:
             raise Rejected(f"status {status_raw!r} is not 0 or 1")
         name = str(row.get("nazwaGrupy") or queue).strip()
@@ -365,8 +375,16 @@ class ServiceQueuesAdapter(CityAdapter):
             pipe.hset(keys.queue_latest(), mapping=rows)
         for day, mapping in visits.items():
             pipe.hset(keys.visits(day), mapping=mapping)
+            # The same fields as one stream entry: the KPI engine applies only the entries it has not
+            # seen instead of re-reading the whole day (tens of thousands of steps) after each batch.
+            pipe.xadd(keys.visits_log(day), {"m": orjson.dumps({k: orjson.loads(v) for k, v in mapping.items()})},
+                      maxlen=VISITS_LOG_MAX, approximate=True)
+            pipe.expire(keys.visits_log(day), DAY_KEYS_TTL_S)
         for (day, field), value in slots.items():
             pipe.hincrbyfloat(keys.wait_slots(day), field, value)
+        for day in {day for day, _ in slots}:
+            # The day's version: a page that parsed this day's slots re-reads them only when it moved.
+            pipe.hincrby(keys.wait_slots(day), SLOTS_VERSION_FIELD, 1)
         for day in days:
             pipe.expire(keys.visits(day), DAY_KEYS_TTL_S)
             pipe.expire(keys.wait_slots(day), DAY_KEYS_TTL_S)

@@ -15,6 +15,7 @@ Where the clocks start and stop:
 from __future__ import annotations
 
 import statistics
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -197,8 +198,11 @@ def queue_kpis(cfg: ServicesConfig, queues: list[QueueState], visits: dict[tuple
                         inputs=len(cfg.centres),
                         detail={"by_centre": {c: {"open": r["open_counters"], "scheduled": r["scheduled"]}
                                               for c, r in by_centre.items()},
-                                "open": sum(r["open_counters"] or 0 for r in by_centre.values()),
-                                "scheduled": sum(r["scheduled"] or 0 for r in by_centre.values() if r["reporting"])})
+                                # The same centres as the share: scheduled now and reporting.
+                                "open": sum(r["open_counters"] or 0 for r in by_centre.values()
+                                            if r["scheduled"] and r["reporting"]),
+                                "scheduled": sum(r["scheduled"] for r in by_centre.values()
+                                                 if r["scheduled"] and r["reporting"])})
     return {"services.people_waiting": people, "services.wait_min": wait,
             "services.served_within_target_pct": served_pct, "services.open_counters": counters}
 
@@ -272,33 +276,118 @@ def load_queue_inputs(r, keys):
 
 
 def load_requests(r, keys) -> tuple[list[dict], list[dict]]:
-    open_ids = sorted(r.smembers(keys.service_requests_open()))
-    closed_ids = r.zrange(keys.service_requests_closed(), 0, -1)
-    ids = open_ids + list(closed_ids)
-    rows = [orjson.loads(v) for v in r.hmget(keys.service_requests(), ids)] if ids else []
-    open_rows = [x for x in rows[:len(open_ids)] if x]
-    closed_rows = [x for x in rows[len(open_ids):] if x]
-    return open_rows, closed_rows
+    """Every stored request, split open / closed (a full read; ``RequestCache`` keeps it up to date)."""
+    rows = [orjson.loads(v) for v in r.hvals(keys.service_requests())]
+    return [x for x in rows if x.get("status") == "open"], [x for x in rows if x.get("status") != "open"]
 
 
-# Parsed inputs of the last compute, per key prefix: a queue snapshot batch (every 30 s) need not
-# re-read and re-parse a day of visits or 20,000 requests that have not changed since.
-_MEMO: dict[tuple, tuple] = {}
+def _apply_visit_fields(visits: dict[tuple[str, str], Visit], fields: dict) -> None:
+    for fld, v in fields.items():
+        centre, ticket, step = fld.rsplit("|", 2)
+        visit = visits.get((centre, ticket))
+        if visit is None:
+            visit = visits[(centre, ticket)] = Visit(centre, ticket)
+        visit.steps[step] = v["t"]
+        if v.get("q"):
+            visit.queue = v["q"]
+        if v.get("k"):
+            visit.counter = v["k"]
 
 
-def _memo(key: tuple, stamp, load):
+class _Incremental:
+    """A parsed copy of a Redis structure kept up to date from its change stream.
+
+    The first read (or a reader that fell behind the stream's trimming) loads everything; later
+    reads apply only the stream entries after the last one applied. The stream's newest id is read
+    before a full load, so a change landing during the load is applied again (idempotently) next
+    time, never lost."""
+
+    def __init__(self):
+        self.last: str | None = None
+        self.value = None
+        self.version = 0  # bumped whenever the value changed
+        self.computed: tuple = (None, None)  # (stamp, KPIs computed from this value)
+
+    def refresh(self, r, stream: str, full_load, apply) -> None:
+        if self.last is not None:
+            entries = r.xrange(stream, min=f"({self.last}", max="+")
+            first = r.xrange(stream, count=1) if entries else None
+            # Entries older than the stream's first were trimmed: if that first is past the last one
+            # applied, some changes may be lost, so read everything again.
+            behind = bool(first) and self.last != "0-0" and _id_lt(self.last, first[0][0])
+            if not behind:
+                if entries:
+                    for _, fields in entries:
+                        apply(self.value, fields)
+                    self.last = entries[-1][0]
+                    self.version += 1
+                return
+        newest = r.xrevrange(stream, count=1)
+        self.value = full_load()
+        self.last = newest[0][0] if newest else "0-0"
+        self.version += 1
+
+
+def _id_lt(a: str, b: str) -> bool:
+    ams, _, aseq = a.partition("-")
+    bms, _, bseq = b.partition("-")
+    return (int(ams), int(aseq or 0)) < (int(bms), int(bseq or 0))
+
+
+# Parsed inputs per key prefix (and per day for visits), kept up to date from the change streams:
+# a batch of new requests or visit steps costs reading that batch, not 25,000 requests or a day of
+# visits again.
+_MEMO: dict[tuple, object] = {}
+
+
+def _cache(key: tuple) -> _Incremental:
     hit = _MEMO.get(key)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    value = load()
-    if len(_MEMO) > 64:
-        _MEMO.clear()
-    _MEMO[key] = (stamp, value)
-    return value
+    if hit is None:
+        if len(_MEMO) > 64:
+            _MEMO.clear()
+        hit = _MEMO[key] = _Incremental()
+    return hit
+
+
+def current_visits(r, keys, day: str) -> dict[tuple[str, str], Visit]:
+    cache = _cache(("visits", keys.visits(day)))
+
+    def apply(visits, fields):
+        _apply_visit_fields(visits, orjson.loads(fields["m"]))
+
+    cache.refresh(r, keys.visits_log(day), lambda: visits_from_hash(r.hgetall(keys.visits(day))), apply)
+    return cache.value
+
+
+def current_requests(r, keys) -> _Incremental:
+    """The parsed requests (id -> row), kept up to date from the change log."""
+    cache = _cache(("requests", keys.prefix))
+
+    def full():
+        return {x["id"]: x for x in (orjson.loads(v) for v in r.hvals(keys.service_requests()))}
+
+    def apply(rows, fields):
+        ids = orjson.loads(fields["ids"])
+        for rid, raw in zip(ids, r.hmget(keys.service_requests(), ids) if ids else []):
+            if raw is None:
+                rows.pop(rid, None)
+            else:
+                rows[rid] = orjson.loads(raw)
+
+    cache.refresh(r, keys.service_request_changes(), full, apply)
+    return cache
+
+
+_LOCK = threading.RLock()  # the caches are shared by the feed threads of one process (the demo runs several)
 
 
 def compute(engine) -> dict[str, tuple[Computed, float]]:
     """The services domain's KPIs from Redis (called by the KPI engine)."""
+    with _LOCK:
+        return _compute(engine)
+
+
+def _compute(engine) -> dict[str, tuple[Computed, float]]:
     cfg = services_config(engine.city)
     keys = engine.keys
     queues, learnt = load_queue_inputs(engine.r, keys)
@@ -308,20 +397,22 @@ def compute(engine) -> dict[str, tuple[Computed, float]]:
         newest = max(newest or 0, float(health_q["newest"]))
     visits = {}
     if newest is not None:
-        day_key = keys.visits(cfg.local(newest).strftime("%Y-%m-%d"))
-        # Visit steps are only ever added: the same field count means the same visits.
-        visits = _memo(("visits", day_key), engine.r.hlen(day_key),
-                       lambda: visits_from_hash(engine.r.hgetall(day_key)))
+        visits = current_visits(engine.r, keys, cfg.local(newest).strftime("%Y-%m-%d"))
     out = {}
     q_fresh = engine.freshness(health_q)
     for kid, c in queue_kpis(cfg, queues, visits, learnt, engine.district_ids).items():
         out[kid] = (c, q_fresh)
     health_r = engine.feed_health("requests")
     as_of = float(health_r["last_success"]) if health_r.get("last_success") else None
-    stamp = (health_r.get("last_attempt"), health_r.get("records"), engine.r.scard(keys.service_requests_open()),
-             engine.r.zcard(keys.service_requests_closed()))
-    computed = _memo(("requests", keys.prefix), stamp, lambda: request_kpis(
-        cfg, *load_requests(engine.r, keys), as_of, engine.district_ids))
+    cache = current_requests(engine.r, keys)
+    # The request KPIs change only with the requests (or the feed's as_of): reuse them otherwise.
+    stamp = (cache.version, as_of)
+    if cache.computed[0] != stamp:
+        rows = cache.value.values()
+        cache.computed = (stamp, request_kpis(cfg, [x for x in rows if x.get("status") == "open"],
+                                              [x for x in rows if x.get("status") != "open"], as_of,
+                                              engine.district_ids))
+    computed = cache.computed[1]
     for kid, c in computed.items():
         out[kid] = (c, engine.freshness(health_r))
     return out

@@ -46,9 +46,12 @@ REQUEST_TYPES = [  # code, name, SLA hours, share of requests
 
 
 def arrival_profile(hour: float, weekday: int) -> float:
-    """Relative arrivals by local time: a morning wave, a lunch-hour wave, Monday mornings busiest."""
+    """Relative arrivals by local time: a morning wave, a lunch-hour wave, Monday mornings busiest;
+    Saturday one rush in the late morning."""
     def bump(centre, width, height):
         return height * math.exp(-((hour - centre) / width) ** 2)
+    if weekday == 5:  # Saturday morning (the centres that open then): people who work in the week, all at once
+        return 0.45 + bump(10.6, 1.1, 1.0)
     monday = 1.6 if weekday == 0 else 1.0
     return 0.35 + monday * bump(9.8, 1.2, 0.9) + bump(12.7, 0.8, 0.7) + bump(16.3, 1.0, 0.35)
 
@@ -100,7 +103,8 @@ class CentreSim:
         return out
 
     def step(self, t: float, local: datetime, events: list | None) -> None:
-        if self.open_at(local) and local.hour * 60 + local.minute < self.c.minutes(self.c.closes) - 15:
+        hours = self.c.hours_on(local.weekday())
+        if self.open_at(local) and local.hour * 60 + local.minute < hours[1] - 15:
             rate_per_min = self.c.counters * 4.6 / 60 * arrival_profile(local.hour + local.minute / 60, local.weekday())
             for _ in range(self._poisson(rate_per_min)):
                 qi = self.rnd.choices(range(len(self.queues)), [q.share for q in self.queues])[0]

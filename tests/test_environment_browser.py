@@ -24,19 +24,27 @@ def feed(r, keys, city) -> dict:
     return {k: orjson.loads(v) for k, v in r.hgetall(keys.kpi_values()).items()}
 
 
+def table_rows(dash_duo) -> list[str]:
+    """The station table's rows as text, read in one go (the table may be redrawn between two reads)."""
+    return dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#environment-table tbody tr')).map(r => r.innerText)")
+
+
 def test_environment_page_station_and_district_drill_down(dash_duo, r, keys, redis_url, sample_city):
     values = feed(r, keys, sample_city)
     aqi = values["environment.aqi"]
     start(dash_duo, redis_url, keys, sample_city)
     dash_duo.wait_for_page(f"{dash_duo.server_url}/environment")
     dash_duo.wait_for_text_to_equal("#kpi-environment-aqi .kpi-value", f"{aqi['value']:,.0f}", timeout=10)
-    assert dash_duo.find_element("#environment-aqi").text == f"AQI {aqi['value']:.0f}"
-    assert f"driven by {aqi['detail']['pollutant_label']}" in dash_duo.find_element("#environment-banner").text
+    # The banner is redrawn on every tick: wait_for_* re-finds it instead of reading a stale element.
+    dash_duo.wait_for_text_to_equal("#environment-aqi", f"AQI {aqi['value']:.0f}", timeout=10)
+    dash_duo.wait_for_contains_text("#environment-banner", f"driven by {aqi['detail']['pollutant_label']}",
+                                    timeout=10)
     dash_duo.wait_for_element("#environment-map .maplibregl-canvas", timeout=15)
-    rows = dash_duo.find_elements("#environment-table tbody tr")
+    rows = table_rows(dash_duo)
     assert len(rows) == 28  # 12 air + 10 noise + 6 water stations
     worst = aqi["detail"]["station"]
-    assert rows[0].text.startswith(worst)  # worst first
+    assert rows[0].startswith(worst)  # worst first
 
     # New data reaches the map as a Patch: every noise sensor now over its limit.
     from dashboard.pages.environment import NOISE_OVER_TRACE
@@ -76,8 +84,8 @@ def test_environment_page_station_and_district_drill_down(dash_duo, r, keys, red
     while dash_duo.driver.execute_script(heading) != f"Stations in {name}, worst first" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert dash_duo.driver.execute_script(heading) == f"Stations in {name}, worst first"
-    listed = dash_duo.find_elements("#environment-table tbody tr")
-    assert listed and all(name in row.text for row in listed)
+    listed = table_rows(dash_duo)
+    assert listed and all(name in row for row in listed)
 
     # A click on a station marker of the map drills down to that station.
     dash_duo.find_element("#environment-back").click()

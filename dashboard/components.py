@@ -5,8 +5,8 @@ from urllib.parse import quote
 
 from dash import dcc, html
 
-STATUS_LABEL = {"ok": "OK", "warn": "WARN", "breach": "BREACH", "stale": "STALE", "no_data": "NO DATA"}
-STATUS_COLOUR = {"ok": "#22c55e", "warn": "#f59e0b", "breach": "#ef4444", "stale": "#94a3b8", "no_data": "#64748b"}
+STATUS_LABEL = {"info": "INFO", "ok": "OK", "warn": "WARN", "breach": "BREACH", "stale": "STALE", "no_data": "NO DATA"}
+STATUS_COLOUR = {"info": "#60a5fa", "ok": "#22c55e", "warn": "#f59e0b", "breach": "#ef4444", "stale": "#94a3b8", "no_data": "#64748b"}
 
 
 def dom_id(kpi_id: str) -> str:
@@ -63,6 +63,8 @@ def kpi_card(kpi: dict, history: list[float] | None = None, value: float | None 
     ``value``/``status`` override the citywide figure (a district's card)."""
     value = kpi["value"] if value is None and status is None else value
     status = status or kpi["status"]
+    if status == "ok" and kpi.get("direction") == "none":
+        status = "info"  # no target: a green OK would claim a judgement nobody made (stale, no data still show)
     spark = sparkline_svg(history or [], STATUS_COLOUR.get(status, "#94a3b8"))
     title = kpi["definition"] + (f" — clock: {kpi['clock']}" if kpi.get("clock") else "") + (
         f" — standard: {kpi['standard']}" if kpi.get("standard") else "")

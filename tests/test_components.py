@@ -48,3 +48,15 @@ def test_sparkline_scales_the_trend_into_the_box():
     svg = unquote(sparkline_svg([1.0, 2.0, 3.0], "#22c55e", width=100, height=36))
     assert 'points="0.0,33.0 50.0,18.0 100.0,3.0"' in svg  # lowest at the bottom (36 - 3), highest at the top (3)
     assert sparkline_svg([1.0], "#fff") == ""  # one point is not a trend
+
+
+def test_a_kpi_without_a_target_says_info_not_ok():
+    # traffic.open_incidents is informational (kpis.md: no target): fresh data must not read as a green OK,
+    # while stale and no-data states still show as such.
+    base = {"id": "traffic.open_incidents", "name": "Road incidents", "value": 2, "unit": "", "target": None,
+            "direction": "none", "status": "ok", "decimals": 0, "age_s": 5, "as_of": "2026-11-21T08:00:00Z",
+            "definition": "open road incidents"}
+    card = kpi_card(base)
+    assert "status-info" in card.className and "status-ok" not in card.className
+    assert "INFO" in str(card) and "'OK'" not in str(card)
+    assert "status-stale" in kpi_card({**base, "status": "stale"}).className

@@ -148,10 +148,6 @@ def cards(kpis: dict[str, dict], histories: dict[str, list[float]], focus: str |
         else:
             card = kpi_card(k, histories.get(kid))
         extra = []
-        if k.get("direction") == "none" and (card.className or "").endswith("status-ok"):
-            # No target: a green OK would claim a judgement nobody made. Stale / no data still show.
-            card.className = card.className.replace("status-ok", "status-info")
-            card.children[0].children[1] = html.Span("INFO", className="badge badge-info")
         if kid == "emergency.turnout_p90_s":
             turnout_figures(card, k, focus)
         if k.get("clock"):

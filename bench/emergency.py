@@ -166,8 +166,10 @@ def run(url: str, repeat: int) -> None:
         # "new data": the queue changed, 10 of the 300 units changed status, new KPIs (map Patch)
         changed = {**lists, "queue": "older",
                    "board": {**lists["board"], "tiles": ["older"] * 10 + lists["board"]["tiles"][10:]}}
-        for label, shown, seen in (("first paint", None, None), ("new data (Patch)", version - 1, changed),
-                                   ("no new data", version, lists)):
+        view = [None, None, "dark"]  # what the panel shows: (version, view) in its store
+        for label, shown, seen in (("first paint", None, None),
+                                   ("new data (Patch)", {"version": version - 1, "view": view}, changed),
+                                   ("no new data", {"version": version, "view": view}, lists)):
             samples = [call(shown, seen) for _ in range(repeat * 3)]
             ms = [t for t, _, _ in samples]
             size = statistics.median(b for _, b, _ in samples)

@@ -175,8 +175,10 @@ def run(url: str, repeat: int = 7, target: int = 2000) -> None:
         base = statistics.median(hello)
         city_view = {"route": None, "vehicle": None, "sort": "on_time"}
         route_view = {"route": "B0", "vehicle": None, "sort": "on_time"}
-        for label, shown, focus in (("first paint", None, city_view), ("new data (Patch)", version - 1, city_view),
-                                    ("no new data", version, city_view),
+        view = [None, None, "on_time", "dark"]  # what the page shows: (version, view) in its store
+        for label, shown, focus in (("first paint", None, city_view),
+                                    ("new data (Patch)", {"version": version - 1, "view": view}, city_view),
+                                    ("no new data", {"version": version, "view": view}, city_view),
                                     ("route drill-down, first paint", None, route_view)):
             samples = [call(shown, focus) for _ in range(repeat * 3)]
             ms = [t for t, _ in samples]

@@ -63,7 +63,7 @@ def layout(route: str | None, vehicle: str | None, sort: str, route_name: str | 
                    html.Span("Click a route in the table, or a bus on the map, to drill down.", className="muted")]
     return html.Div(className="transit-page", children=[
         dcc.Store(id="transit-focus", data={"route": route, "vehicle": vehicle, "sort": sort}),
-        dcc.Store(id="transit-version"),  # KPI version the page shows; None until the first paint
+        dcc.Store(id="transit-version"),  # {version, view} the page shows; None until the first paint
         html.Div(heading, className="page-head"),
         html.Div(id="transit-cards", className="cards"),
         html.Div(className="transit-body", children=[

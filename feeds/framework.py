@@ -7,6 +7,7 @@ recompute after each batch (compute on write), so adapters stay short.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import urllib.request
@@ -39,6 +40,20 @@ class Skipped(Exception):
 
     Counted per reason in feed health; not a dead letter, because nothing is wrong with it.
     """
+
+
+def number(value, field: str) -> float:
+    """``value`` as a finite float, or Rejected with the field's name (strings like "12.5" are numbers;
+    booleans, NaN and infinity are not)."""
+    if isinstance(value, bool):
+        raise Rejected(f"{field}: not a number {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise Rejected(f"{field}: not a number {value!r}") from None
+    if not math.isfinite(x):
+        raise Rejected(f"{field}: not finite {value!r}")
+    return x
 
 
 @dataclass(slots=True)

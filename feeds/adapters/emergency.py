@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from feeds.adapters.base_city import CityAdapter
 from feeds.config import ConfigError
-from feeds.framework import Record, Rejected, Skipped, trim_args, trim_by_age
+from feeds.framework import Record, Rejected, trim_args, trim_by_age
 from feeds.geo import district_of, valid_lonlat
 from feeds.schema import AUDIT_RETENTION
 from feeds.timeparse import local_to_epoch, zone

@@ -35,7 +35,7 @@ from feeds.adapters.base_city import CityAdapter
 from feeds.config import ConfigError
 from feeds.environment import (AIR_HOURS_KEPT, RANGES, SERIES_RETENTION_S, configured_stations, env_conf,
                                to_aqi_units)
-from feeds.framework import FETCH_TIMEOUT_S, Record, Rejected, Skipped
+from feeds.framework import FETCH_TIMEOUT_S, Record, Rejected, Skipped, number
 from feeds.kpi.environment import air_state, noise_state, water_state
 from feeds.timeparse import iso_to_epoch
 
@@ -118,20 +118,8 @@ def _utc_epoch(value: str) -> float | None:
         return None
 
 
-def _num(value, field: str) -> float:
-    if isinstance(value, bool):
-        raise Rejected(f"{field}: not a number {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise Rejected(f"{field}: not a number {value!r}") from None
-    if not math.isfinite(x):
-        raise Rejected(f"{field}: not finite {value!r}")
-    return x
-
-
 def _coords(lat, lon, where: str) -> tuple[float, float]:
-    lat, lon = _num(lat, f"{where} latitude"), _num(lon, f"{where} longitude")
+    lat, lon = number(lat, f"{where} latitude"), number(lon, f"{where} longitude")
     if not -90 <= lat <= 90:
         raise Rejected(f"{where}: latitude {lat} out of range -90..90")
     if not -180 <= lon <= 180:
@@ -347,7 +335,7 @@ class EnvironmentAdapter(CityAdapter):
         if isinstance(coverage, dict):
             for f in ("percentComplete", "percentCoverage"):
                 if coverage.get(f) is not None:
-                    pct = _num(coverage[f], f"coverage.{f}")
+                    pct = number(coverage[f], f"coverage.{f}")
                     if not 0 <= pct <= 100:
                         raise Rejected(f"coverage.{f} {pct:g} % out of range 0..100")
         coords = row.get("coordinates") or (row.get("latest") or {}).get("coordinates")
@@ -386,7 +374,7 @@ class EnvironmentAdapter(CityAdapter):
                 param, units = known["param"], known["units"]
         if param is None:
             raise Skipped(f"OpenAQ parameter {(row.get('parameter') or {}).get('name')!r} is not an AQI pollutant")
-        v = _num(value, "value")
+        v = number(value, "value")
         try:
             v = to_aqi_units(param, v, str(units or ""))
         except ValueError as e:
@@ -440,7 +428,7 @@ class EnvironmentAdapter(CityAdapter):
         for item in values:
             param = SC_VALUES.get((item or {}).get("value_type"))
             if param is not None:
-                vals[param] = check_range(param, _num(item.get("value"), item["value_type"]), item["value_type"])
+                vals[param] = check_range(param, number(item.get("value"), item["value_type"]), item["value_type"])
         if not vals:
             kinds = ", ".join(sorted(str((i or {}).get("value_type")) for i in values)) or "none"
             raise Skipped(f"no particulate values ({kinds})")
@@ -489,12 +477,12 @@ class EnvironmentAdapter(CityAdapter):
         if fmt == "noise":
             if row.get("laeq_db") in (None, ""):
                 raise Skipped("no LAeq reading")
-            vals = {"laeq": check_range("laeq", _num(row["laeq_db"], "laeq_db"), "laeq_db")}
+            vals = {"laeq": check_range("laeq", number(row["laeq_db"], "laeq_db"), "laeq_db")}
         else:
             vals = {}
             for field, param in (("free_chlorine_mg_l", "free_chlorine"), ("turbidity_ntu", "turbidity")):
                 if row.get(field) not in (None, ""):
-                    vals[param] = check_range(param, _num(row[field], field), field)
+                    vals[param] = check_range(param, number(row[field], field), field)
             if not vals:
                 raise Skipped("no chlorine or turbidity value")
         known = self.stations.get(sid)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from datetime import datetime
 
 import orjson
 
 from feeds.adapters.base_city import CityAdapter
-from feeds.framework import Record, Rejected, Skipped
+from feeds.framework import Record, Rejected, Skipped, number
 from feeds.geo import polyline_length_m, polyline_midpoint, valid_lonlat
 from feeds.timeparse import local_to_epoch
 
@@ -130,13 +129,13 @@ class NycTrafficAdapter(CityAdapter):
             raise Skipped("no data (status -101)")
         if status not in ("0", ""):
             raise Skipped(f"status {status}")
-        speed_mph = _number(row.get("speed"), "speed")
+        speed_mph = number(row.get("speed"), "speed")
         if speed_mph == 0:
             raise Skipped("no data (speed 0)")
         if not 0 < speed_mph <= MAX_SPEED_MPH:
             raise Rejected(f"speed {speed_mph} mph out of range 0-{MAX_SPEED_MPH:g}")
         travel_time = row.get("travel_time")
-        travel_time_s = _number(travel_time, "travel_time") if travel_time not in (None, "") else None
+        travel_time_s = number(travel_time, "travel_time") if travel_time not in (None, "") else None
         as_of_text = row.get("data_as_of")
         if not isinstance(as_of_text, str):
             raise Rejected("missing data_as_of")
@@ -183,11 +182,3 @@ class NycTrafficAdapter(CityAdapter):
             self._meta_published.clear()
 
 
-def _number(value, field: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise Rejected(f"{field}: not a number {value!r}") from None
-    if not math.isfinite(x):
-        raise Rejected(f"{field}: not finite {value!r}")
-    return x

@@ -30,7 +30,7 @@ from datetime import date, datetime
 import orjson
 
 from feeds.adapters.base_city import CityAdapter
-from feeds.framework import Record, Rejected
+from feeds.framework import Record, Rejected, number
 from feeds.geo import valid_lonlat
 from feeds.service_centres import services_config
 from feeds.timeparse import iso_to_epoch, local_to_epoch, zone
@@ -57,11 +57,8 @@ def _int(value, field: str, required: bool = True) -> int | None:
         if required:
             raise Rejected(f"missing {field}")
         return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise Rejected(f"{field}: not a number {value!r}") from None
-    if not math.isfinite(x) or x < 0 or x != int(x):
+    x = number(value, field)
+    if x < 0 or x != int(x):
         raise Rejected(f"{field}: not a count {value!r}")
     if x > MAX_PEOPLE:
         raise Rejected(f"{field}: {value!r} is out of range")
@@ -71,11 +68,8 @@ def _int(value, field: str, required: bool = True) -> int | None:
 def _minutes(value, field: str) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise Rejected(f"{field}: not a number {value!r}") from None
-    if not math.isfinite(x) or not 0 <= x <= 24 * 60:
+    x = number(value, field)
+    if not 0 <= x <= 24 * 60:
         raise Rejected(f"{field}: {value!r} minutes is out of range")
     return x
 

@@ -22,7 +22,7 @@ from datetime import datetime
 
 import orjson
 
-from bench.run import cleanup, pct
+from bench.common import cleanup, dash_refresh, healthz_ms, pct, print_table
 from feeds.adapters.emergency import EmergencyAdapter
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, parse_city
 from feeds.framework import BatchResult, Runner, trim_args
@@ -137,31 +137,16 @@ def run(url: str, repeat: int) -> None:
         version = int(r.get(keys.kpi_version("emergency")) or 0)
 
         def call(shown_version, shown_digest):
-            outputs = [("emergency-cards", "children"), ("emergency-asof", "children"), ("emergency-detail", "children"),
-                       ("emergency-queue", "children"), ("emergency-board", "children"),
-                       ("emergency-districts", "children"), ("emergency-map", "figure"),
-                       ("emergency-version", "data"), ("emergency-digest", "data")]
-            body = orjson.dumps({
-                "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
-                "outputs": [{"id": i, "property": p} for i, p in outputs],
-                "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
-                           {"id": "theme", "property": "data", "value": "dark"}],
-                "state": [{"id": "emergency-focus", "property": "data", "value": {"district": None, "incident": None}},
-                          {"id": "emergency-version", "property": "data", "value": shown_version},
-                          {"id": "emergency-digest", "property": "data", "value": shown_digest}],
-                "changedPropIds": ["tick.n_intervals"]})
-            start = time.perf_counter()
-            res = client.post("/_dash-update-component", data=body, content_type="application/json")
-            took = (time.perf_counter() - start) * 1000
-            assert res.status_code in (200, 204), res.data[:300]
-            return took, len(res.data), orjson.loads(res.data)["response"].get("emergency-digest", {}).get("data")
+            outputs = [(f"emergency-{c}", p) for c, p in (
+                ("cards", "children"), ("asof", "children"), ("detail", "children"), ("queue", "children"),
+                ("board", "children"), ("districts", "children"), ("map", "figure"), ("version", "data"),
+                ("digest", "data"))]
+            took, size, response = dash_refresh(client, outputs, [
+                ("emergency-focus", "data", {"district": None, "incident": None}),
+                ("emergency-version", "data", shown_version), ("emergency-digest", "data", shown_digest)])
+            return took, size, response.get("emergency-digest", {}).get("data")
 
-        hello = []
-        for _ in range(repeat * 3):
-            start = time.perf_counter()
-            client.get("/healthz")
-            hello.append((time.perf_counter() - start) * 1000)
-        base = statistics.median(hello)
+        base = healthz_ms(client, repeat * 3)
         lists = call(None, None)[2]
         # "new data": the queue changed, 10 of the 300 units changed status, new KPIs (map Patch)
         changed = {**lists, "queue": "older",
@@ -178,13 +163,7 @@ def run(url: str, repeat: int) -> None:
     finally:
         for k in used:
             cleanup(r, k)
-    print(f"| {'figure':50} | {'unit':9} | {'median':>10} | {'p95/p5':>10} | {'baseline':>10} | {'ratio':>6} | note")
-    print(f"|{'-' * 52}|{'-' * 11}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 8}|-----")
-    for name, unit, med, tail, base, note in results:
-        ratio = f"{med / base:.2f}" if base else ""
-        base_s = f"{base:,.1f}" if base else ""
-        tail_s = f"{tail:,.1f}" if tail is not None else ""
-        print(f"| {name:50} | {unit:9} | {med:>10,.1f} | {tail_s:>10} | {base_s:>10} | {ratio:>6} | {note}")
+    print_table(results, 50)
     print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined ZADD+HSET+XADD of the same"
           " rows; callback -> GET /healthz through the same client.")
 

@@ -13,7 +13,6 @@ sensors, 50 water points):
 """
 from __future__ import annotations
 
-import os
 import random
 import resource
 import statistics
@@ -22,7 +21,8 @@ import uuid
 
 import orjson
 
-from feeds.config import FeedSource, Settings, load_city, parse_city, SAMPLE_CITY
+from bench.common import cleanup, dash_refresh, healthz_ms, pct, print_table
+from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
 from feeds.framework import Runner, trim_args
 from feeds.kpi.engine import KpiEngine
 from feeds.redis_conn import connect
@@ -46,15 +46,6 @@ def big_city(n_air: int = 1000, n_noise: int = 100, n_water: int = 50):
     return parse_city(raw)
 
 
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[max(0, min(len(xs) - 1, int(round(p / 100 * len(xs) + 0.5)) - 1))]
-
-
-def cleanup(r, keys: Keys) -> None:
-    batch = list(r.scan_iter(match=keys.pattern(), count=5000))
-    for i in range(0, len(batch), 1000):
-        r.delete(*batch[i:i + 1000])
 
 
 def bench_city(r, url: str, city, repeat: int) -> list[tuple]:
@@ -119,28 +110,15 @@ def bench_city(r, url: str, city, repeat: int) -> list[tuple]:
         version = int(r.get(keys.kpi_version("environment")) or 0)
 
         def call(shown_version, station=None):
-            outs = ["environment-banner.children", "environment-cards.children", "environment-map.figure",
-                    "environment-side.children", "environment-station.children", "environment-version.data"]
-            body = orjson.dumps({
-                "output": ".." + "...".join(outs) + "..",
-                "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outs],
-                "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
-                           {"id": "theme", "property": "data", "value": "dark"}],
-                "state": [{"id": "environment-focus", "property": "data", "value": {"district": None, "station": station}},
-                          {"id": "environment-version", "property": "data", "value": shown_version}],
-                "changedPropIds": ["tick.n_intervals"]})
-            start = time.perf_counter()
-            res = client.post("/_dash-update-component", data=body, content_type="application/json")
-            took = (time.perf_counter() - start) * 1000
-            assert res.status_code in (200, 204), res.data[:300]
-            return took, len(res.data)
+            outs = [("environment-banner", "children"), ("environment-cards", "children"),
+                    ("environment-map", "figure"), ("environment-side", "children"),
+                    ("environment-station", "children"), ("environment-version", "data")]
+            took, size, _ = dash_refresh(client, outs, [
+                ("environment-focus", "data", {"district": None, "station": station}),
+                ("environment-version", "data", shown_version)])
+            return took, size
 
-        hello = []
-        for _ in range(repeat * 3):
-            start = time.perf_counter()
-            client.get("/healthz")
-            hello.append((time.perf_counter() - start) * 1000)
-        base = statistics.median(hello)
+        base = healthz_ms(client, repeat * 3)
         city_view = "None|None"
         for what, shown, station in (("first paint", None, None),
                                      ("new data (Patch)", {"v": version - 1, "view": city_view, "t": 4e9}, None),
@@ -163,15 +141,6 @@ def run(url: str, repeat: int = 7) -> None:
     rows = []
     for city in (load_city(SAMPLE_CITY), big_city()):
         rows.extend(bench_city(r, url, city, repeat))
-    print(f"| {'figure':62} | {'unit':9} | {'median':>10} | {'p95/p5':>10} | {'baseline':>10} | {'ratio':>6} | note")
-    print(f"|{'-' * 64}|{'-' * 11}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 8}|-----")
-    for name, unit, med, tail, base, note in rows:
-        ratio = f"{med / base:.2f}" if base else ""
-        print(f"| {name:62} | {unit:9} | {med:>10,.1f} | {'' if tail is None else format(tail, ',.1f'):>10} | "
-              f"{'' if not base else format(base, ',.1f'):>10} | {ratio:>6} | {note}")
+    print_table(rows, 62)
     print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSET+XADD of the same"
           " readings; callback -> GET /healthz through the same client.")
-
-
-if __name__ == "__main__":
-    run(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0", 7)

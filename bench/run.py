@@ -25,8 +25,9 @@ import uuid
 
 import orjson
 
+from bench.common import cleanup, dash_refresh, healthz_ms, pct, print_table
 from feeds.adapters.nyc_traffic import NycTrafficAdapter
-from feeds.config import FeedSource, Settings, load_city, parse_city
+from feeds.config import City, FeedSource, Settings, load_city, parse_city
 from feeds.framework import Runner, trim_args
 from feeds.kpi.engine import KpiEngine
 from feeds.redis_conn import EmbeddedRedis, connect
@@ -35,7 +36,7 @@ from feeds.simulate.traffic import TrafficSimulator
 from feeds.config import SAMPLE_CITY
 
 
-def grid_city(n_links: int) -> "City":
+def grid_city(n_links: int) -> City:
     """A square grid city with ``n_links`` one-block links and nine districts."""
     side = int((n_links / 2) ** 0.5) + 1
     km_lon, km_lat = 1 / 85, 1 / 111
@@ -62,15 +63,6 @@ def grid_city(n_links: int) -> "City":
                        "traffic": {"links": links}})
 
 
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[max(0, min(len(xs) - 1, int(round(p / 100 * len(xs) + 0.5)) - 1))]
-
-
-def cleanup(r, keys: Keys) -> None:
-    batch = list(r.scan_iter(match=keys.pattern(), count=5000))
-    for i in range(0, len(batch), 1000):
-        r.delete(*batch[i:i + 1000])
 
 
 def bench_city(r, city, repeat: int) -> list[tuple]:
@@ -124,30 +116,13 @@ def bench_city(r, city, repeat: int) -> list[tuple]:
         version = int(r.get(keys.kpi_version("traffic")) or 0)
 
         def call(shown_version):
-            body = orjson.dumps({
-                "output": "..traffic-cards.children...traffic-map.figure...traffic-side.children"
-                          "...traffic-version.data..",
-                "outputs": [{"id": "traffic-cards", "property": "children"},
-                            {"id": "traffic-map", "property": "figure"},
-                            {"id": "traffic-side", "property": "children"},
-                            {"id": "traffic-version", "property": "data"}],
-                "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
-                           {"id": "theme", "property": "data", "value": "dark"}],
-                "state": [{"id": "traffic-focus", "property": "data", "value": None},
-                          {"id": "traffic-version", "property": "data", "value": shown_version}],
-                "changedPropIds": ["tick.n_intervals"]})
-            start = time.perf_counter()
-            res = client.post("/_dash-update-component", data=body, content_type="application/json")
-            took = (time.perf_counter() - start) * 1000
-            assert res.status_code in (200, 204), res.data[:300]
-            return took, len(res.data)
+            took, size, _ = dash_refresh(
+                client, [("traffic-cards", "children"), ("traffic-map", "figure"), ("traffic-side", "children"),
+                         ("traffic-version", "data")],
+                [("traffic-focus", "data", None), ("traffic-version", "data", shown_version)])
+            return took, size
 
-        hello = []
-        for _ in range(repeat * 3):
-            start = time.perf_counter()
-            client.get("/healthz")
-            hello.append((time.perf_counter() - start) * 1000)
-        base = statistics.median(hello)
+        base = healthz_ms(client, repeat * 3)
         view = [None, "dark"]
         for label, shown in (("first paint", None), ("new data (Patch)", {"version": version - 1, "view": view}),
                              ("no new data", {"version": version, "view": view})):
@@ -182,13 +157,7 @@ def main() -> None:
         city = load_city(SAMPLE_CITY) if n == 238 else grid_city(n)
         rows.extend(bench_city(r, city, args.repeat))
     print(f"\nCity Brain bench: {os.cpu_count()} cores, Redis at {url.split('@')[-1]}, {args.repeat} runs each\n")
-    print(f"| {'figure':50} | {'unit':9} | {'median':>10} | {'p95/p5':>10} | {'baseline':>10} | {'ratio':>6} | note")
-    print(f"|{'-' * 52}|{'-' * 11}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 8}|-----")
-    for name, unit, med, tail, base, note in rows:
-        ratio = f"{med / base:.2f}" if base else ""
-        base_s = f"{base:,.1f}" if base else ""
-        tail_s = f"{tail:,.1f}" if tail is not None else ""
-        print(f"| {name:50} | {unit:9} | {med:>10,.1f} | {tail_s:>10} | {base_s:>10} | {ratio:>6} | {note}")
+    print_table(rows, 50)
     print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSET+XADD of the same"
           " readings; callback -> GET /healthz through the same client.")
     # Each domain's own bench: bench/<domain>.py with run(url, repeat) printing its table.

@@ -23,6 +23,7 @@ from datetime import datetime
 
 import orjson
 
+from bench.common import cleanup, dash_refresh, healthz_ms, pct, print_table
 from feeds.adapters.open311 import Open311Adapter
 from feeds.adapters.service_queues import ServiceQueuesAdapter
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
@@ -66,15 +67,6 @@ def open311_payload(city, n_open: int, n_closed: int, now: float) -> bytes:
     return orjson.dumps(rows)
 
 
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[max(0, min(len(xs) - 1, int(round(p / 100 * len(xs) + 0.5)) - 1))]
-
-
-def cleanup(r, keys):
-    batch = list(r.scan_iter(match=keys.pattern(), count=5000))
-    for i in range(0, len(batch), 1000):
-        r.delete(*batch[i:i + 1000])
 
 
 def floor_rate(r, keys, records: list[dict]) -> float:
@@ -169,31 +161,17 @@ def run(url: str, repeat: int = 7, n_centres: int = 50, n_open: int = 20_000) ->
         from dashboard.store import Store
 
         signature = "||dark|" + services_signature({k["id"]: k for k in Store(r, keys, city).kpis(domain="services")})
-        outputs = ["services-cards.children", "services-map.figure", "services-side.children", "services-heat.figure",
-                   "services-backlog.figure", "services-version.data", "services-map-head.children",
-                   "services-heat-head.children", "services-backlog-head.children"]
+        outputs = [("services-cards", "children"), ("services-map", "figure"), ("services-side", "children"),
+                   ("services-heat", "figure"), ("services-backlog", "figure"), ("services-version", "data"),
+                   ("services-map-head", "children"), ("services-heat-head", "children"),
+                   ("services-backlog-head", "children")]
 
         def call(shown, focus):
-            body = orjson.dumps({
-                "output": ".." + "...".join(outputs) + "..",
-                "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outputs],
-                "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
-                           {"id": "theme", "property": "data", "value": "dark"}],
-                "state": [{"id": "services-focus", "property": "data", "value": focus},
-                          {"id": "services-version", "property": "data", "value": shown}],
-                "changedPropIds": ["tick.n_intervals"]})
-            start = time.perf_counter()
-            res = client.post("/_dash-update-component", data=body, content_type="application/json")
-            took = (time.perf_counter() - start) * 1000
-            assert res.status_code in (200, 204), res.data[:300]
-            return took, len(res.data)
+            took, size, _ = dash_refresh(client, outputs, [("services-focus", "data", focus),
+                                                           ("services-version", "data", shown)])
+            return took, size
 
-        hello = []
-        for _ in range(repeat * 3):
-            start = time.perf_counter()
-            client.get("/healthz")
-            hello.append((time.perf_counter() - start) * 1000)
-        base = statistics.median(hello)
+        base = healthz_ms(client, repeat * 3)
         biggest = max(values["services.requests_open"]["detail"]["by_type"].items(), key=lambda kv: kv[1])[0]
         for label, shown, focus in (("first paint", None, {}), ("new data (Patch) after a snapshot batch", "||dark|older", {}),
                                     ("no new data", signature, {}),
@@ -213,12 +191,7 @@ def run(url: str, repeat: int = 7, n_centres: int = 50, n_open: int = 20_000) ->
                          f"{statistics.median(b for _, b in samples) / 1024:.1f} KiB/response"))
     finally:
         cleanup(r, keys)
-    print(f"| {'figure':58} | {'unit':9} | {'median':>10} | {'p95/p5':>10} | {'baseline':>10} | {'ratio':>6} | note")
-    print(f"|{'-' * 60}|{'-' * 11}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 8}|-----")
-    for name, unit, med, tail, baseline, note in rows:
-        ratio = f"{med / baseline:.2f}" if baseline else ""
-        print(f"| {name:58} | {unit:9} | {med:>10,.1f} | {tail:>10,.1f} | "
-              f"{(f'{baseline:,.1f}' if baseline else ''):>10} | {ratio:>6} | {note}")
+    print_table(rows, 58)
     print("\nrecords/s: p5 is the slow tail, baseline = bare pipelined HSET+XADD of as many records; "
           "ms: p95, baseline = GET /healthz through the same client.")
 

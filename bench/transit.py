@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from google.transit import gtfs_realtime_pb2 as rt
 
+from bench.common import cleanup, dash_refresh, healthz_ms, pct, print_table
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, parse_city
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
@@ -32,10 +33,6 @@ from feeds.redis_conn import EmbeddedRedis, connect
 from feeds.schema import Keys
 from feeds.simulate.transit import TransitSimulator, gtfs_file
 
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[max(0, min(len(xs) - 1, int(round(p / 100 * len(xs) + 0.5)) - 1))]
 
 
 def big_city(n_routes: int):
@@ -70,11 +67,6 @@ def city_with_buses(target: int):
             return city, sim, t, buses
         n = int(n * target / max(buses, 1)) + 1
 
-
-def cleanup(r, keys: Keys) -> None:
-    batch = list(r.scan_iter(match=keys.pattern(), count=5000))
-    for i in range(0, len(batch), 1000):
-        r.delete(*batch[i:i + 1000])
 
 
 def run(url: str, repeat: int = 7, target: int = 2000) -> None:
@@ -147,32 +139,14 @@ def run(url: str, repeat: int = 7, target: int = 2000) -> None:
         version = int(r.get(keys.kpi_version("transit")) or 0)
 
         def call(shown_version, focus):
-            body = orjson.dumps({
-                "output": "..transit-cards.children...transit-map.figure...transit-side.children"
-                          "...transit-detail.children...transit-alerts.children...transit-version.data..",
-                "outputs": [{"id": "transit-cards", "property": "children"},
-                            {"id": "transit-map", "property": "figure"},
-                            {"id": "transit-side", "property": "children"},
-                            {"id": "transit-detail", "property": "children"},
-                            {"id": "transit-alerts", "property": "children"},
-                            {"id": "transit-version", "property": "data"}],
-                "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
-                           {"id": "theme", "property": "data", "value": "dark"}],
-                "state": [{"id": "transit-focus", "property": "data", "value": focus},
-                          {"id": "transit-version", "property": "data", "value": shown_version}],
-                "changedPropIds": ["tick.n_intervals"]})
-            start = time.perf_counter()
-            res = client.post("/_dash-update-component", data=body, content_type="application/json")
-            took = (time.perf_counter() - start) * 1000
-            assert res.status_code in (200, 204), res.data[:300]
-            return took, len(res.data)
+            outs = [(f"transit-{c}", p) for c, p in (("cards", "children"), ("map", "figure"), ("side", "children"),
+                                                     ("detail", "children"), ("alerts", "children"),
+                                                     ("version", "data"))]
+            took, size, _ = dash_refresh(client, outs, [("transit-focus", "data", focus),
+                                                        ("transit-version", "data", shown_version)])
+            return took, size
 
-        hello = []
-        for _ in range(repeat * 3):
-            start = time.perf_counter()
-            client.get("/healthz")
-            hello.append((time.perf_counter() - start) * 1000)
-        base = statistics.median(hello)
+        base = healthz_ms(client, repeat * 3)
         city_view = {"route": None, "vehicle": None, "sort": "on_time"}
         route_view = {"route": "B0", "vehicle": None, "sort": "on_time"}
         view = [None, None, "on_time", "dark"]  # what the page shows: (version, view) in its store
@@ -188,13 +162,7 @@ def run(url: str, repeat: int = 7, target: int = 2000) -> None:
     finally:
         cleanup(r, keys)
     print(f"{city.name}: {buses} buses on the road in the measured payloads\n")
-    print(f"| {'figure':58} | {'unit':10} | {'median':>10} | {'p95/p5':>10} | {'baseline':>10} | {'ratio':>6} | note")
-    print(f"|{'-' * 60}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 8}|-----")
-    for name, unit, med, tail, base_v, note in rows:
-        ratio = f"{med / base_v:.2f}" if base_v else ""
-        base_s = f"{base_v:,.1f}" if base_v else ""
-        tail_s = f"{tail:,.1f}" if tail is not None else ""
-        print(f"| {name:58} | {unit:10} | {med:>10,.1f} | {tail_s:>10} | {base_s:>10} | {ratio:>6} | {note}")
+    print_table(rows, 58)
     print("\nvehicles/s and records/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSETs of the"
           " same entities; callback -> GET /healthz through the same client.")
 

@@ -1,8 +1,7 @@
 """The /emergency refresh callback over HTTP: whole figure, Patch, or nothing, by the (version, view) shown."""
 from __future__ import annotations
 
-import orjson
-
+from bench.common import dash_refresh
 from tests.test_emergency_api import city, client  # noqa: F401  (the real SF call + unit events)
 
 OUTPUTS = (("cards", "children"), ("asof", "children"), ("detail", "children"), ("queue", "children"),
@@ -11,18 +10,9 @@ OUTPUTS = (("cards", "children"), ("asof", "children"), ("detail", "children"), 
 
 
 def refresh(client, shown, digest, focus):  # noqa: F811
-    body = orjson.dumps({
-        "output": ".." + "...".join(f"emergency-{c}.{p}" for c, p in OUTPUTS) + "..",
-        "outputs": [{"id": f"emergency-{c}", "property": p} for c, p in OUTPUTS],
-        "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
-                   {"id": "theme", "property": "data", "value": "dark"}],
-        "state": [{"id": "emergency-focus", "property": "data", "value": focus},
-                  {"id": "emergency-version", "property": "data", "value": shown},
-                  {"id": "emergency-digest", "property": "data", "value": digest}],
-        "changedPropIds": ["tick.n_intervals"]})
-    res = client.post("/_dash-update-component", data=body, content_type="application/json")
-    assert res.status_code == 200, res.data[:300]
-    return res.json["response"]
+    return dash_refresh(client, [(f"emergency-{c}", p) for c, p in OUTPUTS],
+                        [("emergency-focus", "data", focus), ("emergency-version", "data", shown),
+                         ("emergency-digest", "data", digest)])[2]
 
 
 def is_patch(figure) -> bool:

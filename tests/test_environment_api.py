@@ -71,20 +71,12 @@ def test_a_bad_environment_section_is_named_on_the_page_not_a_crash(r, keys, sam
 
 
 def _refresh(client, shown_version):
-    outs = ["environment-banner.children", "environment-cards.children", "environment-map.figure",
-            "environment-side.children", "environment-station.children", "environment-version.data"]
-    import orjson
-    body = orjson.dumps({
-        "output": ".." + "...".join(outs) + "..",
-        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outs],
-        "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
-                   {"id": "theme", "property": "data", "value": "dark"}],
-        "state": [{"id": "environment-focus", "property": "data", "value": {"district": None, "station": None}},
-                  {"id": "environment-version", "property": "data", "value": shown_version}],
-        "changedPropIds": ["tick.n_intervals"]})
-    res = client.post("/_dash-update-component", data=body, content_type="application/json")
-    assert res.status_code == 200, res.data[:300]
-    return orjson.loads(res.data)["response"]
+    from bench.common import dash_refresh
+
+    outs = [("environment-banner", "children"), ("environment-cards", "children"), ("environment-map", "figure"),
+            ("environment-side", "children"), ("environment-station", "children"), ("environment-version", "data")]
+    return dash_refresh(client, outs, [("environment-focus", "data", {"district": None, "station": None}),
+                                       ("environment-version", "data", shown_version)])[2]
 
 
 def test_table_ages_keep_counting_when_no_new_data_arrives(client, r, keys):

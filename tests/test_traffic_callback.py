@@ -1,25 +1,16 @@
 """The traffic page's refresh callback over HTTP: full figure, Patch, or nothing, by what the map shows."""
 from __future__ import annotations
 
-import orjson
 import pytest
 
+from bench.common import dash_refresh
 from tests.test_api import client  # noqa: F401  (the API test's app over the real NYC snapshot)
 
 
 def refresh(client, shown, focus=None):  # noqa: F811
-    body = orjson.dumps({
-        "output": "..traffic-cards.children...traffic-map.figure...traffic-side.children...traffic-version.data..",
-        "outputs": [{"id": "traffic-cards", "property": "children"}, {"id": "traffic-map", "property": "figure"},
-                    {"id": "traffic-side", "property": "children"}, {"id": "traffic-version", "property": "data"}],
-        "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
-                   {"id": "theme", "property": "data", "value": "dark"}],
-        "state": [{"id": "traffic-focus", "property": "data", "value": focus},
-                  {"id": "traffic-version", "property": "data", "value": shown}],
-        "changedPropIds": ["tick.n_intervals"]})
-    res = client.post("/_dash-update-component", data=body, content_type="application/json")
-    assert res.status_code == 200, res.data[:300]
-    return res.json["response"]
+    outs = [("traffic-cards", "children"), ("traffic-map", "figure"), ("traffic-side", "children"),
+            ("traffic-version", "data")]
+    return dash_refresh(client, outs, [("traffic-focus", "data", focus), ("traffic-version", "data", shown)])[2]
 
 
 def is_patch(figure) -> bool:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
-
+from bench.common import dash_refresh
 from feeds.adapters.transit import TransitAdapter
 from feeds.config import FeedSource
 from feeds.framework import Runner
@@ -15,20 +14,9 @@ FIX = Path(__file__).parent / "fixtures" / "transit"
 
 
 def refresh(client, shown, focus):
-    body = orjson.dumps({
-        "output": "..transit-cards.children...transit-map.figure...transit-side.children"
-                  "...transit-detail.children...transit-alerts.children...transit-version.data..",
-        "outputs": [{"id": f"transit-{c}", "property": p} for c, p in
-                    (("cards", "children"), ("map", "figure"), ("side", "children"), ("detail", "children"),
-                     ("alerts", "children"), ("version", "data"))],
-        "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
-                   {"id": "theme", "property": "data", "value": "dark"}],
-        "state": [{"id": "transit-focus", "property": "data", "value": focus},
-                  {"id": "transit-version", "property": "data", "value": shown}],
-        "changedPropIds": ["tick.n_intervals"]})
-    res = client.post("/_dash-update-component", data=body, content_type="application/json")
-    assert res.status_code == 200, res.data[:300]
-    return res.json["response"]
+    outs = [(f"transit-{c}", p) for c, p in (("cards", "children"), ("map", "figure"), ("side", "children"),
+                                             ("detail", "children"), ("alerts", "children"), ("version", "data"))]
+    return dash_refresh(client, outs, [("transit-focus", "data", focus), ("transit-version", "data", shown)])[2]
 
 
 def is_patch(figure) -> bool:

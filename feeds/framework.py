@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 import urllib.request
@@ -21,7 +22,7 @@ import redis
 
 from feeds.config import City, ConfigError, FeedSource
 from feeds.schema import DEADLETTER_RETENTION, READINGS_RETENTION, Keys
-from feeds.timeparse import epoch_to_iso
+from feeds.timeparse import epoch_to_iso, iso_to_epoch
 
 log = logging.getLogger("feeds")
 
@@ -54,6 +55,32 @@ def number(value, field: str) -> float:
     if not math.isfinite(x):
         raise Rejected(f"{field}: not finite {value!r}")
     return x
+
+
+EPOCH_MAX = 4_102_444_800  # 2100-01-01: larger numbers are milliseconds or garbage, not seconds
+_EPOCH_TEXT = re.compile(r"\d{9,10}(\.\d+)?")
+
+
+def epoch_seconds(value: float, field: str) -> float:
+    """A number that must be epoch seconds (finite, 1970..2100), or Rejected."""
+    if not (math.isfinite(value) and 0 <= value <= EPOCH_MAX):
+        raise Rejected(f"{field}: {value!r} is not epoch seconds (milliseconds?)")
+    return float(value)
+
+
+def record_time(value, field: str, tz, epoch_text: bool = False) -> float:
+    """A record's time: epoch seconds (a number, or with ``epoch_text`` digits as text, as every CSV value
+    is) or ISO-8601 (floating local times read in ``tz``); anything else is Rejected with the field."""
+    if epoch_text and isinstance(value, str) and _EPOCH_TEXT.fullmatch(value.strip()):
+        value = float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return epoch_seconds(value, field)
+    if isinstance(value, str):
+        try:
+            return iso_to_epoch(value, tz)
+        except ValueError:
+            pass
+    raise Rejected(f"{field}: unreadable time {value!r}")
 
 
 @dataclass(slots=True)

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from feeds.adapters.base_city import CityAdapter
 from feeds.config import ConfigError
-from feeds.framework import Record, Rejected, trim_args, trim_by_age
+from feeds.framework import Record, Rejected, epoch_seconds, trim_args, trim_by_age
 from feeds.geo import district_of, valid_lonlat
 from feeds.schema import AUDIT_RETENTION
 from feeds.timeparse import local_to_epoch, zone
@@ -51,7 +51,6 @@ STATUS_ALIASES = {"enroute": "en_route", "en route": "en_route", "responding": "
                   "athospital": "at_hospital", "at hospital": "at_hospital", "hospital": "at_hospital",
                   "in_service": "available", "in service": "available", "cleared": "available",
                   "oos": "out_of_service", "out of service": "out_of_service", "assigned": "dispatched"}
-EPOCH_MAX = 4_102_444_800  # 2100-01-01: larger numbers are milliseconds or garbage
 RETENTION_S = 7 * 24 * 3600  # a closed incident is forgotten this long after the newest closing
 
 # SF Fire: row field -> unit status (NFPA 1710 names in feed-formats.md §3.5).
@@ -320,9 +319,7 @@ class EmergencyAdapter(CityAdapter):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value) or not 0 <= value <= EPOCH_MAX:
-                raise Rejected(f"{field}: {value!r} is not epoch seconds")
-            return float(value)
+            return epoch_seconds(value, field)
         if not isinstance(value, str):
             raise Rejected(f"{field}: unreadable time {value!r}")
         known = self._times_seen.get(value)  # a call's times repeat on each of its unit rows

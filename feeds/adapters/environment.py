@@ -35,7 +35,7 @@ from feeds.adapters.base_city import CityAdapter
 from feeds.config import ConfigError
 from feeds.environment import (AIR_HOURS_KEPT, RANGES, SERIES_RETENTION_S, configured_stations, env_conf,
                                to_aqi_units)
-from feeds.framework import FETCH_TIMEOUT_S, Record, Rejected, Skipped, number
+from feeds.framework import FETCH_TIMEOUT_S, Record, Rejected, Skipped, epoch_seconds, number
 from feeds.kpi.environment import air_state, noise_state, water_state
 from feeds.timeparse import iso_to_epoch
 
@@ -47,7 +47,6 @@ API_KEY_ENV = "OPENAQ_API_KEY"
 UNKNOWN_SENSOR_HINT = "put the /v3/locations response in the same payload (a JSON list of responses)"
 HOUR_COVERAGE = 0.75  # EPA: an hourly mean needs 75 % of the hour
 AIR_PERIOD_MAX_S = 3600.0  # the AQI's hourly means: no air reading is taken to cover more than an hour
-EPOCH_MAX = 4_102_444_800  # 2100-01-01: larger numbers are milliseconds, not seconds
 
 # OpenAQ parameter names -> our pollutant ids. Only AQI pollutants are kept.
 OPENAQ_PARAMS = {"pm25": "pm25", "pm2.5": "pm25", "pm10": "pm10", "o3": "o3", "co": "co", "so2": "so2",
@@ -456,9 +455,7 @@ class EnvironmentAdapter(CityAdapter):
 
     def _time(self, value) -> float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not 0 <= value <= EPOCH_MAX:
-                raise Rejected(f"time: {value!r} is not epoch seconds (milliseconds?)")
-            return float(value)
+            return epoch_seconds(value, "time")
         if isinstance(value, str) and value.strip():
             v = value.strip()
             if re.fullmatch(r"\d+(\.\d+)?", v):

@@ -16,20 +16,17 @@ ones instead of sending them as closed). Without it, incidents close only by a "
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 
 import orjson
 
 from feeds.adapters.base_city import CityAdapter
-from feeds.framework import Record, Rejected, Skipped
+from feeds.framework import Record, Rejected, Skipped, record_time
 from feeds.geo import valid_lonlat
 from feeds.schema import ROAD_INCIDENT_RETENTION_S
-from feeds.timeparse import iso_to_epoch
 
 STATUSES = ("open", "closed")
 SEVERITIES = ("minor", "major", "critical")
-EPOCH_MAX = 4_102_444_800  # 2100-01-01: larger numbers are milliseconds or garbage, not seconds
 
 
 class RoadIncidentsAdapter(CityAdapter):
@@ -65,18 +62,7 @@ class RoadIncidentsAdapter(CityAdapter):
             if required:
                 raise Rejected(f"missing {field}")
             return None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise Rejected(f"{field}: not finite")
-            if not 0 <= value <= EPOCH_MAX:
-                raise Rejected(f"{field}: {value!r} is not epoch seconds (milliseconds?)")
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return iso_to_epoch(value, self.tz)
-            except ValueError:
-                pass
-        raise Rejected(f"{field}: unreadable time {value!r}")
+        return record_time(value, field, self.tz)
 
     def validate(self, raw) -> Record:
         if not isinstance(raw, dict):

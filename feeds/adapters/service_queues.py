@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-import re
 from datetime import date, datetime
 
 import orjson
 
 from feeds.adapters.base_city import CityAdapter
-from feeds.framework import Record, Rejected, number
+from feeds.framework import Record, Rejected, number, record_time
 from feeds.geo import valid_lonlat
 from feeds.service_centres import services_config
-from feeds.timeparse import iso_to_epoch, local_to_epoch, zone
+from feeds.timeparse import local_to_epoch, zone
 
 DAY_KEYS_TTL_S = 9 * 24 * 3600  # one day's visits and wait slots: kept for "same weekday last week"
 VISITS_LOG_MAX = 20_000  # batches kept per day in the visits log; a reader further behind re-reads the day
@@ -48,8 +46,6 @@ STEP_ALIASES = {"ticket issued": "issued", "ticket_issued": "issued", "arrived":
 WARSAW_COLUMNS = {"idGrupy", "liczbaKlwKolejce"}
 WARSAW_TZ = "Europe/Warsaw"  # the zone of the Warsaw API's floating date/time
 MAX_PEOPLE = 10_000
-EPOCH_MAX = 4_102_444_800
-EPOCH_TEXT = re.compile(r"\d{9,10}(\.\d+)?")
 
 
 def _int(value, field: str, required: bool = True) -> int | None:
@@ -206,18 +202,7 @@ class ServiceQueuesAdapter(CityAdapter):
     def _time(self, value, field: str) -> float:
         if value is None or value == "":
             raise Rejected(f"missing {field}")
-        if isinstance(value, str) and EPOCH_TEXT.fullmatch(value.strip()):
-            value = float(value)  # epoch seconds written as text (every CSV value is)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not (math.isfinite(value) and 0 <= value <= EPOCH_MAX):
-                raise Rejected(f"{field}: {value!r} is not epoch seconds")
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return iso_to_epoch(value, self.tz)
-            except ValueError:
-                pass
-        raise Rejected(f"{field}: unreadable time {value!r}")
+        return record_time(value, field, self.tz, epoch_text=True)
 
     def _day_slot(self, t: float) -> tuple[str, int]:
         """The city's local day and minute of day: "today" and the heat grid's hours are the city's,

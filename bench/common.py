@@ -2,12 +2,32 @@
 HTTP, the /healthz baseline and the printed table."""
 from __future__ import annotations
 
+import os
 import statistics
 import time
+from contextlib import contextmanager
 
 import orjson
 
+from feeds.redis_conn import EmbeddedRedis, connect
 from feeds.schema import Keys
+
+
+@contextmanager
+def bench_redis():
+    """The Redis a bench uses: REDIS_URL, else 127.0.0.1:6379, else an embedded one (stopped on exit)."""
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    embedded = None
+    try:
+        connect(url).ping()
+    except Exception:
+        embedded = EmbeddedRedis()
+        url = embedded.url
+    try:
+        yield url
+    finally:
+        if embedded:
+            embedded.stop()
 
 
 def pct(xs: list[float], p: float) -> float:

@@ -13,7 +13,6 @@ Uses its own key prefix and deletes only its own keys.
 """
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import time
@@ -22,7 +21,7 @@ from datetime import datetime
 
 import orjson
 
-from bench.common import cleanup, dash_refresh, healthz_ms, pct, print_table
+from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
 from feeds.adapters.emergency import EmergencyAdapter
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, parse_city
 from feeds.framework import BatchResult, Runner, trim_args
@@ -169,4 +168,5 @@ def run(url: str, repeat: int) -> None:
 
 
 if __name__ == "__main__":
-    run(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0", 7)
+    with bench_redis() as url:
+        run(url, 7)

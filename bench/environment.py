@@ -21,7 +21,7 @@ import uuid
 
 import orjson
 
-from bench.common import cleanup, dash_refresh, healthz_ms, pct, print_table
+from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
 from feeds.framework import Runner, trim_args
 from feeds.kpi.engine import KpiEngine
@@ -144,3 +144,8 @@ def run(url: str, repeat: int = 7) -> None:
     print_table(rows, 62)
     print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSET+XADD of the same"
           " readings; callback -> GET /healthz through the same client.")
+
+
+if __name__ == "__main__":
+    with bench_redis() as url:
+        run(url)

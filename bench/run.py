@@ -25,12 +25,12 @@ import uuid
 
 import orjson
 
-from bench.common import cleanup, dash_refresh, healthz_ms, pct, print_table
+from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
 from feeds.adapters.nyc_traffic import NycTrafficAdapter
 from feeds.config import City, FeedSource, Settings, load_city, parse_city
 from feeds.framework import Runner, trim_args
 from feeds.kpi.engine import KpiEngine
-from feeds.redis_conn import EmbeddedRedis, connect
+from feeds.redis_conn import connect
 from feeds.schema import READINGS_RETENTION, Keys
 from feeds.simulate.traffic import TrafficSimulator
 from feeds.config import SAMPLE_CITY
@@ -143,32 +143,24 @@ def main() -> None:
     p.add_argument("--links", default="238,10000", help="comma-separated city sizes; 238 = the sample city")
     p.add_argument("--repeat", type=int, default=7)
     args = p.parse_args()
-    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    embedded = None
-    try:
-        connect(url).ping()
-    except Exception:
-        embedded = EmbeddedRedis()
-        url = embedded.url
-    os.environ["BENCH_REDIS_URL"] = url
-    r = connect(url)
-    rows = []
-    for n in (int(x) for x in args.links.split(",")):
-        city = load_city(SAMPLE_CITY) if n == 238 else grid_city(n)
-        rows.extend(bench_city(r, city, args.repeat))
-    print(f"\nCity Brain bench: {os.cpu_count()} cores, Redis at {url.split('@')[-1]}, {args.repeat} runs each\n")
-    print_table(rows, 50)
-    print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSET+XADD of the same"
-          " readings; callback -> GET /healthz through the same client.")
-    # Each domain's own bench: bench/<domain>.py with run(url, repeat) printing its table.
-    from feeds.plugins import domain_modules
+    with bench_redis() as url:
+        os.environ["BENCH_REDIS_URL"] = url
+        r = connect(url)
+        rows = []
+        for n in (int(x) for x in args.links.split(",")):
+            city = load_city(SAMPLE_CITY) if n == 238 else grid_city(n)
+            rows.extend(bench_city(r, city, args.repeat))
+        print(f"\nCity Brain bench: {os.cpu_count()} cores, Redis at {url.split('@')[-1]}, {args.repeat} runs each\n")
+        print_table(rows, 50)
+        print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSET+XADD of the same"
+              " readings; callback -> GET /healthz through the same client.")
+        # Each domain's own bench: bench/<domain>.py with run(url, repeat) printing its table.
+        from feeds.plugins import domain_modules
 
-    for domain, mod in domain_modules("bench", "run").items():
-        if domain != "traffic":
-            print(f"\n## {domain}\n")
-            mod.run(url, args.repeat)
-    if embedded:
-        embedded.stop()
+        for domain, mod in domain_modules("bench", "run").items():
+            if domain != "traffic":
+                print(f"\n## {domain}\n")
+                mod.run(url, args.repeat)
 
 
 if __name__ == "__main__":

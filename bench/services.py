@@ -14,7 +14,6 @@ Uses its own key prefix and deletes only its own keys.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import time
@@ -23,13 +22,13 @@ from datetime import datetime
 
 import orjson
 
-from bench.common import cleanup, dash_refresh, healthz_ms, pct, print_table
+from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
 from feeds.adapters.open311 import Open311Adapter
 from feeds.adapters.service_queues import ServiceQueuesAdapter
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
 from feeds.framework import Runner, trim_args
 from feeds.kpi.engine import KpiEngine
-from feeds.redis_conn import EmbeddedRedis, connect
+from feeds.redis_conn import connect
 from feeds.schema import READINGS_RETENTION, Keys
 from feeds.simulate.services import REQUEST_TYPES, CitySim, EventFeed, SnapshotFeed
 from feeds.timeparse import zone
@@ -202,13 +201,5 @@ if __name__ == "__main__":
     p.add_argument("--centres", type=int, default=50)
     p.add_argument("--open-requests", type=int, default=20_000)
     a = p.parse_args()
-    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    embedded = None
-    try:
-        connect(url).ping()
-    except Exception:
-        embedded = EmbeddedRedis()
-        url = embedded.url
-    run(url, a.repeat, a.centres, a.open_requests)
-    if embedded:
-        embedded.stop()
+    with bench_redis() as url:
+        run(url, a.repeat, a.centres, a.open_requests)

@@ -14,7 +14,6 @@ on the road at 08:00, fed by the transit simulator (real GTFS-RT protobuf) throu
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import time
@@ -25,11 +24,11 @@ from zoneinfo import ZoneInfo
 import orjson
 from google.transit import gtfs_realtime_pb2 as rt
 
-from bench.common import cleanup, dash_refresh, healthz_ms, pct, print_table
+from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, parse_city
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
-from feeds.redis_conn import EmbeddedRedis, connect
+from feeds.redis_conn import connect
 from feeds.schema import Keys
 from feeds.simulate.transit import TransitSimulator, gtfs_file
 
@@ -172,18 +171,8 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--buses", type=int, default=2000)
     args = p.parse_args()
-    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    embedded = None
-    try:
-        connect(url).ping()
-    except Exception:
-        embedded = EmbeddedRedis()
-        url = embedded.url
-    try:
+    with bench_redis() as url:
         run(url, args.repeat, args.buses)
-    finally:
-        if embedded:
-            embedded.stop()
 
 
 if __name__ == "__main__":

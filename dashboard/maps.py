@@ -9,6 +9,8 @@ fetch glyphs from the internet.
 """
 from __future__ import annotations
 
+from dash import dcc
+
 from feeds.config import City
 from feeds.geo import districts_geojson
 
@@ -128,3 +130,12 @@ def incidents_trace(incidents: list[dict]) -> dict:
             "marker": {"size": 16, "color": [colour.get(i["severity"], "#facc15") for i in incidents],
                        "opacity": 0.95},
             "hovertemplate": "%{text}<extra></extra>"}
+
+
+EMPTY_FIGURE = {"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}}
+
+
+def map_graph(component_id: str) -> dcc.Graph:
+    """A page's map, empty until its first refresh paints it (no mode bar; wheel zooms)."""
+    return dcc.Graph(id=component_id, className="map", config={"displayModeBar": False, "scrollZoom": True},
+                     figure=EMPTY_FIGURE)

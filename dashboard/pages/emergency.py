@@ -16,7 +16,7 @@ from datetime import datetime
 from dash import dcc, html
 
 from dashboard.components import format_age, format_value, kpi_card, status_badge
-from dashboard.maps import base_layout, district_layer, district_values
+from dashboard.maps import base_layout, district_layer, district_values, map_graph
 from feeds.adapters.emergency import BUSY, EmergencyConfig
 from feeds.config import City
 from feeds.timeparse import zone
@@ -70,9 +70,7 @@ def layout(city: City, district: str | None, incident: str | None) -> html.Div:
             html.Div(id="emergency-board", className="panel board-panel"),
         ]),
         html.Div(className="emergency-lower", children=[
-            html.Div(dcc.Graph(id="emergency-map", className="map", config={"displayModeBar": False, "scrollZoom": True},
-                               figure={"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)",
-                                                              "plot_bgcolor": "rgba(0,0,0,0)"}}),
+            html.Div(map_graph("emergency-map"),
                      className="panel map-panel"),
             html.Div(id="emergency-districts", className="panel districts-panel"),
         ]),

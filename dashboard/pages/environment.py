@@ -16,7 +16,7 @@ from datetime import datetime
 from dash import dcc, html
 
 from dashboard.components import format_age, kpi_card
-from dashboard.maps import NO_DATA_COLOUR, base_layout
+from dashboard.maps import NO_DATA_COLOUR, base_layout, map_graph
 from feeds.config import City, ConfigError
 from feeds.environment import env_conf
 from feeds.geo import districts_geojson
@@ -73,9 +73,7 @@ def layout(city: City, district: str | None, station: str | None) -> html.Div:
         html.Div(id="environment-cards", className="cards"),
         html.Div(id="environment-station", className="env-station"),
         html.Div(className="env-body", children=[
-            html.Div([dcc.Graph(id="environment-map", className="map", config={"displayModeBar": False, "scrollZoom": True},
-                                figure={"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)",
-                                                               "plot_bgcolor": "rgba(0,0,0,0)"}}),
+            html.Div([map_graph("environment-map"),
                       legend()], className="panel map-panel"),
             html.Div(id="environment-side", className="panel side-panel"),
         ]),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard.components import format_age, format_value, kpi_card, status_badge
-from dashboard.maps import base_layout, district_layer, district_values
+from dashboard.maps import EMPTY_FIGURE, base_layout, district_layer, district_values, map_graph
 from feeds.config import City
 from feeds.kpi.status import judge
 from feeds.service_centres import services_config
@@ -53,7 +53,6 @@ def layout(city: City, centre: str | None, rtype: str | None) -> html.Div:
                                   dcc.Link("(clear)", href="/services" + (f"?centre={centre}" if centre else ""),
                                            id="services-type-clear")], className="services-type-chip",
                                  id="services-type-chip"))
-    empty = {"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}}
     return html.Div(className="services-page", children=[
         dcc.Store(id="services-focus", data={"centre": centre, "type": rtype}),
         dcc.Store(id="services-version"),
@@ -61,17 +60,16 @@ def layout(city: City, centre: str | None, rtype: str | None) -> html.Div:
         html.Div(id="services-cards", className="cards"),
         html.Div(className="services-body", children=[
             html.Div([html.Div(id="services-map-head", className="panel-head"),
-                      dcc.Graph(id="services-map", className="map", figure=empty,
-                                config={"displayModeBar": False, "scrollZoom": True})],
+                      map_graph("services-map")],
                      className="panel map-panel"),
             html.Div(id="services-side", className="panel side-panel"),
         ]),
         html.Div(className="services-lower", children=[
             html.Div([html.Div(id="services-heat-head", className="panel-head"),
-                      dcc.Graph(id="services-heat", className="services-heat", figure=empty,
+                      dcc.Graph(id="services-heat", className="services-heat", figure=EMPTY_FIGURE,
                                 config={"displayModeBar": False})], className="panel"),
             html.Div([html.Div(id="services-backlog-head", className="panel-head"),
-                      dcc.Graph(id="services-backlog", className="services-backlog", figure=empty,
+                      dcc.Graph(id="services-backlog", className="services-backlog", figure=EMPTY_FIGURE,
                                 config={"displayModeBar": False})], className="panel"),
         ]),
     ])

@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from dashboard.components import format_age, format_value, kpi_card, status_badge
 from dashboard.maps import (base_layout, district_layer, district_values, incidents_trace, line_traces,
-                            link_hover_trace)
+                            link_hover_trace, map_graph)
 from feeds.config import City
 
 TRAFFIC_KPIS = ("traffic.travel_time_index", "traffic.congested_share_pct", "traffic.coverage_pct",
@@ -41,9 +41,7 @@ def layout(city: City, district: str | None) -> html.Div:
         html.Div(heading, className="page-head"),
         html.Div(id="traffic-cards", className="cards"),
         html.Div(className="traffic-body", children=[
-            html.Div(dcc.Graph(id="traffic-map", className="map", config={"displayModeBar": False, "scrollZoom": True},
-                               figure={"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)",
-                                                              "plot_bgcolor": "rgba(0,0,0,0)"}}),
+            html.Div(map_graph("traffic-map"),
                      className="panel map-panel"),
             html.Div(id="traffic-side", className="panel side-panel"),
         ]),

@@ -14,7 +14,7 @@ import time
 from dash import dcc, html
 
 from dashboard.components import format_age, format_value, kpi_card, status_badge
-from dashboard.maps import THEME_OUTLINE, base_layout, district_layer
+from dashboard.maps import THEME_OUTLINE, base_layout, district_layer, map_graph
 from dashboard.store import StoreUnavailable
 from feeds.adapters.transit_gtfs import TransitConfig
 from feeds.kpi.status import judge
@@ -67,9 +67,7 @@ def layout(route: str | None, vehicle: str | None, sort: str, route_name: str | 
         html.Div(heading, className="page-head"),
         html.Div(id="transit-cards", className="cards"),
         html.Div(className="transit-body", children=[
-            html.Div(dcc.Graph(id="transit-map", className="map", config={"displayModeBar": False, "scrollZoom": True},
-                               figure={"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)",
-                                                              "plot_bgcolor": "rgba(0,0,0,0)"}}),
+            html.Div(map_graph("transit-map"),
                      className="panel map-panel"),
             html.Div(id="transit-side", className="panel side-panel"),
         ]),

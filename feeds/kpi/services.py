@@ -54,17 +54,7 @@ class Visit:
 def visits_from_hash(raw: dict[str, bytes | str]) -> dict[tuple[str, str], Visit]:
     """One day's visits hash ("centre|ticket|step" -> {t, q, k}) grouped into visits."""
     out: dict[tuple[str, str], Visit] = {}
-    for fld, value in raw.items():
-        centre, ticket, step = fld.rsplit("|", 2)
-        v = orjson.loads(value)
-        visit = out.get((centre, ticket))
-        if visit is None:
-            visit = out[(centre, ticket)] = Visit(centre, ticket)
-        visit.steps[step] = v["t"]
-        if v.get("q"):
-            visit.queue = v["q"]
-        if v.get("k"):
-            visit.counter = v["k"]
+    _apply_visit_fields(out, {fld: orjson.loads(value) for fld, value in raw.items()})
     return out
 
 

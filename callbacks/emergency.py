@@ -16,6 +16,7 @@ import orjson
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard.maps import apply_map_data
 from dashboard.pages import emergency as emergency_page
 from dashboard.reads import emergency as reads
 from dashboard.store import StoreUnavailable
@@ -102,7 +103,7 @@ def render(store, settings, data: dict, focus: dict, theme: str, now: float):
                                        units, now)
         base = (emergency_page.map_skeleton(city, district, theme or "dark", settings.map_tile_url, center)
                 if first else Patch())
-        figure = emergency_page.apply_map_data(base, live)
+        figure = apply_map_data(base, live)
         version = data["version"]
     else:
         figure, version = no_update, no_update

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard.maps import apply_map_data
 from dashboard.pages import services as services_page
 from dashboard.reads import services as reads
 from dashboard.store import StoreUnavailable
@@ -57,7 +58,7 @@ def register(app, store, settings) -> None:
         point = (centre["lon"], centre["lat"]) if centre and centre["lon"] is not None else None
         base = (services_page.map_skeleton(store.city, theme, settings.map_tile_url, kpis, point) if first
                 else Patch())
-        figure = services_page.apply_map_data(base, data)
+        figure = apply_map_data(base, data)
         if centre_id:
             side = services_page.centre_detail(centre, queues, services_page.curve_figure(curve, kpis, theme), kpis)
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard.maps import apply_map_data
 from dashboard.pages import traffic as traffic_page
 from dashboard.store import StoreUnavailable
 
@@ -44,7 +45,7 @@ def register(app, store, settings) -> None:
         data = traffic_page.map_data(store.city, kpis, shown, shown_incidents)
         base = (traffic_page.map_skeleton(store.city, focus, theme or "dark", settings.map_tile_url) if first
                 else Patch())
-        figure = traffic_page.apply_map_data(base, data)
+        figure = apply_map_data(base, data)
         side = traffic_page.side_panel(store.city, kpis, shown, shown_incidents, focus)
         return cards, figure, side, {"version": version, "view": view}
 

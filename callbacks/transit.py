@@ -10,6 +10,7 @@ import time
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard.maps import apply_map_data
 from dashboard.pages import transit as transit_page
 from dashboard.reads import transit as reads
 from dashboard.store import StoreUnavailable
@@ -61,7 +62,7 @@ def register(app, store, settings) -> None:
         data = {**transit_page.map_data(live, short, cfg, now), **transit_page.district_data(store.city, kpis, theme)}
         base = (transit_page.map_skeleton(store.city, routes, stops, route, theme, settings.map_tile_url, cfg,
                                           len(live)) if first else Patch())
-        figure = transit_page.apply_map_data(base, data)
+        figure = apply_map_data(base, data)
         if route:
             side = transit_page.route_side(route, shown, stops, names, now, newest - cfg.vehicle_fresh_s)
             detail = transit_page.route_detail(routes.get(route, {}), stops, stats, cfg, theme, trip, kpis)

@@ -139,3 +139,17 @@ def map_graph(component_id: str) -> dcc.Graph:
     """A page's map, empty until its first refresh paints it (no mode bar; wheel zooms)."""
     return dcc.Graph(id=component_id, className="map", config={"displayModeBar": False, "scrollZoom": True},
                      figure=EMPTY_FIGURE)
+
+
+def apply_map_data(figure, data: dict[int, dict]):
+    """Set a map's live arrays, ``{trace index: {"field" or "marker.color": value}}``, on ``figure``: the
+    skeleton dict (first paint) or a dash ``Patch()`` (later refreshes, which then carry only these
+    arrays). Both index the same way."""
+    for i, fields in data.items():
+        for field, value in fields.items():
+            *path, last = field.split(".")
+            target = figure["data"][i]
+            for part in path:
+                target = target[part]
+            target[last] = value
+    return figure

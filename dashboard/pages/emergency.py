@@ -442,18 +442,6 @@ def map_data(city: City, kpis: dict[str, dict], incidents: list[dict], units: li
     }
 
 
-def apply_map_data(figure, data: dict[int, dict]):
-    """Set the live arrays on the skeleton dict (first paint) or a dash ``Patch()`` (refresh)."""
-    for i, fields in data.items():
-        for field, value in fields.items():
-            *path, last = field.split(".")
-            target = figure["data"][i]
-            for part in path:
-                target = target[part]
-            target[last] = value
-    return figure
-
-
 def as_of_line(kpis: dict[str, dict]) -> html.Div:
     ages = [k["age_s"] for k in kpis.values() if k.get("age_s") is not None]
     return html.Div("map and lists as of " + (format_age(min(ages)) if ages else "no data yet"), className="kpi-age")

@@ -16,6 +16,7 @@ from datetime import datetime
 from dash import dcc, html
 
 from dashboard.components import format_age, kpi_card
+from dashboard import maps
 from dashboard.maps import NO_DATA_COLOUR, base_layout, map_graph
 from feeds.config import City, ConfigError
 from feeds.environment import env_conf
@@ -257,14 +258,11 @@ def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict:
 
 
 def apply_map_data(figure, data: dict):
-    """Set the live arrays on the skeleton dict (first paint) or on a dash ``Patch()`` (refresh)."""
-    for i, fields in data.items():
-        for field, value in fields.items():
-            if i == AGE:
-                figure["layout"]["annotations"][0][field] = value
-            else:
-                figure["data"][i][field] = value
-    return figure
+    """Set the live arrays on the skeleton dict (first paint) or on a dash ``Patch()`` (refresh); the
+    ``AGE`` entry is the map's "as of" annotation, not a trace."""
+    for field, value in data.get(AGE, {}).items():
+        figure["layout"]["annotations"][0][field] = value
+    return maps.apply_map_data(figure, {i: fields for i, fields in data.items() if i != AGE})
 
 
 # ----------------------------------------------------------------------------- station table

@@ -179,18 +179,6 @@ def map_data(city: City, kpis: dict[str, dict], centres: list[dict], requests: l
     return out
 
 
-def apply_map_data(figure, data: dict[int, dict]):
-    """Set live arrays on the skeleton dict (first paint) or on a ``Patch()`` (refresh)."""
-    for i, fields in data.items():
-        for fld, value in fields.items():
-            *path, last = fld.split(".")
-            target = figure["data"][i]
-            for part in path:
-                target = target[part]
-            target[last] = value
-    return figure
-
-
 # --- side panel ------------------------------------------------------------------------------
 def closed_note(centres: list[dict]) -> list:
     """When every centre with hours is closed now (night, Sunday): say so, and when the next opens."""

@@ -101,19 +101,6 @@ def map_data(city: City, kpis: dict[str, dict], shown, shown_incidents: list[dic
     return out
 
 
-def apply_map_data(figure, data: dict[int, dict]):
-    """Set the live arrays on ``figure``: the skeleton dict (first paint) or a dash ``Patch()``
-    (later refreshes, which then carry only these arrays). Both index the same way."""
-    for i, fields in data.items():
-        for field, value in fields.items():
-            *path, last = field.split(".")
-            target = figure["data"][i]
-            for part in path:
-                target = target[part]
-            target[last] = value
-    return figure
-
-
 def side_panel(city: City, kpis: dict[str, dict], shown, shown_incidents: list[dict], focus: str | None) -> list:
     return district_links_table(shown, incidents=shown_incidents) if focus else district_table(city, kpis)
 

@@ -225,14 +225,6 @@ def map_data(vehicles: list[dict], names: dict[str, str], cfg: TransitConfig, no
     return {FIRST_BAND + i: b for i, b in enumerate(bands)}
 
 
-def apply_map_data(figure, data: dict[int, dict]):
-    """Set the live arrays on the skeleton dict (first paint) or on a dash ``Patch()`` (refresh)."""
-    for i, fields in data.items():
-        for name, value in fields.items():
-            figure["data"][i][name] = value
-    return figure
-
-
 # --- routes table (city view) -------------------------------------------------------------
 def route_rows(kpis: dict[str, dict], routes: dict) -> list[dict]:
     def by(kid):

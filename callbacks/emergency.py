@@ -16,6 +16,7 @@ import orjson
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard import refresh as refresh_state
 from dashboard.maps import apply_map_data
 from dashboard.pages import emergency as emergency_page
 from dashboard.reads import emergency as reads
@@ -126,21 +127,19 @@ def register(app, store, settings) -> None:
                   State("emergency-focus", "data"), State("emergency-version", "data"),
                   State("emergency-digest", "data"))
     def refresh(_, theme, focus, shown_version, shown_digest):
-        # What the panel shows is (version, view). A refresh still in flight from the previous view can
-        # land on this view's components (same ids); its stale view forces a whole repaint.
+        # The panel shows (version, view): see dashboard.refresh. Another view's digests do not count either.
         focus = focus or {}
         view = [focus.get("district"), focus.get("incident"), theme or "dark"]
-        shown = shown_version if isinstance(shown_version, dict) else {}
-        same_view = shown.get("view") == view
+        shown = refresh_state.shown_version(shown_version, view)
         try:
-            data = gather(store, focus, shown.get("version") if same_view else None, ctx.triggered_id == "theme")
+            data = gather(store, focus, shown, ctx.triggered_id == "theme")
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        data["shown_version"] = shown.get("version") if same_view else None
-        data["shown_digest"] = shown_digest if same_view else None
+        data["shown_version"] = shown
+        data["shown_digest"] = shown_digest if shown is not None else None
         out = list(render(store, settings, data, focus, theme, time.time()))
         if out[7] is not no_update:
-            out[7] = {"version": out[7], "view": view}
+            out[7] = refresh_state.showing(out[7], view)
         return tuple(out)
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("emergency-map", "clickData"),

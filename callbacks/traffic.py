@@ -8,6 +8,7 @@ from __future__ import annotations
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard import refresh as refresh_state
 from dashboard.maps import apply_map_data
 from dashboard.pages import traffic as traffic_page
 from dashboard.store import StoreUnavailable
@@ -25,13 +26,10 @@ def register(app, store, settings) -> None:
             version = store.version("traffic")
             kpis = {k["id"]: k for k in store.kpis(domain="traffic")}
             histories = store.histories(list(traffic_page.TRAFFIC_KPIS))
-            # What the map shows is (version, focus, theme). A refresh still in flight from the previous
-            # view can land on this view's components (same ids); its stale view then forces a full
-            # repaint on the next tick instead of Patches onto the wrong picture.
-            view = [focus, theme or "dark"]
-            shown = shown_version if isinstance(shown_version, dict) else {}
-            first = shown.get("view") != view or ctx.triggered_id == "theme"
-            if first or version != shown.get("version"):
+            view = [focus, theme or "dark"]  # the map shows (version, view): see dashboard.refresh
+            painted = refresh_state.shown_version(shown_version, view)
+            first = painted is None or ctx.triggered_id == "theme"
+            if first or version != painted:
                 links = store.links()
                 incidents = store.open_road_incidents()
             else:
@@ -47,7 +45,7 @@ def register(app, store, settings) -> None:
                 else Patch())
         figure = apply_map_data(base, data)
         side = traffic_page.side_panel(store.city, kpis, shown, shown_incidents, focus)
-        return cards, figure, side, {"version": version, "view": view}
+        return cards, figure, side, refresh_state.showing(version, view)
 
     @app.callback(Output("url", "search"), Input("traffic-map", "clickData"), prevent_initial_call=True)
     def drill_down(click):

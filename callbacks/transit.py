@@ -10,6 +10,7 @@ import time
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard import refresh as refresh_state
 from dashboard.maps import apply_map_data
 from dashboard.pages import transit as transit_page
 from dashboard.reads import transit as reads
@@ -34,12 +35,10 @@ def register(app, store, settings) -> None:
             version = store.version("transit")
             kpis = {k["id"]: k for k in store.kpis(domain="transit")}
             histories = store.histories(list(transit_page.TRANSIT_KPIS))
-            # What the page shows is (version, view). A refresh still in flight from the previous view
-            # can land on this view's components (same ids); its stale view forces a whole repaint.
-            view = [route, vehicle_id, sort, theme]
-            shown_v = shown_version if isinstance(shown_version, dict) else {}
-            first = shown_v.get("view") != view or ctx.triggered_id == "theme"
-            if not (first or version != shown_v.get("version")):
+            view = [route, vehicle_id, sort, theme]  # the page shows (version, view): see dashboard.refresh
+            shown = refresh_state.shown_version(shown_version, view)
+            first = shown is None or ctx.triggered_id == "theme"
+            if not (first or version != shown):
                 return transit_page.cards(kpis, histories, route), no_update, no_update, no_update, no_update, no_update
             routes, stops, _ = reads.static(store)
             vehicles = reads.vehicles(store)
@@ -71,7 +70,7 @@ def register(app, store, settings) -> None:
             detail = []
         alerts_shown = [a for a in alerts if route in a["routes"]] if route else alerts
         return (transit_page.cards(kpis, histories, route), figure, side, detail,
-                transit_page.alerts_panel(alerts_shown, names, now), {"version": version, "view": view})
+                transit_page.alerts_panel(alerts_shown, names, now), refresh_state.showing(version, view))
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("transit-map", "clickData"),
                   prevent_initial_call=True)

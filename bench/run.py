@@ -65,7 +65,7 @@ def grid_city(n_links: int) -> City:
 
 
 
-def bench_city(r, city, repeat: int) -> list[tuple]:
+def bench_city(r, url: str, city, repeat: int) -> list[tuple]:
     rows = []
     n = len(city.traffic.links)
     sim = TrafficSimulator(city, 7, no_data_rate=0, malformed_rate=0)
@@ -109,7 +109,7 @@ def bench_city(r, city, repeat: int) -> list[tuple]:
         # Traffic page refresh callback through the Flask test client.
         from app import create_app
 
-        settings = Settings(os.environ.get("BENCH_REDIS_URL"), 8050, None, keys.prefix, 5, None)
+        settings = Settings(url, 8050, None, keys.prefix, 5, None)
         app = create_app(settings, city)
         client = app.server.test_client()
         client.get("/_dash-layout")
@@ -144,12 +144,11 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=7)
     args = p.parse_args()
     with bench_redis() as url:
-        os.environ["BENCH_REDIS_URL"] = url
         r = connect(url)
         rows = []
         for n in (int(x) for x in args.links.split(",")):
             city = load_city(SAMPLE_CITY) if n == 238 else grid_city(n)
-            rows.extend(bench_city(r, city, args.repeat))
+            rows.extend(bench_city(r, url, city, args.repeat))
         print(f"\nCity Brain bench: {os.cpu_count()} cores, Redis at {url.split('@')[-1]}, {args.repeat} runs each\n")
         print_table(rows, 50)
         print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSET+XADD of the same"

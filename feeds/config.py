@@ -139,6 +139,10 @@ class City(_Model):
     environment: dict[str, Any] = {}
     emergency: dict[str, Any] = {}
     services: dict[str, Any] = {}
+    # Operations centre: alert rules (feeds.alerts), the wall playlist (dashboard.wall), sign-in (dashboard.auth).
+    alerts: dict[str, Any] = {}
+    wall: dict[str, Any] = {}
+    auth: dict[str, Any] = {}
 
     @field_validator("timezone")
     @classmethod

@@ -11,6 +11,8 @@ DOMAINS = ("traffic", "transit", "environment", "emergency", "services")
 READINGS_RETENTION = (200_000, 24 * 3600)
 DEADLETTER_RETENTION = (20_000, 7 * 24 * 3600)
 AUDIT_RETENTION = (100_000, 30 * 24 * 3600)
+ALERT_AUDIT_RETENTION = (100_000, 90 * 24 * 3600)
+ALERT_CLOSED_RETENTION_S = 30 * 24 * 3600  # a cleared alert is kept this long for the history view
 ROAD_INCIDENT_RETENTION_S = 7 * 24 * 3600  # a closed road incident is forgotten this long after closing
 # KPI history: at most one point per step, kept for this long.
 KPI_HISTORY_STEP_S = 60
@@ -255,6 +257,33 @@ class Keys:
         """Hash service_code -> JSON {name, group} from Open311 services.json."""
         return self._key("services", "request", "types")
     # (end of services keys)
+
+    # --- alerts (operations centre) ---
+    # Keys of alerts use the tag {alerts}: written by the alert evaluator and by operator actions.
+    def alerts(self) -> str:
+        """Hash alert id -> JSON of the alert (see feeds.alerts: state, severity, who and when)."""
+        return self._key("alerts", "all")
+
+    def alerts_open(self) -> str:
+        """Hash "rule|scope" -> id of the alert of that rule and scope not yet cleared."""
+        return self._key("alerts", "open")
+
+    def alerts_cleared(self) -> str:
+        """Sorted set alert id -> time it cleared (history and retention)."""
+        return self._key("alerts", "cleared")
+
+    def alerts_audit(self) -> str:
+        """Stream: every state change of every alert, with who and when (bounded by ALERT_AUDIT_RETENTION)."""
+        return self._key("alerts", "audit")
+
+    def alerts_seq(self) -> str:
+        """Counter: the number part of the next alert id."""
+        return self._key("alerts", "seq")
+
+    def alerts_version(self) -> str:
+        """Counter bumped on every alert change; pages and walls re-read alerts only when it moved."""
+        return self._key("alerts", "version")
+    # (end of alert keys)
 
     # --- KPIs -------------------------------------------------------------------------
     def kpi_values(self) -> str:

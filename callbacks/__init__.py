@@ -1,17 +1,15 @@
 """Dash callbacks, one module per page or panel; each registers on the app it is given.
 
-A domain's page callbacks live in ``callbacks.<domain>.register(app, store, settings)`` and are
-found by name (see feeds.plugins).
+Every module here that defines ``register(app, store, settings)`` is registered (see
+feeds.plugins.package_modules), the shell's first.
 """
 from __future__ import annotations
 
-from feeds.plugins import domain_modules
+from feeds.plugins import package_modules
 
 
 def register_all(app, store, settings) -> None:
-    from callbacks import overview, shell
-
-    shell.register(app, store, settings)
-    overview.register(app, store)
-    for mod in domain_modules("callbacks", "register").values():
+    modules = package_modules("callbacks", "register")
+    modules.pop("shell").register(app, store, settings)
+    for mod in modules.values():
         mod.register(app, store, settings)

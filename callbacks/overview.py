@@ -9,7 +9,7 @@ from dashboard.store import StoreUnavailable
 from feeds.kpi.catalogue import CATALOGUE
 
 
-def register(app, store) -> None:
+def register(app, store, settings) -> None:
     ids = list(CATALOGUE)
 
     @app.callback(Output("overview-body", "children"), Input("tick", "n_intervals"))

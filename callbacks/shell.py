@@ -8,22 +8,32 @@ from urllib.parse import parse_qs
 from dash import Input, Output, State, html
 
 from dashboard.pages import domain as domain_page
-from dashboard.pages import overview as overview_page
 from dashboard.shell import nav_links
 from dashboard.store import StoreUnavailable
 from feeds.timeparse import zone
 
-from feeds.plugins import domain_modules
+from feeds.plugins import package_modules
 from feeds.schema import DOMAINS
 
-# /<domain> is the page of ``dashboard.pages.<domain>.page(store, query)``, or a placeholder until
-# that module exists (see feeds.plugins).
+# /<name>[/<id>] is the page of ``dashboard.pages.<name>.page(store, query)`` (see feeds.plugins);
+# a domain without its page module yet gets a placeholder of its KPIs.
 DOMAIN_PAGES = {f"/{d}": d for d in DOMAINS}
+
+
+def resolve(pathname: str, pages: dict) -> tuple[str | None, str | None]:
+    """(page module name, id from the path) for a path; (None, None) when no page is there."""
+    parts = [p for p in (pathname or "/").split("/") if p]
+    if not parts:
+        return "overview", None
+    name, rest = parts[0], "/".join(parts[1:]) or None
+    if name not in pages or name in ("overview", "domain"):
+        return None, None
+    return name, rest
 
 
 def register(app, store, settings) -> None:
     tz = zone(store.city.timezone)
-    pages = domain_modules("dashboard.pages", "page")
+    pages = package_modules("dashboard.pages", "page")
 
     @app.callback(Output("page", "children"), Output("nav", "children"),
                   Input("url", "pathname"), Input("url", "search"))
@@ -31,11 +41,12 @@ def register(app, store, settings) -> None:
         pathname = pathname or "/"
         query = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
         nav = nav_links(pathname, search or "")
-        if pathname == "/":
-            return overview_page.layout(), nav
+        name, ident = resolve(pathname, pages)
+        if name is not None:
+            if ident is not None:
+                query["id"] = ident
+            return pages[name].page(store, query), nav
         domain = DOMAIN_PAGES.get(pathname)
-        if domain in pages:
-            return pages[domain].page(store, query), nav
         if domain is not None:
             try:
                 kpis = store.kpis(domain=DOMAIN_PAGES[pathname])

@@ -13,7 +13,7 @@ from dashboard.openapi import openapi_document
 from dashboard.store import Store, StoreUnavailable
 from feeds.geo import districts_geojson
 from feeds.kpi.catalogue import DOMAIN_ORDER
-from feeds.plugins import domain_modules
+from feeds.plugins import package_modules
 from feeds.timeparse import epoch_to_iso
 
 
@@ -96,8 +96,9 @@ def make_api(store: Store) -> tuple[Blueprint, Blueprint]:
             return error_response(400, "count must be between 1 and 1000")
         return json_response({"deadletters": store.dead_letters(count)})
 
-    # Each domain's routes: dashboard.routes.<domain>.register(api, store) (see feeds.plugins).
-    for mod in domain_modules("dashboard.routes", "register").values():
+    # Each domain's routes, and any other module's (alerts, ...): dashboard.routes.<name>.register(api, store)
+    # (see feeds.plugins).
+    for mod in package_modules("dashboard.routes", "register").values():
         mod.register(api, store)
 
     @api.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -121,9 +121,9 @@ def openapi_document() -> dict:
         }},
     }
     # Each domain's paths and schemas: dashboard.routes.<domain>.openapi() (see feeds.plugins).
-    from feeds.plugins import domain_modules
+    from feeds.plugins import package_modules
 
-    for mod in domain_modules("dashboard.routes", "openapi").values():
+    for mod in package_modules("dashboard.routes", "openapi").values():
         part = mod.openapi()
         doc["paths"].update(part.get("paths", {}))
         doc["components"]["schemas"].update(part.get("schemas", {}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 NAV = [("/", "Overview"), ("/traffic", "Traffic"), ("/transit", "Buses"), ("/emergency", "Emergency"),
-       ("/environment", "Environment"), ("/services", "Services")]
+       ("/environment", "Environment"), ("/services", "Services"), ("/alerts", "Alerts")]
 
 
 def nav_links(pathname: str, search: str = "") -> list:

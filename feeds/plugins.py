@@ -8,11 +8,17 @@ For every domain in ``feeds.schema.DOMAINS`` the following modules are optional,
 - ``dashboard.pages.<domain>``: ``page(store, query) -> component`` (the page at ``/<domain>``)
 - ``callbacks.<domain>``    : ``register(app, store, settings)``
 - ``dashboard.routes.<domain>``: ``register(api_blueprint, store)`` and ``openapi() -> {"paths", "schemas"}``
+
+Pages, callbacks and API routes that are not a domain's (alerts, districts, the wall, admin) plug in
+the same way under any name: ``package_modules`` finds every module of the package that defines the
+attribute. ``/<name>[/<id>]`` is the page of ``dashboard.pages.<name>.page(store, query)`` (with
+``query["id"]`` set from the path), and ``/`` is ``dashboard.pages.overview``.
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import pkgutil
 from types import ModuleType
 
 from feeds.schema import DOMAINS
@@ -32,4 +38,15 @@ def domain_modules(package: str, attr: str) -> dict[str, ModuleType]:
         mod = domain_module(package, domain)
         if mod is not None and hasattr(mod, attr):
             out[domain] = mod
+    return out
+
+
+def package_modules(package: str, attr: str) -> dict[str, ModuleType]:
+    """{module name: module} for every module directly in ``package`` that defines ``attr``."""
+    pkg = importlib.import_module(package)
+    out = {}
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        mod = importlib.import_module(f"{package}.{info.name}")
+        if hasattr(mod, attr):
+            out[info.name] = mod
     return out

@@ -12,6 +12,10 @@ DOMAIN_PATH = {"traffic": "/traffic", "transit": "/transit", "environment": "/en
                "emergency": "/emergency", "services": "/services"}
 
 
+def page(store, query: dict) -> html.Div:
+    return layout()
+
+
 def layout() -> html.Div:
     return html.Div([html.Div(id="overview-body", className="overview")])
 

@@ -283,6 +283,23 @@ class Keys:
     def alerts_version(self) -> str:
         """Counter bumped on every alert change; pages and walls re-read alerts only when it moved."""
         return self._key("alerts", "version")
+
+    def alerts_pending(self) -> str:
+        """Hash "rule|scope" -> epoch since when its condition holds (rules with ``for_s``; silent feeds that
+        never succeeded)."""
+        return self._key("alerts", "pending")
+
+    def alert_rules(self) -> str:
+        """Hash rule id -> JSON of a rule an admin added at runtime (merged with CITY_CONFIG's rules)."""
+        return self._key("alerts", "rules")
+
+    def alert_rules_disabled(self) -> str:
+        """Hash rule id -> JSON {by, at} of a rule an admin disabled (config or runtime rule)."""
+        return self._key("alerts", "rules:disabled")
+
+    def alert_rules_audit(self) -> str:
+        """Stream: every rule added, deleted, enabled or disabled, with who and when."""
+        return self._key("alerts", "rules:audit")
     # (end of alert keys)
 
     # --- KPIs -------------------------------------------------------------------------

@@ -31,6 +31,7 @@ def shell(city_name: str, timezone: str, refresh_ms: int) -> html.Div:
                       html.Span(city_name, className="brand-city")], className="brand"),
             html.Nav(id="nav", className="nav", children=nav_links("/")),
             html.Div(className="topbar-right", children=[
+                html.Span(id="alert-badge", className="alert-badge hidden"),  # filled by callbacks/alerts.py
                 html.Span(id="conn", className="conn conn-live", children="● LIVE"),
                 html.Span(id="clock", className="clock"),
                 html.Button("◐", id="theme-toggle", className="theme-toggle", title="Dark / light theme", n_clicks=0),

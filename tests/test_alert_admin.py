@@ -1,0 +1,145 @@
+"""The admin's alert rules (slot "admin-rules" on /admin) and the operator callbacks: only the right role
+changes anything, through the Dash callback endpoint as through the page."""
+from __future__ import annotations
+
+import orjson
+import pytest
+from dash import dcc, html
+from flask import g
+
+from app import create_app
+from dashboard.auth import User
+from feeds.alert_rules import RuleBook
+from feeds.alerts import AlertBook
+from feeds.config import Settings
+from tests.test_alert_rules import TURNOUT, make_city
+from tests.test_browser import free_port, no_console_errors
+
+CITY = make_city([TURNOUT])
+NEW_RULE = {"id": "long-wait", "kpi": "services.wait_min", "when": {"op": ">", "value": 30}, "severity": "warning"}
+
+
+def signed_in(app, user: User | None):
+    @app.server.before_request
+    def _user():
+        g.user = user
+
+    return app
+
+
+@pytest.fixture
+def make_app(redis_url, keys):
+    def make(user):
+        return signed_in(create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), CITY), user)
+    return make
+
+
+def _prop_id(ident, prop: str) -> str:
+    return (orjson.dumps(ident, option=orjson.OPT_SORT_KEYS).decode() if isinstance(ident, dict) else ident) + "." + prop
+
+
+def call(app, input_id: str, inputs: list, state: list = ()):
+    """POST one callback to /_dash-update-component as the browser does; the callback is the one whose first
+    input's id (or pattern type) is ``input_id``. ``inputs``: (id, prop, value), or a list of them for an ALL
+    pattern. Returns (status, response)."""
+    def first_input(spec):
+        return spec["inputs"][0]["id"]
+
+    key = next(k for k, spec in app.callback_map.items()
+               if first_input(spec) == input_id or f'"type":"{input_id}"' in first_input(spec))
+    outputs = []
+    for part in key.strip(".").split("..."):
+        ident, prop = part.rsplit(".", 1)
+        outputs.append({"id": orjson.loads(ident) if ident.startswith("{") else ident, "property": prop})
+
+    def item(i, p, v):
+        return {"id": i, "property": p, "value": v}
+
+    wire = [[item(*x) for x in i] if isinstance(i, list) else item(*i) for i in inputs]
+    changed = inputs[0][0] if isinstance(inputs[0], list) else inputs[0]
+    body = {"output": key, "outputs": outputs if len(outputs) > 1 else outputs[0], "inputs": wire,
+            "state": [item(*x) for x in state], "changedPropIds": [_prop_id(changed[0], changed[1])]}
+    res = app.server.test_client().post("/_dash-update-component", data=orjson.dumps(body),
+                                        content_type="application/json")
+    return res.status_code, (orjson.loads(res.data)["response"] if res.status_code == 200 else res.data)
+
+
+def add_rule(app, rule: dict):
+    return call(app, "admin-rule-add", [("admin-rule-add", "n_clicks", 1)],
+                [("admin-rule-new", "value", orjson.dumps(rule).decode())])
+
+
+def toggle(app, rule_id: str) -> int:
+    return call(app, "rule-toggle", [[({"id": rule_id, "type": "rule-toggle"}, "n_clicks", 1)]])[0]
+
+
+def test_an_admin_adds_a_runtime_rule_and_it_is_recorded_with_who(make_app, r, keys):
+    app = make_app(User("root", "admin"))
+    status, response = add_rule(app, NEW_RULE)
+    assert status == 200 and response["admin-rules-msg"]["children"] == "Rule added by root."
+    (stored,) = RuleBook(r, keys, CITY).audit()
+    assert (stored["rule"], stored["action"], stored["by"]) == ("long-wait", "added", "root")
+    # A bad rule is refused with the one-line reason, and nothing is stored.
+    status, response = add_rule(app, {**NEW_RULE, "id": "typo", "kpi": "services.wait"})
+    assert response["admin-rules-msg"]["children"] == "new rule: rule 'typo': unknown KPI 'services.wait' (see feeds/kpi/catalogue.py)"
+    assert set(RuleBook(r, keys, CITY).runtime()) == {"long-wait"}
+
+
+@pytest.mark.parametrize("user", [None, User("vi", "viewer"), User("ana", "coordinator"),
+                                  User("wall", "admin", kiosk=True)])
+def test_nobody_but_an_admin_changes_the_rules(make_app, r, keys, user):
+    app = make_app(user)
+    status, _ = add_rule(app, NEW_RULE)
+    assert status == 403
+    assert toggle(app, "ems-turnout") == 403
+    assert RuleBook(r, keys, CITY).runtime() == {} and RuleBook(r, keys, CITY).disabled() == {}
+
+
+def test_an_admin_disables_a_config_rule(make_app, r, keys):
+    app = make_app(User("root", "admin"))
+    assert toggle(app, "ems-turnout") == 200
+    assert RuleBook(r, keys, CITY).disabled()["ems-turnout"]["by"] == "root"
+    assert toggle(app, "ems-turnout") == 200
+    assert RuleBook(r, keys, CITY).disabled() == {}
+
+
+@pytest.mark.parametrize("user", [None, User("vi", "viewer"), User("wall", "coordinator", kiosk=True)])
+def test_the_server_refuses_an_acknowledgement_from_anyone_but_a_coordinator(make_app, r, keys, user):
+    book = AlertBook(r, keys)
+    a = book.raise_alert("aqi", "D1", "critical", "Unhealthy air", "AQI 162", now=1)
+    app = make_app(user)
+    status, _ = call(app, "alert-ack", [[({"id": a["id"], "type": "alert-ack"}, "n_clicks", 1)]])
+    assert status == 403
+    assert book.get(a["id"])["acknowledged"] is False
+
+
+@pytest.mark.browser
+def test_the_admin_rules_table_disables_adds_and_deletes_rules(dash_duo, r, keys, redis_url):
+    app = signed_in(create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), CITY), User("root", "admin"))
+    # The /admin page is the sign-in work's; its rules slot is all this needs.
+    app.layout = html.Div(className="shell theme-dark", children=[
+        dcc.Location(id="url"), dcc.Interval(id="tick", interval=1000), html.Span(id="alert-badge"),
+        html.Div(id="admin-rules")])
+    dash_duo.start_server(app, port=free_port())
+    dash_duo.wait_for_contains_text("#rule-row-ems-turnout", "CITY_CONFIG", timeout=10)
+    assert "emergency.turnout_p90_s breach, city-wide; escalates every 600 s" in dash_duo.find_element(
+        "#rule-row-ems-turnout").text
+    dash_duo.find_element("#rule-row-ems-turnout button").click()
+    dash_duo.wait_for_contains_text("#rule-row-ems-turnout", "disabled by root", timeout=10)
+    dash_duo.find_element("#admin-rule-new").send_keys(orjson.dumps(NEW_RULE).decode())
+    dash_duo.find_element("#admin-rule-add").click()
+    dash_duo.wait_for_contains_text("#rule-row-long-wait", "added by root", timeout=10)
+    dash_duo.find_element("#rule-row-long-wait button.danger").click()
+    dash_duo.wait_for_text_to_equal("#admin-rules-msg", "Rule long-wait deleted by root.", timeout=10)
+    assert dash_duo.find_elements("#rule-row-long-wait") == []
+    assert [a["action"] for a in reversed(RuleBook(r, keys, CITY).audit())] == ["disabled", "added", "deleted"]
+    no_console_errors(dash_duo)
+
+
+def test_a_coordinator_acknowledges_through_the_callback(make_app, r, keys):
+    book = AlertBook(r, keys)
+    a = book.raise_alert("aqi", "D1", "critical", "Unhealthy air", "AQI 162", now=1)
+    status, response = call(make_app(User("ana", "coordinator")), "alert-ack",
+                            [[({"id": a["id"], "type": "alert-ack"}, "n_clicks", 1)]])
+    assert status == 200 and response["alerts-action-msg"]["children"] == f"Acknowledged {a['id']} as ana."
+    assert book.get(a["id"])["acknowledged_by"] == "ana"

@@ -95,3 +95,28 @@ def test_a_viewer_sees_the_alerts_but_no_buttons(dash_duo, r, keys, redis_url):
     dash_duo.wait_for_contains_text("#alerts-cleared", "MISSED", timeout=10)
     assert "hidden" in dash_duo.find_element("#alert-badge").get_attribute("class")
     no_console_errors(dash_duo)
+
+
+def test_the_overview_and_district_panels_show_the_open_alerts(dash_duo, r, keys, redis_url):
+    from dash import dcc, html
+
+    book, a, b = raise_two(r, keys)
+    from app import create_app
+    from feeds.config import Settings
+
+    app = create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), CITY)
+    # The slots the overview ("/") and district ("/district/<id>") pages carry; those pages are built elsewhere.
+    app.layout = html.Div(className="shell theme-dark", children=[
+        dcc.Location(id="url"), dcc.Interval(id="tick", interval=1000), html.Span(id="alert-badge"),
+        html.Div(id="overview-alerts"), dcc.Store(id="district-id", data="D1"), html.Div(id="district-alerts")])
+    dash_duo.start_server(app, port=free_port())
+    dash_duo.wait_for_contains_text("#overview-alerts", "ACTIVE ALERTS (2)", timeout=10)
+    rows = [e.text for e in dash_duo.find_elements("#overview-alerts li")]
+    assert rows[0].split()[:4] == ["CRITICAL", "Unhealthy", "air", "in"]  # most severe first
+    assert "NOT ACK" in rows[0] and "WARNING" in rows[1]
+    dash_duo.wait_for_contains_text("#district-alerts", "ALERTS IN OLD TOWN (1)", timeout=10)
+    assert "Air quality index 162 > limit 150 in Old Town" in dash_duo.find_element("#district-alerts").text
+    assert "Long waits" not in dash_duo.find_element("#district-alerts").text
+    link = dash_duo.find_element("#overview-alerts li a").get_attribute("href")
+    assert link.endswith(f"/alerts?alert={a['id']}")
+    no_console_errors(dash_duo)

@@ -150,8 +150,6 @@ def alert_rules() -> dict:
              "for_s": 120, "severity": "minor", "title": "Traffic congested"},
             {"id": "service-wait", "kpi": "services.wait_min", "when": "breach", "for_s": 120,
              "severity": "warning", "title": "Long waits at service centres"},
-            {"id": "answer-15s", "kpi": "emergency.call_answer_15s_pct", "when": "breach", "for_s": 120,
-             "severity": "major", "title": "911 calls answered too slowly"},
         ],
     }
 

@@ -119,3 +119,14 @@ def test_redis_down_is_a_503(redis_url, keys):
     app = create_app(Settings("redis://127.0.0.1:1/0", 8050, None, keys.prefix, 5, None), CITY)
     resp = as_user(app, "vi").get("/api/v1/alerts")
     assert resp.status_code == 503 and resp.get_json()["error"].startswith("store unavailable")
+
+
+def test_a_wall_pins_the_oldest_unacknowledged_critical_alert_until_it_is_acknowledged(book):
+    from dashboard.reads.alerts import pinning
+
+    book.raise_alert("aqi", "D2", "critical", "Unhealthy air in Harbor", "AQI 170", now=T0 + 100, district="D2")
+    assert pinning(book.open_alerts())["id"] == "A1"
+    book.acknowledge("A1", "ana", now=T0 + 200)
+    assert pinning(book.open_alerts())["id"] == "A4"
+    book.clear("aqi", "D2", now=T0 + 300)
+    assert pinning(book.open_alerts()) is None

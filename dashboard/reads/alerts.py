@@ -63,6 +63,12 @@ def worst(alerts_: list[dict]) -> str | None:
     return min((a["severity"] for a in alerts_), key=severity_rank, default=None)
 
 
+def pinning(open_alerts_: list[dict]) -> dict | None:
+    """The alert a wall pins: the oldest unacknowledged critical one (open_alerts is most severe first, then
+    oldest), or None; rotation resumes once it is acknowledged or clears."""
+    return next((a for a in open_alerts_ if a["severity"] == "critical" and not a["acknowledged"]), None)
+
+
 def rules(store) -> list[dict]:
     """Every rule (config read-only, runtime), enabled or not."""
     return store.call(RuleBook(store.r, store.keys, store.city).all)

@@ -131,7 +131,7 @@ def test_the_admin_rules_table_disables_adds_and_deletes_rules(dash_duo, r, keys
     dash_duo.wait_for_contains_text("#rule-row-long-wait", "added by root", timeout=10)
     dash_duo.find_element("#rule-row-long-wait button.danger").click()
     dash_duo.wait_for_text_to_equal("#admin-rules-msg", "Rule long-wait deleted by root.", timeout=10)
-    assert dash_duo.find_elements("#rule-row-long-wait") == []
+    dash_duo.wait_for_no_elements("#rule-row-long-wait", timeout=10)
     assert [a["action"] for a in reversed(RuleBook(r, keys, CITY).audit())] == ["disabled", "added", "deleted"]
     no_console_errors(dash_duo)
 

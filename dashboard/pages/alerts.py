@@ -21,7 +21,7 @@ ACTION_LABEL = {"raised": "raised", "escalated": "escalated", "acknowledged": "a
 
 
 def page(store, query: dict) -> html.Div:
-    alert_id = query.get("alert")
+    alert_id = query.get("alert") or query.get("id")  # /alerts?alert=A12 (or /alerts/A12)
     can_act = has_role(current_user(), "coordinator")
     children = [
         dcc.Store(id="alerts-query", data={"alert": alert_id}),

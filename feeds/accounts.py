@@ -45,6 +45,15 @@ class AuthSection(BaseModel):
     kiosk_check_s: float = Field(3, ge=0, le=60)  # a worker re-checks a kiosk's token at least this often
 
 
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY:
+        _DUMMY.append(generate_password_hash(secrets.token_hex(16), method=PASSWORD_METHOD))
+    return _DUMMY[0]
+
+
 def auth_section(city) -> AuthSection:
     try:
         return AuthSection.model_validate(city.auth or {})
@@ -180,7 +189,9 @@ class Accounts:
         if failures >= max_failures:
             return None, "too many failed attempts: try again later"
         record = self.user(name)
-        if record is None or not check_password_hash(record["password"], password or ""):
+        # An unknown name costs the same hash check as a known one: timing does not tell which names exist.
+        hashed = record["password"] if record else _dummy_hash()
+        if not check_password_hash(hashed, password or "") or record is None:
             pipe = self.r.pipeline(transaction=True)
             pipe.incr(failures_key)
             pipe.expire(failures_key, lockout_s)

@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         city = load_city(settings.city_config)
         from feeds.alert_rules import config_rules
 
-        config_rules(city)  # a bad alert rule: one line, exit 2, before anything runs
+        if args.command in ("run", "simulate", "alerts"):
+            config_rules(city)  # a bad alert rule: one line, exit 2, before anything runs
         if args.command == "run":
             unknown = [n for n in args.names if n not in ADAPTERS]
             if unknown:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import orjson
 import pytest
 from dash import dcc, html
-from flask import g
 
 from app import create_app
-from dashboard.auth import User
 from feeds.alert_rules import RuleBook
 from feeds.alerts import AlertBook
 from feeds.config import Settings
+from tests.auth_helpers import sign_in, signed_in
 from tests.test_alert_rules import TURNOUT, make_city
 from tests.test_browser import free_port, no_console_errors
 
@@ -19,18 +18,18 @@ CITY = make_city([TURNOUT])
 NEW_RULE = {"id": "long-wait", "kpi": "services.wait_min", "when": {"op": ">", "value": 30}, "severity": "warning"}
 
 
-def signed_in(app, user: User | None):
-    @app.server.before_request
-    def _user():
-        g.user = user
+class As:
+    """The app and a test client signed in with ``role`` ("kiosk": a wall screen; None: nobody)."""
 
-    return app
+    def __init__(self, app, client):
+        self.app, self.client = app, client
 
 
 @pytest.fixture
-def make_app(redis_url, keys):
-    def make(user):
-        return signed_in(create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), CITY), user)
+def make_app(redis_url, r, keys):
+    def make(role: str | None, name: str | None = None) -> As:
+        app = create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), CITY)
+        return As(app, signed_in(app, r, keys, role, name) if role else app.server.test_client())
     return make
 
 
@@ -38,14 +37,14 @@ def _prop_id(ident, prop: str) -> str:
     return (orjson.dumps(ident, option=orjson.OPT_SORT_KEYS).decode() if isinstance(ident, dict) else ident) + "." + prop
 
 
-def call(app, input_id: str, inputs: list, state: list = ()):
+def call(who: As, input_id: str, inputs: list, state: list = ()):
     """POST one callback to /_dash-update-component as the browser does; the callback is the one whose first
     input's id (or pattern type) is ``input_id``. ``inputs``: (id, prop, value), or a list of them for an ALL
     pattern. Returns (status, response)."""
     def first_input(spec):
         return spec["inputs"][0]["id"]
 
-    key = next(k for k, spec in app.callback_map.items()
+    key = next(k for k, spec in who.app.callback_map.items()
                if first_input(spec) == input_id or f'"type":"{input_id}"' in first_input(spec))
     outputs = []
     for part in key.strip(".").split("..."):
@@ -59,22 +58,21 @@ def call(app, input_id: str, inputs: list, state: list = ()):
     changed = inputs[0][0] if isinstance(inputs[0], list) else inputs[0]
     body = {"output": key, "outputs": outputs if len(outputs) > 1 else outputs[0], "inputs": wire,
             "state": [item(*x) for x in state], "changedPropIds": [_prop_id(changed[0], changed[1])]}
-    res = app.server.test_client().post("/_dash-update-component", data=orjson.dumps(body),
-                                        content_type="application/json")
+    res = who.client.post("/_dash-update-component", data=orjson.dumps(body), content_type="application/json")
     return res.status_code, (orjson.loads(res.data)["response"] if res.status_code == 200 else res.data)
 
 
-def add_rule(app, rule: dict):
-    return call(app, "admin-rule-add", [("admin-rule-add", "n_clicks", 1)],
+def add_rule(who: As, rule: dict):
+    return call(who, "admin-rule-add", [("admin-rule-add", "n_clicks", 1)],
                 [("admin-rule-new", "value", orjson.dumps(rule).decode())])
 
 
-def toggle(app, rule_id: str) -> int:
-    return call(app, "rule-toggle", [[({"id": rule_id, "type": "rule-toggle"}, "n_clicks", 1)]])[0]
+def toggle(who: As, rule_id: str) -> int:
+    return call(who, "rule-toggle", [[({"id": rule_id, "type": "rule-toggle"}, "n_clicks", 1)]])[0]
 
 
 def test_an_admin_adds_a_runtime_rule_and_it_is_recorded_with_who(make_app, r, keys):
-    app = make_app(User("root", "admin"))
+    app = make_app("admin", "root")
     status, response = add_rule(app, NEW_RULE)
     assert status == 200 and response["admin-rules-msg"]["children"] == "Rule added by root."
     (stored,) = RuleBook(r, keys, CITY).audit()
@@ -85,42 +83,41 @@ def test_an_admin_adds_a_runtime_rule_and_it_is_recorded_with_who(make_app, r, k
     assert set(RuleBook(r, keys, CITY).runtime()) == {"long-wait"}
 
 
-@pytest.mark.parametrize("user", [None, User("vi", "viewer"), User("ana", "coordinator"),
-                                  User("wall", "admin", kiosk=True)])
-def test_nobody_but_an_admin_changes_the_rules(make_app, r, keys, user):
-    app = make_app(user)
+@pytest.mark.parametrize("role, refused", [(None, 401), ("viewer", 403), ("coordinator", 403), ("kiosk", 403)])
+def test_nobody_but_an_admin_changes_the_rules(make_app, r, keys, role, refused):
+    app = make_app(role)
     status, _ = add_rule(app, NEW_RULE)
-    assert status == 403
-    assert toggle(app, "ems-turnout") == 403
+    assert status == refused
+    assert toggle(app, "ems-turnout") == refused
     assert RuleBook(r, keys, CITY).runtime() == {} and RuleBook(r, keys, CITY).disabled() == {}
 
 
 def test_an_admin_disables_a_config_rule(make_app, r, keys):
-    app = make_app(User("root", "admin"))
+    app = make_app("admin", "root")
     assert toggle(app, "ems-turnout") == 200
     assert RuleBook(r, keys, CITY).disabled()["ems-turnout"]["by"] == "root"
     assert toggle(app, "ems-turnout") == 200
     assert RuleBook(r, keys, CITY).disabled() == {}
 
 
-@pytest.mark.parametrize("user", [None, User("vi", "viewer"), User("wall", "coordinator", kiosk=True)])
-def test_the_server_refuses_an_acknowledgement_from_anyone_but_a_coordinator(make_app, r, keys, user):
+@pytest.mark.parametrize("role, refused", [(None, 401), ("viewer", 403), ("kiosk", 403)])
+def test_the_server_refuses_an_acknowledgement_from_anyone_but_a_coordinator(make_app, r, keys, role, refused):
     book = AlertBook(r, keys)
     a = book.raise_alert("aqi", "D1", "critical", "Unhealthy air", "AQI 162", now=1)
-    app = make_app(user)
-    status, _ = call(app, "alert-ack", [[({"id": a["id"], "type": "alert-ack"}, "n_clicks", 1)]])
-    assert status == 403
+    status, _ = call(make_app(role), "alert-ack", [[({"id": a["id"], "type": "alert-ack"}, "n_clicks", 1)]])
+    assert status == refused
     assert book.get(a["id"])["acknowledged"] is False
 
 
 @pytest.mark.browser
 def test_the_admin_rules_table_disables_adds_and_deletes_rules(dash_duo, r, keys, redis_url):
-    app = signed_in(create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), CITY), User("root", "admin"))
+    app = create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), CITY)
     # The /admin page is the sign-in work's; its rules slot is all this needs.
     app.layout = html.Div(className="shell theme-dark", children=[
         dcc.Location(id="url"), dcc.Interval(id="tick", interval=1000), html.Span(id="alert-badge"),
         html.Div(id="admin-rules")])
-    dash_duo.start_server(app, port=free_port())
+    dash_duo.start_server(app, navigate=False, port=free_port())
+    sign_in(dash_duo, r, keys, "admin", name="root")
     dash_duo.wait_for_contains_text("#rule-row-ems-turnout", "CITY_CONFIG", timeout=10)
     assert "emergency.turnout_p90_s breach, city-wide; escalates every 600 s" in dash_duo.find_element(
         "#rule-row-ems-turnout").text
@@ -139,7 +136,7 @@ def test_the_admin_rules_table_disables_adds_and_deletes_rules(dash_duo, r, keys
 def test_a_coordinator_acknowledges_through_the_callback(make_app, r, keys):
     book = AlertBook(r, keys)
     a = book.raise_alert("aqi", "D1", "critical", "Unhealthy air", "AQI 162", now=1)
-    status, response = call(make_app(User("ana", "coordinator")), "alert-ack",
+    status, response = call(make_app("coordinator", "ana"), "alert-ack",
                             [[({"id": a["id"], "type": "alert-ack"}, "n_clicks", 1)]])
     assert status == 200 and response["alerts-action-msg"]["children"] == f"Acknowledged {a['id']} as ana."
     assert book.get(a["id"])["acknowledged_by"] == "ana"

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from flask import g
 
 from app import create_app
-from dashboard.auth import User
 from feeds.alerts import AlertBook
 from feeds.config import Settings
-
+from tests.auth_helpers import bearer, signed_in
 from tests.test_alert_rules import T0, make_city
 
 CITY = make_city([])
@@ -19,13 +17,12 @@ def app(redis_url, keys):
     return create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), CITY)
 
 
-def as_user(app, name: str | None, role: str = "viewer"):
-    """Requests from ``name`` with ``role`` (None: nobody signed in)."""
-    @app.server.before_request
-    def _user():
-        g.user = User(name, role) if name else None
-
-    return app.server.test_client()
+@pytest.fixture
+def as_role(app, r, keys):
+    """A test client signed in with ``role`` (tests.auth_helpers), as user ``name`` if given."""
+    def client(role: str, name: str | None = None):
+        return signed_in(app, r, keys, role, name)
+    return client
 
 
 @pytest.fixture
@@ -41,8 +38,8 @@ def book(r, keys):
     return b
 
 
-def test_open_alerts_come_most_severe_first_with_iso_times_and_where_to_look(app, book):
-    client = as_user(app, "vi")
+def test_open_alerts_come_most_severe_first_with_iso_times_and_where_to_look(as_role, book):
+    client = as_role("viewer")
     body = client.get("/api/v1/alerts").get_json()
     assert [a["id"] for a in body["alerts"]] == ["A1", "A2"]
     a1 = body["alerts"][0]
@@ -58,21 +55,21 @@ def test_open_alerts_come_most_severe_first_with_iso_times_and_where_to_look(app
 @pytest.mark.parametrize("query,error", [("state=closed", "state must be one of open, cleared, all"),
                                          ("severity=urgent", "severity must be one of"),
                                          ("district=D9", "unknown district 'D9'")])
-def test_a_bad_filter_is_a_400_that_says_why(app, book, query, error):
-    resp = as_user(app, "vi").get(f"/api/v1/alerts?{query}")
+def test_a_bad_filter_is_a_400_that_says_why(as_role, book, query, error):
+    resp = as_role("viewer").get(f"/api/v1/alerts?{query}")
     assert resp.status_code == 400 and error in resp.get_json()["error"]
 
 
-def test_one_alert_has_its_audit_and_an_unknown_one_is_404(app, book):
-    client = as_user(app, "vi")
+def test_one_alert_has_its_audit_and_an_unknown_one_is_404(as_role, book):
+    client = as_role("viewer")
     body = client.get("/api/v1/alerts/A3").get_json()
     assert [(e["action"], e["by"], e["at"]) for e in body["audit"]] == [
         ("raised", "system", "2023-11-14T22:13:50Z"), ("cleared", "system", "2023-11-14T22:14:50Z")]
     assert client.get("/api/v1/alerts/A99").status_code == 404
 
 
-def test_a_coordinator_acknowledges_assigns_and_comments_and_the_audit_says_who(app, book):
-    client = as_user(app, "ana", "coordinator")
+def test_a_coordinator_acknowledges_assigns_and_comments_and_the_audit_says_who(as_role, book):
+    client = as_role("coordinator", "ana")
     acked = client.post("/api/v1/alerts/A1/ack").get_json()
     assert (acked["state"], acked["acknowledged_by"]) == ("acknowledged", "ana")
     assert client.post("/api/v1/alerts/A1/assign", json={"assignee": "bo"}).get_json()["assignee"] == "bo"
@@ -90,34 +87,49 @@ def test_a_coordinator_acknowledges_assigns_and_comments_and_the_audit_says_who(
     ("/api/v1/alerts/A3/ack", None, 409), ("/api/v1/alerts/A3/assign", {"assignee": "bo"}, 409),
     ("/api/v1/alerts/A3/comment", {"text": "late"}, 409),
 ])
-def test_bad_actions_are_refused_with_the_right_status(app, book, path, body, status):
-    resp = as_user(app, "ana", "coordinator").post(path, json=body) if body is not None else \
-        as_user(app, "ana", "coordinator").post(path)
+def test_bad_actions_are_refused_with_the_right_status(as_role, book, path, body, status):
+    client = as_role("coordinator")
+    resp = client.post(path, json=body) if body is not None else client.post(path)
     assert resp.status_code == status, resp.get_json()
     assert resp.get_json()["error"]
 
 
-@pytest.mark.parametrize("name,role", [(None, "viewer"), ("vi", "viewer")])
-def test_only_a_coordinator_may_act_and_the_role_is_checked_before_anything_else(app, book, name, role):
-    client = as_user(app, name, role)
+@pytest.mark.parametrize("role", ["viewer", "kiosk"])
+def test_only_a_coordinator_may_act_and_the_role_is_checked_before_anything_else(app, as_role, r, keys, book, role):
+    session = as_role(role)
+    token = app.server.test_client()
+    headers = bearer(r, keys, role)  # an API token of the same role: the same answer
     for path, body in (("/api/v1/alerts/A1/ack", None), ("/api/v1/alerts/A1/assign", {"assignee": "x"}),
                        ("/api/v1/alerts/A1/comment", {"text": "x"}), ("/api/v1/alerts/A99/ack", None),
                        ("/api/v1/alerts/A1/assign", {"bad": 1})):
-        assert client.post(path, json=body).status_code == 403  # even for an unknown alert or a bad body
+        assert session.post(path, json=body).status_code == 403  # even for an unknown alert or a bad body
+        assert token.post(path, json=body, headers=headers).status_code == 403
     assert book.get("A1")["acknowledged"] is False and book.get("A1")["assignee"] is None
 
 
-def test_the_alert_routes_are_in_the_openapi_document(app):
-    doc = as_user(app, "vi").get("/api/v1/openapi.json").get_json()
+def test_nobody_signed_in_gets_nothing(app, book):
+    client = app.server.test_client()
+    assert client.get("/api/v1/alerts").status_code == 401
+    assert client.post("/api/v1/alerts/A1/ack").status_code == 401
+    assert book.get("A1")["acknowledged"] is False
+
+
+def test_a_coordinators_api_token_acknowledges(app, r, keys, book):
+    resp = app.server.test_client().post("/api/v1/alerts/A1/ack", headers=bearer(r, keys, "coordinator"))
+    assert resp.status_code == 200 and resp.get_json()["acknowledged_by"].startswith("token:api-coordinator-")
+
+
+def test_the_alert_routes_are_in_the_openapi_document(as_role):
+    doc = as_role("viewer").get("/api/v1/openapi.json").get_json()
     for path in ("/api/v1/alerts", "/api/v1/alerts/{id}", "/api/v1/alerts/{id}/ack", "/api/v1/alerts/{id}/assign",
                  "/api/v1/alerts/{id}/comment"):
         assert path in doc["paths"]
     assert "Alert" in doc["components"]["schemas"]
 
 
-def test_redis_down_is_a_503(redis_url, keys):
+def test_redis_down_is_a_503(r, keys):
     app = create_app(Settings("redis://127.0.0.1:1/0", 8050, None, keys.prefix, 5, None), CITY)
-    resp = as_user(app, "vi").get("/api/v1/alerts")
+    resp = signed_in(app, r, keys, "viewer").get("/api/v1/alerts")
     assert resp.status_code == 503 and resp.get_json()["error"].startswith("store unavailable")
 
 

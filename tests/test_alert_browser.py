@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from flask import g
 
-from dashboard.auth import User
 from feeds.alerts import AlertBook
+from tests.auth_helpers import sign_in
 from tests.test_alert_rules import make_city
 from tests.test_browser import free_port, no_console_errors
 
@@ -17,18 +16,16 @@ pytestmark = pytest.mark.browser
 CITY = make_city([])
 
 
-def start_as(dash_duo, redis_url, keys, user: User | None):
+def start_as(dash_duo, r, redis_url, keys, role: str, name: str | None = None, path: str = "/alerts", layout=None):
+    """Serve the app (or only ``layout``, for slots other pages carry) and sign in as ``role`` at ``path``."""
     from app import create_app
     from feeds.config import Settings
 
     app = create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), CITY)
-
-    @app.server.before_request
-    def _signed_in():
-        g.user = user
-
-    dash_duo.start_server(app, port=free_port())
-    return app
+    if layout is not None:
+        app.layout = layout
+    dash_duo.start_server(app, navigate=False, port=free_port())
+    return sign_in(dash_duo, r, keys, role, path=path, name=name)
 
 
 def raise_two(r, keys):
@@ -44,8 +41,7 @@ def raise_two(r, keys):
 
 def test_a_coordinator_acknowledges_an_alert_and_the_audit_shows_who_and_when(dash_duo, r, keys, redis_url):
     book, a, b = raise_two(r, keys)
-    start_as(dash_duo, redis_url, keys, User("ana", "coordinator"))
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/alerts")
+    start_as(dash_duo, r, redis_url, keys, "coordinator", name="ana")
     dash_duo.wait_for_contains_text("#alerts-open", "Unhealthy air in Old Town", timeout=10)
     rows = dash_duo.find_elements("#alerts-open .alert-row")
     assert [row.get_attribute("id") for row in rows] == [f"alert-{a['id']}", f"alert-{b['id']}"]  # most severe first
@@ -79,8 +75,7 @@ def test_a_coordinator_acknowledges_an_alert_and_the_audit_shows_who_and_when(da
 
 def test_a_viewer_sees_the_alerts_but_no_buttons(dash_duo, r, keys, redis_url):
     book, a, b = raise_two(r, keys)
-    start_as(dash_duo, redis_url, keys, User("vi", "viewer"))
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/alerts")
+    start_as(dash_duo, r, redis_url, keys, "viewer")
     dash_duo.wait_for_contains_text("#alerts-open", "Long waits", timeout=10)
     assert dash_duo.find_elements("#alerts-page button, .alert-actions button") == []
     dash_duo.wait_for_page(f"{dash_duo.server_url}/alerts?alert={a['id']}")
@@ -101,15 +96,11 @@ def test_the_overview_and_district_panels_show_the_open_alerts(dash_duo, r, keys
     from dash import dcc, html
 
     book, a, b = raise_two(r, keys)
-    from app import create_app
-    from feeds.config import Settings
-
-    app = create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), CITY)
     # The slots the overview ("/") and district ("/district/<id>") pages carry; those pages are built elsewhere.
-    app.layout = html.Div(className="shell theme-dark", children=[
+    layout = html.Div(className="shell theme-dark", children=[
         dcc.Location(id="url"), dcc.Interval(id="tick", interval=1000), html.Span(id="alert-badge"),
         html.Div(id="overview-alerts"), dcc.Store(id="district-id", data="D1"), html.Div(id="district-alerts")])
-    dash_duo.start_server(app, port=free_port())
+    start_as(dash_duo, r, redis_url, keys, "kiosk", path="/", layout=layout)  # a wall screen reads them too
     dash_duo.wait_for_contains_text("#overview-alerts", "ACTIVE ALERTS (2)", timeout=10)
     rows = [e.text for e in dash_duo.find_elements("#overview-alerts li")]
     assert rows[0].split()[:4] == ["CRITICAL", "Unhealthy", "air", "in"]  # most severe first

@@ -51,8 +51,37 @@ def register(app, store, settings) -> None:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         return body, key
 
-    # --- actions (coordinator) ------------------------------------------------------------
-    def act(alert_id, fn, done):
+    # --- actions (coordinator): one callback, so the page has one message and one re-render trigger ------
+    @app.callback(Output("alerts-action-msg", "children"), Output("alerts-poke", "data"),
+                  Input({"type": "alert-ack", "id": ALL}, "n_clicks"),
+                  Input({"type": "alert-assign", "id": ALL}, "n_clicks"),
+                  Input({"type": "alert-comment", "id": ALL}, "n_clicks"),
+                  State({"type": "alert-assign-name", "id": ALL}, "value"),
+                  State({"type": "alert-comment-text", "id": ALL}, "value"),
+                  prevent_initial_call=True)
+    def act(acks, assigns, comments, names, texts):
+        user = require_role("coordinator")
+        trig = ctx.triggered_id
+        if not isinstance(trig, dict) or not ctx.triggered[0].get("value"):
+            raise PreventUpdate  # a button drawn, not clicked
+        alert_id, kind = str(trig["id"]), trig["type"]
+        alerts = reads.book(store)
+
+        def typed(state_index: int) -> str:
+            for item in ctx.states_list[state_index]:
+                if item["id"].get("id") == alert_id:
+                    return (item.get("value") or "").strip()
+            return ""
+
+        if kind == "alert-ack":
+            fn, done = (lambda: alerts.acknowledge(alert_id, user.name)), f"Acknowledged {alert_id} as {user.name}."
+        elif kind == "alert-assign":
+            name = typed(0)
+            fn = lambda: alerts.assign(alert_id, name or None, user.name)  # noqa: E731
+            done = f"Assigned {alert_id} to {name}." if name else f"{alert_id} is unassigned."
+        else:
+            text = typed(1)
+            fn, done = (lambda: alerts.comment(alert_id, text, user.name)), f"Comment added to {alert_id}."
         try:
             store.call(fn)
         except UnknownAlert:
@@ -65,46 +94,14 @@ def register(app, store, settings) -> None:
             return "The data store is unreachable; try again in a moment.", no_update
         return done, time.time()
 
-    @app.callback(Output("alerts-action-msg", "children", allow_duplicate=True),
-                  Output("alerts-poke", "data", allow_duplicate=True),
-                  Input({"type": "alert-ack", "id": ALL}, "n_clicks"), prevent_initial_call=True)
-    def acknowledge(clicks):
-        user = require_role("coordinator")
-        trig = ctx.triggered_id
-        if not isinstance(trig, dict) or not any(clicks or []) or not ctx.triggered[0].get("value"):
-            raise PreventUpdate
-        alert_id = trig["id"]
-        return act(alert_id, lambda: reads.book(store).acknowledge(alert_id, user.name),
-                   f"Acknowledged {alert_id} as {user.name}.")
-
-    @app.callback(Output("alerts-action-msg", "children", allow_duplicate=True),
-                  Output("alerts-poke", "data", allow_duplicate=True),
-                  Output("alert-assign-name", "value"),
-                  Input("alert-assign-btn", "n_clicks"), State("alert-assign-name", "value"),
-                  State("alerts-query", "data"), prevent_initial_call=True)
-    def assign(n, name, query):
-        user = require_role("coordinator")
+    @app.callback(Output("alerts-forms", "children"), Input("alerts-poke", "data"), State("alerts-query", "data"),
+                  prevent_initial_call=True)
+    def fresh_forms(_, query):
+        """Empty forms after an action went through (a read: the action itself checked the role)."""
         alert_id = (query or {}).get("alert")
-        if not n or not alert_id:
-            raise PreventUpdate
-        name = (name or "").strip()
-        msg, poke = act(alert_id, lambda: reads.book(store).assign(alert_id, name or None, user.name),
-                        f"Assigned {alert_id} to {name}." if name else f"{alert_id} is unassigned.")
-        return msg, poke, "" if poke is not no_update else no_update
-
-    @app.callback(Output("alerts-action-msg", "children", allow_duplicate=True),
-                  Output("alerts-poke", "data", allow_duplicate=True),
-                  Output("alert-comment-text", "value"),
-                  Input("alert-comment-btn", "n_clicks"), State("alert-comment-text", "value"),
-                  State("alerts-query", "data"), prevent_initial_call=True)
-    def comment(n, text, query):
-        user = require_role("coordinator")
-        alert_id = (query or {}).get("alert")
-        if not n or not alert_id:
-            raise PreventUpdate
-        msg, poke = act(alert_id, lambda: reads.book(store).comment(alert_id, text or "", user.name),
-                        f"Comment added to {alert_id}.")
-        return msg, poke, "" if poke is not no_update else no_update
+        if not alert_id or not has_role(current_user(), "coordinator"):
+            return None
+        return alerts_page.action_forms(alert_id)
 
     # --- the badge in the top bar and the panels of other pages -----------------------------
     @app.callback(Output("alert-badge", "children"), Output("alert-badge", "className"),
@@ -184,53 +181,36 @@ def register_rules(app, store, tz) -> None:
             raise PreventUpdate
         return alerts_page.rules_table(entries, open_alerts, audit, reads.escalate_after_default(store), tz)
 
-    def change(fn, done):
-        try:
-            store.call(fn)
-        except ConfigError as e:
-            return str(e), no_update
-        except StoreUnavailable:
-            return "The data store is unreachable; try again in a moment.", no_update
-        return done, time.time()
-
-    @app.callback(Output("admin-rules-msg", "children", allow_duplicate=True),
-                  Output("admin-rules-poke", "data", allow_duplicate=True),
-                  Input({"type": "rule-toggle", "id": ALL}, "n_clicks"), prevent_initial_call=True)
-    def toggle(clicks):
-        user = require_role("admin")
-        trig = ctx.triggered_id
-        if not isinstance(trig, dict) or not ctx.triggered[0].get("value"):
-            raise PreventUpdate
-        rule_id = trig["id"]
-        entry = next((e for e in reads.rules(store) if e["rule"].id == rule_id), None)
-        if entry is None:
-            return f"No rule {rule_id}.", no_update
-        enable = not entry["enabled"]
-        return change(lambda: rulebook.set_enabled(rule_id, enable, user.name),
-                      f"Rule {rule_id} {'enabled' if enable else 'disabled'} by {user.name}.")
-
-    @app.callback(Output("admin-rules-msg", "children", allow_duplicate=True),
-                  Output("admin-rules-poke", "data", allow_duplicate=True),
-                  Input({"type": "rule-delete", "id": ALL}, "n_clicks"), prevent_initial_call=True)
-    def delete(clicks):
-        user = require_role("admin")
-        trig = ctx.triggered_id
-        if not isinstance(trig, dict) or not ctx.triggered[0].get("value"):
-            raise PreventUpdate
-        rule_id = trig["id"]
-        return change(lambda: rulebook.delete(rule_id, user.name), f"Rule {rule_id} deleted by {user.name}.")
-
-    @app.callback(Output("admin-rules-msg", "children", allow_duplicate=True),
-                  Output("admin-rules-poke", "data", allow_duplicate=True),
+    @app.callback(Output("admin-rules-msg", "children"), Output("admin-rules-poke", "data"),
                   Output("admin-rule-new", "value"),
-                  Input("admin-rule-add", "n_clicks"), State("admin-rule-new", "value"), prevent_initial_call=True)
-    def add(n, text):
+                  Input({"type": "rule-toggle", "id": ALL}, "n_clicks"),
+                  Input({"type": "rule-delete", "id": ALL}, "n_clicks"),
+                  Input("admin-rule-add", "n_clicks"), State("admin-rule-new", "value"),
+                  prevent_initial_call=True)
+    def change(toggles, deletes, add, text):
         user = require_role("admin")
-        if not n:
-            raise PreventUpdate
+        trig = ctx.triggered_id
+        if trig is None or not ctx.triggered[0].get("value"):
+            raise PreventUpdate  # a button drawn, not clicked
         try:
-            raw = orjson.loads(text or "")
-        except orjson.JSONDecodeError as e:
-            return f"The new rule is not JSON: {e}", no_update, no_update
-        msg, poke = change(lambda: rulebook.add(raw, user.name), f"Rule added by {user.name}.")
-        return msg, poke, "" if poke is not no_update else no_update
+            if trig == "admin-rule-add":
+                try:
+                    raw = orjson.loads(text or "")
+                except orjson.JSONDecodeError as e:
+                    return f"The new rule is not JSON: {e}", no_update, no_update
+                rule = store.call(rulebook.add, raw, user.name)
+                return f"Rule {rule.id} added by {user.name}.", time.time(), ""
+            rule_id = str(trig["id"])
+            if trig["type"] == "rule-delete":
+                store.call(rulebook.delete, rule_id, user.name)
+                return f"Rule {rule_id} deleted by {user.name}.", time.time(), no_update
+            entry = next((e for e in reads.rules(store) if e["rule"].id == rule_id), None)
+            if entry is None:
+                return f"No rule {rule_id}.", no_update, no_update
+            enable = not entry["enabled"]
+            store.call(rulebook.set_enabled, rule_id, enable, user.name)
+            return f"Rule {rule_id} {'enabled' if enable else 'disabled'} by {user.name}.", time.time(), no_update
+        except ConfigError as e:
+            return str(e), no_update, no_update
+        except StoreUnavailable:
+            return "The data store is unreachable; try again in a moment.", no_update, no_update

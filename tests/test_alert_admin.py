@@ -37,44 +37,46 @@ def _prop_id(ident, prop: str) -> str:
     return (orjson.dumps(ident, option=orjson.OPT_SORT_KEYS).decode() if isinstance(ident, dict) else ident) + "." + prop
 
 
-def call(who: As, input_id: str, inputs: list, state: list = ()):
+def call(who: As, output_id: str, inputs: list, state: list = (), changed: tuple = None):
     """POST one callback to /_dash-update-component as the browser does; the callback is the one whose first
-    input's id (or pattern type) is ``input_id``. ``inputs``: (id, prop, value), or a list of them for an ALL
-    pattern. Returns (status, response)."""
-    def first_input(spec):
-        return spec["inputs"][0]["id"]
-
-    key = next(k for k, spec in who.app.callback_map.items()
-               if first_input(spec) == input_id or f'"type":"{input_id}"' in first_input(spec))
+    output is ``output_id``. ``inputs``/``state``: (id, prop, value) each, or a list of them for an ALL pattern;
+    ``changed``: (id, prop) of the input that fired. Returns (status, response)."""
+    key = next(k for k in who.app.callback_map if k.strip(".").startswith(output_id + "."))
     outputs = []
     for part in key.strip(".").split("..."):
         ident, prop = part.rsplit(".", 1)
-        outputs.append({"id": orjson.loads(ident) if ident.startswith("{") else ident, "property": prop})
+        outputs.append({"id": ident, "property": prop})
 
-    def item(i, p, v):
-        return {"id": i, "property": p, "value": v}
+    def wire(items):
+        return [[{"id": i, "property": p, "value": v} for i, p, v in x] if isinstance(x, list)
+                else {"id": x[0], "property": x[1], "value": x[2]} for x in items]
 
-    wire = [[item(*x) for x in i] if isinstance(i, list) else item(*i) for i in inputs]
-    changed = inputs[0][0] if isinstance(inputs[0], list) else inputs[0]
-    body = {"output": key, "outputs": outputs if len(outputs) > 1 else outputs[0], "inputs": wire,
-            "state": [item(*x) for x in state], "changedPropIds": [_prop_id(changed[0], changed[1])]}
+    body = {"output": key, "outputs": outputs if len(outputs) > 1 else outputs[0], "inputs": wire(inputs),
+            "state": wire(state), "changedPropIds": [_prop_id(*changed)]}
     res = who.client.post("/_dash-update-component", data=orjson.dumps(body), content_type="application/json")
     return res.status_code, (orjson.loads(res.data)["response"] if res.status_code == 200 else res.data)
 
 
 def add_rule(who: As, rule: dict):
-    return call(who, "admin-rule-add", [("admin-rule-add", "n_clicks", 1)],
-                [("admin-rule-new", "value", orjson.dumps(rule).decode())])
+    return call(who, "admin-rules-msg", [[], [], ("admin-rule-add", "n_clicks", 1)],
+                [("admin-rule-new", "value", orjson.dumps(rule).decode())], changed=("admin-rule-add", "n_clicks"))
 
 
 def toggle(who: As, rule_id: str) -> int:
-    return call(who, "rule-toggle", [[({"id": rule_id, "type": "rule-toggle"}, "n_clicks", 1)]])[0]
+    ident = {"id": rule_id, "type": "rule-toggle"}
+    return call(who, "admin-rules-msg", [[(ident, "n_clicks", 1)], [], ("admin-rule-add", "n_clicks", 0)],
+                [("admin-rule-new", "value", None)], changed=(ident, "n_clicks"))[0]
+
+
+def acknowledge(who: As, alert_id: str):
+    ident = {"id": alert_id, "type": "alert-ack"}
+    return call(who, "alerts-action-msg", [[(ident, "n_clicks", 1)], [], []], [[], []], changed=(ident, "n_clicks"))
 
 
 def test_an_admin_adds_a_runtime_rule_and_it_is_recorded_with_who(make_app, r, keys):
     app = make_app("admin", "root")
     status, response = add_rule(app, NEW_RULE)
-    assert status == 200 and response["admin-rules-msg"]["children"] == "Rule added by root."
+    assert status == 200 and response["admin-rules-msg"]["children"] == "Rule long-wait added by root."
     (stored,) = RuleBook(r, keys, CITY).audit()
     assert (stored["rule"], stored["action"], stored["by"]) == ("long-wait", "added", "root")
     # A bad rule is refused with the one-line reason, and nothing is stored.
@@ -104,7 +106,7 @@ def test_an_admin_disables_a_config_rule(make_app, r, keys):
 def test_the_server_refuses_an_acknowledgement_from_anyone_but_a_coordinator(make_app, r, keys, role, refused):
     book = AlertBook(r, keys)
     a = book.raise_alert("aqi", "D1", "critical", "Unhealthy air", "AQI 162", now=1)
-    status, _ = call(make_app(role), "alert-ack", [[({"id": a["id"], "type": "alert-ack"}, "n_clicks", 1)]])
+    status, _ = acknowledge(make_app(role), a["id"])
     assert status == refused
     assert book.get(a["id"])["acknowledged"] is False
 
@@ -136,7 +138,6 @@ def test_the_admin_rules_table_disables_adds_and_deletes_rules(dash_duo, r, keys
 def test_a_coordinator_acknowledges_through_the_callback(make_app, r, keys):
     book = AlertBook(r, keys)
     a = book.raise_alert("aqi", "D1", "critical", "Unhealthy air", "AQI 162", now=1)
-    status, response = call(make_app("coordinator", "ana"), "alert-ack",
-                            [[({"id": a["id"], "type": "alert-ack"}, "n_clicks", 1)]])
+    status, response = acknowledge(make_app("coordinator", "ana"), a["id"])
     assert status == 200 and response["alerts-action-msg"]["children"] == f"Acknowledged {a['id']} as ana."
     assert book.get(a["id"])["acknowledged_by"] == "ana"

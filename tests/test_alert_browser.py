@@ -59,12 +59,16 @@ def test_a_coordinator_acknowledges_an_alert_and_the_audit_shows_who_and_when(da
     # The drill-down: assign, comment, and the audit trail with who and when.
     dash_duo.find_element(f"#alert-{a['id']} a[href='/alerts?alert={a['id']}']").click()
     dash_duo.wait_for_contains_text("#alert-audit", "acknowledged", timeout=10)
-    dash_duo.find_element("#alert-assign-name").send_keys("bo")
-    dash_duo.find_element("#alert-assign-btn").click()
+    dash_duo.find_element(".alert-forms input").send_keys("bo")
+    dash_duo.find_element("button.alert-assign").click()
     dash_duo.wait_for_text_to_equal("#alert-fact-assignee", "bo", timeout=10)
-    dash_duo.find_element("#alert-comment-text").send_keys("Crew on the way")
-    dash_duo.find_element("#alert-comment-btn").click()
+    dash_duo.find_element(".alert-forms textarea").send_keys("Crew on the way")
+    dash_duo.find_element("button.alert-comment").click()
     dash_duo.wait_for_contains_text("#alert-comments", "ana: Crew on the way", timeout=10)
+    deadline = time.monotonic() + 10  # the forms are drawn again, empty, once the action went through
+    while dash_duo.find_element(".alert-forms textarea").get_attribute("value") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert dash_duo.find_element(".alert-forms textarea").get_attribute("value") == ""
     audit = [row.text for row in dash_duo.find_elements("#alert-audit tbody tr")]
     assert [line.split()[3] for line in audit] == ["raised", "acknowledged", "assigned", "commented"]
     assert [line.split()[4] for line in audit] == ["system", "ana", "ana", "ana"]
@@ -81,7 +85,7 @@ def test_a_viewer_sees_the_alerts_but_no_buttons(dash_duo, r, keys, redis_url):
     dash_duo.wait_for_page(f"{dash_duo.server_url}/alerts?alert={a['id']}")
     dash_duo.wait_for_contains_text("#alert-audit", "raised", timeout=10)
     assert dash_duo.find_elements("button.alert-btn") == []
-    assert dash_duo.find_elements("#alert-assign-btn") == []
+    assert dash_duo.find_elements(".alert-forms input, .alert-forms textarea") == []
     # An alert that clears while shown disappears from the open list and the badge.
     book.clear("aqi", "D1")
     book.clear("wait", "city")

@@ -34,22 +34,27 @@ def page(store, query: dict) -> html.Div:
         html.Div(id="alerts-action-msg", className="alerts-msg", role="status"),
         html.Div(id="alerts-body", className="alerts-body"),
     ]
-    if alert_id and can_act:
-        children.append(action_forms(alert_id))  # outside the refreshed body: typing is never wiped
+    # The forms sit outside the refreshed body (typing is never wiped by a refresh); they are drawn again,
+    # empty, after an action succeeds.
+    children.append(html.Div(action_forms(alert_id) if alert_id and can_act else None, id="alerts-forms"))
     return html.Div(children, className="alerts-page")
 
 
 def action_forms(alert_id: str) -> html.Section:
+    """Assign and comment (coordinators, on the drill-down). Pattern ids carry the alert id."""
     return html.Section(className="panel alert-forms", children=[
         html.H3("Act on this alert"),
         html.Div(className="alert-form", children=[
-            dcc.Input(id="alert-assign-name", type="text", placeholder="assign to (name)", maxLength=100,
-                      className="alert-input", debounce=False),
-            html.Button("Assign", id="alert-assign-btn", n_clicks=0, className="alert-btn"),
+            dcc.Input(id={"type": "alert-assign-name", "id": alert_id}, type="text", placeholder="assign to (name)",
+                      maxLength=100, className="alert-input alert-assign-name"),
+            html.Button("Assign", id={"type": "alert-assign", "id": alert_id}, n_clicks=0,
+                        className="alert-btn alert-assign"),
         ]),
         html.Div(className="alert-form", children=[
-            dcc.Textarea(id="alert-comment-text", placeholder="comment", maxLength=2000, className="alert-input"),
-            html.Button("Comment", id="alert-comment-btn", n_clicks=0, className="alert-btn"),
+            dcc.Textarea(id={"type": "alert-comment-text", "id": alert_id}, placeholder="comment", maxLength=2000,
+                         className="alert-input alert-comment-text"),
+            html.Button("Comment", id={"type": "alert-comment", "id": alert_id}, n_clicks=0,
+                        className="alert-btn alert-comment"),
         ]),
     ])
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import orjson
-from feeds.alert_rules import RuleBook
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -17,7 +16,7 @@ from dashboard.auth import current_user, has_role, require_role
 from dashboard.pages import alerts as alerts_page
 from dashboard.reads import alerts as reads
 from dashboard.store import StoreUnavailable
-from feeds.alert_rules import config_rules
+from feeds.alert_rules import RuleBook, config_rules
 from feeds.alerts import AlertCleared, AlertError, UnknownAlert
 from feeds.config import ConfigError
 from feeds.timeparse import zone

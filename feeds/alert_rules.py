@@ -26,7 +26,7 @@ import orjson
 import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from feeds.alerts import SEVERITIES, SYSTEM, AlertBook
+from feeds.alerts import AlertBook
 from feeds.config import City, ConfigError
 from feeds.framework import trim_args
 from feeds.kpi.catalogue import CATALOGUE, resolve_target
@@ -483,4 +483,4 @@ class Evaluator:
 
 
 __all__ = ["KpiRule", "FeedRule", "Threshold", "AlertsSection", "RuleBook", "Evaluator", "evaluate",
-           "parse_rule", "config_rules", "district_focus", "kpi_words", "SEVERITIES", "SYSTEM"]
+           "parse_rule", "config_rules", "district_focus", "kpi_words"]

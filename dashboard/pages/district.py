@@ -122,7 +122,8 @@ def score_panel(kpis: dict[str, dict], district: str) -> list:
             misses.append((SEVERITY.index(dv["status"]), k, dv))
     misses.sort(key=lambda m: -m[0])
     rows = [html.Li([html.Span(CATALOGUE[k["id"]].name, className="drag-name"),
-                     html.Span(format_value(dv["value"], k["decimals"]), className="drag-score"),
+                     html.Span(format_value(dv["value"], k["decimals"]) + (f" {k['unit']}" if k["unit"] else ""),
+                               className="drag-score"),
                      status_badge(dv["status"])], className="drag-row") for _, k, dv in misses[:6]]
     return [district_card(score, district),
             html.Div(className="panel drags", children=[

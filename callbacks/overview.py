@@ -91,7 +91,9 @@ def register(app, store, settings) -> None:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         city = store.city
         score = overview_page.score_panel(kpis, histories, city) if p["all"] or p["ages"] else no_update
-        districts = overview_page.district_table(city, kpis) if p["all"] or p["ages"] else no_update
+        table_key = overview_page.district_table_key(city, kpis)
+        same_table = not p["first"] and table_key == (shown or {}).get("table")
+        districts = overview_page.district_table(city, kpis) if not same_table else no_update
         ages = citymap.ages_line(kpis, layers) if p["all"] or p["ages"] else no_update
         fed = {f["domain"] for f in feeds} if feeds is not None else None
         sections = []
@@ -103,6 +105,7 @@ def register(app, store, settings) -> None:
         feed_panel = overview_page.feed_table(feeds) if feeds is not None else no_update
         stored = refresh_state.showing(p["versions"], view)
         stored["t"] = now if p["ages"] else (shown or {}).get("t", now)
+        stored["table"] = table_key
         return (score, districts, figure, ages, *sections, feed_panel, stored)
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("overview-layers", "value"),

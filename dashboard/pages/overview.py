@@ -88,6 +88,18 @@ def score_panel(kpis: dict[str, dict], histories: dict[str, list[float]], city) 
 
 
 # ----------------------------------------------------------------------------- districts x domains
+def district_table_key(city, kpis: dict[str, dict]) -> str:
+    """What the district table shows, as a short digest: it is re-sent only when this changes (its
+    statuses move far less often than the KPI version)."""
+    import hashlib
+
+    score = kpis["city.score"]["by_district"]
+    worst = citymap.domain_worst(city, kpis)
+    shown = [(d.id, format_value((score.get(d.id) or {}).get("value"), 2), (score.get(d.id) or {}).get("status"),
+              sorted(worst[d.id].items())) for d in city.districts]
+    return hashlib.blake2b(repr(shown).encode(), digest_size=8).hexdigest()
+
+
 def district_table(city, kpis: dict[str, dict]) -> list:
     """Each district's city score and each domain's worst status there, worst district first."""
     score = kpis["city.score"]["by_district"]

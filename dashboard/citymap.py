@@ -44,7 +44,7 @@ LAYER_KEY = {
 }
 NONE = "none"
 # The overview's map is the largest on any page (most of a 1080p wall): the city fills it a little closer in.
-CITY_ZOOM_IN = 0.35
+CITY_ZOOM_IN = 0.1
 DISTRICTS = 0  # the district shading is always trace 0; the layers follow in LAYERS order
 # District shading: the district's city score status, as a flat colour step per status.
 STATUS_STEPS = ["no_data", "ok", "warn", "breach", "stale"]

@@ -90,7 +90,7 @@ def test_clicking_a_district_on_the_map_opens_everything_in_it(dash_duo, r, keys
         document.querySelector('#overview-map .js-plotly-plot').on('plotly_hover', function (e) {
             window.hovered = e.points[0].location || null; });""")
     canvas = dash_duo.find_element("#overview-map .maplibregl-canvas")
-    # Block centres between the streets (about 66 px apart at this zoom), away from every marker: plotly
+    # Block centres between the streets (a km is about 56 px at this zoom), away from every marker: plotly
     # hovers the nearest point within 20 px, so try blocks until the pointer is on a district alone.
     blocks = [(dx, dy) for dx in (-99, 99, -165, 165, -33, 33) for dy in (-99, 99, -33, 33, -165, 165)]
     hovered = None

@@ -74,18 +74,19 @@ def layout(city: City, district: str, layers: list[str], focus: dict | None) -> 
                  className="page-head"),
         html.Nav(domain_links(city, district), className="district-links"),
         html.Div(id="district-alerts", className="district-alerts"),  # its active alerts (callbacks/alerts)
-        html.Div(className="overview-top", children=[
+        # Cards on the left, worst news first; the map beside them stays in view while they scroll.
+        html.Div(className="overview-top district-top", children=[
             html.Div(className="overview-left", children=[
                 html.Div(id="district-score", className="score-row district-score-row"),
+                html.Div([html.Section(id=f"district-domain-{d}", className="domain-section") for d in DOMAIN_ORDER],
+                         className="overview-domains"),
             ]),
-            html.Div(className="panel map-panel overview-map-panel", children=[
+            html.Div(className="panel map-panel overview-map-panel district-map-panel", children=[
                 citymap.layer_control("district-layers", layers),
                 html.Div(id="district-map-ages", className="layer-ages"),
                 map_graph("district-map"),
             ]),
         ]),
-        html.Div([html.Section(id=f"district-domain-{d}", className="domain-section") for d in DOMAIN_ORDER],
-                 className="overview-domains"),
     ])
 
 

@@ -14,14 +14,14 @@ import math
 
 from dash import dcc, html
 
-from dashboard.components import STATUS_COLOUR, STATUS_LABEL, format_value
+from dashboard.components import STATUS_COLOUR, STATUS_LABEL, format_age, format_value
 from dashboard.maps import SPEED_BANDS, base_layout, district_layer
 from dashboard.pages import emergency as emergency_page
 from dashboard.pages import environment as env_page
 from dashboard.pages import services as services_page
 from dashboard.pages import traffic as traffic_page
 from dashboard.pages import transit as transit_page
-from feeds.adapters.transit_gtfs import transit_config
+from feeds.adapters.transit_gtfs import TransitConfig, transit_config
 from feeds.config import City
 
 LAYERS = ("traffic", "buses", "air", "incidents", "services")
@@ -134,9 +134,8 @@ def trace_at(layers: list[str], curve: int) -> tuple[str | None, int]:
 def _empty_traces(layer: str, theme: str, cluster: bool, city: City | None) -> list[dict]:
     if layer == "traffic":
         return traffic_page.link_traces(theme)
-    if layer == "buses":
-        # the bands' labels come from the city's on-time window; their number does not
-        return transit_page.bus_traces(transit_config(city), cluster) if city else [{}] * 5
+    if layer == "buses":  # the bands' labels come from the city's on-time window, their number does not
+        return transit_page.bus_traces(transit_config(city) if city else TransitConfig(), cluster)
     if layer == "air":
         return env_page.air_traces(theme)
     if layer == "incidents":
@@ -291,8 +290,6 @@ def layer_control(component_id: str, layers: list[str]) -> html.Div:
 
 def ages_line(kpis: dict[str, dict], layers: list[str]) -> list:
     """How old each shown layer is: the age of its domain's newest KPI input."""
-    from dashboard.components import format_age
-
     parts = []
     for layer in layers:
         dom = LAYER_DOMAIN[layer]

@@ -9,6 +9,8 @@ Pure render functions: callbacks/overview.py reads the store and calls these.
 """
 from __future__ import annotations
 
+import hashlib
+
 from dash import dcc, html
 
 from dashboard import citymap
@@ -17,8 +19,7 @@ from dashboard.maps import map_graph
 from feeds.kpi.catalogue import CATALOGUE, DOMAIN_ORDER
 from feeds.kpi.status import score_of
 
-DOMAIN_TITLE = {"traffic": "Traffic", "transit": "Buses", "environment": "Environment",
-                "emergency": "Emergency", "services": "Services"}
+DOMAIN_TITLE = citymap.DOMAIN_TITLE
 DOMAIN_PATH = {"traffic": "/traffic", "transit": "/transit", "environment": "/environment",
                "emergency": "/emergency", "services": "/services"}
 SHORT_TITLE = {**DOMAIN_TITLE, "environment": "Environ.", "emergency": "Emerg."}  # narrow table columns

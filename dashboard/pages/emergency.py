@@ -52,7 +52,9 @@ def layout(city: City, district: str | None, incident: str | None) -> html.Div:
                    dcc.Link("← dispatch panel", href="/emergency", className="back-link", id="emergency-back")]
     elif district:
         heading = [html.H1(["Emergency — ", html.Span(names[district], id="emergency-district-name")]),
-                   dcc.Link("← whole city", href="/emergency", className="back-link", id="emergency-back")]
+                   dcc.Link("← whole city", href="/emergency", className="back-link", id="emergency-back"),
+                   dcc.Link(f"All of {names[district]} →", href=f"/district/{district}", className="back-link",
+                            id="emergency-district-all")]
     else:
         heading = [html.H1("Emergency dispatch — whole city"),
                    html.Span("Click an incident for its timeline, a district for its calls.", className="muted")]
@@ -406,18 +408,23 @@ def _polygon_view(city: City, district: str):
     return ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2), city.zoom + 1.2
 
 
+def incident_unit_traces() -> list[dict]:
+    """The empty incidents and units traces (map_data fills them); the integrated city map uses them too."""
+    return [{"type": "scattermap", "mode": "markers", "name": "incidents (P1 red, P2 orange, P3 yellow)",
+             "lon": [], "lat": [], "text": [], "customdata": [],
+             "marker": {"size": [], "color": [], "opacity": 0.95},
+             "hovertemplate": "%{text}<br>click for the timeline<extra></extra>"},
+            {"type": "scattermap", "mode": "markers", "name": "units (green available)",
+             "lon": [], "lat": [], "text": [], "customdata": [],
+             "marker": {"size": 11, "color": [], "opacity": 0.9},
+             "hovertemplate": "%{text}<extra></extra>"}]
+
+
 def map_skeleton(city: City, focus: str | None, theme: str, tile_url: str | None, center=None) -> dict:
     c, zoom = _polygon_view(city, focus) if focus else (center, city.zoom + 1 if center else None)
     return {
         "data": [district_layer(city, {}, "travel 90th s", theme, TRAVEL_SCALE, 120, 420, focus),
-                 {"type": "scattermap", "mode": "markers", "name": "incidents (P1 red, P2 orange, P3 yellow)",
-                  "lon": [], "lat": [], "text": [], "customdata": [],
-                  "marker": {"size": [], "color": [], "opacity": 0.95},
-                  "hovertemplate": "%{text}<br>click for the timeline<extra></extra>"},
-                 {"type": "scattermap", "mode": "markers", "name": "units (green available)",
-                  "lon": [], "lat": [], "text": [], "customdata": [],
-                  "marker": {"size": 11, "color": [], "opacity": 0.9},
-                  "hovertemplate": "%{text}<extra></extra>"}],
+                 *incident_unit_traces()],
         "layout": base_layout(city, theme, tile_url, c, zoom, uirevision=f"emergency-{focus or 'city'}"),
     }
 

@@ -48,9 +48,10 @@ def render(store, data: dict, theme: str):
 
 
 def notes_panel_title(kpi_id: str):
-    from dash import html
+    from dash import dcc, html
 
-    return html.H3("Notes on the chart" + (" (timeline and incidents)" if reads.is_emergency(kpi_id) else ""))
+    return html.H3(["Notes on the chart" + (" (timeline and incidents)" if reads.is_emergency(kpi_id) else "") + " · ",
+                    dcc.Link("city timeline →", href="/timeline", id="kpi-timeline-link")])
 
 
 def register(app, store, settings) -> None:

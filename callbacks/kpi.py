@@ -19,7 +19,7 @@ from feeds.annotations import Annotations
 from feeds.kpi.catalogue import CATALOGUE
 
 
-def gather(store, kpi_id: str, range_name: str, shown, view: list, now: float) -> dict:
+def gather(store, kpi_id: str, range_name: str, shown, now: float) -> dict:
     """What one refresh needs (raises StoreUnavailable); ``points`` and ``notes`` only when changed."""
     version = [reads.kpi_version(store, kpi_id), store.call(Annotations(store.r, store.keys).version)]
     kpi = store.kpi(kpi_id, since=now, now=now)  # the history comes below, over the range
@@ -37,13 +37,13 @@ def render(store, data: dict, theme: str):
     card = kpi_card(kpi, trend=False)
     asof = "as of " + format_age(kpi["age_s"]) if kpi["age_s"] is not None else "no data yet"
     if not data["changed"]:
-        return card, asof, kpi_page.card_slot_facts(kpi), no_update, no_update, no_update
+        return card, asof, kpi_page.target_fact(kpi), no_update, no_update, no_update
     tz = store.city.timezone
     figure = kpi_page.trend_figure(kpi, data["points"], data["notes"], tz, theme or "dark")
     notes = sorted(data["notes"], key=lambda n: (-n["at"], n["id"]))
     notes_panel = [notes_panel_title(kpi["id"]), *notes_table(store.city, notes, "kpi-notes-table",
                                                                show_target=reads.is_emergency(kpi["id"]))]
-    return (card, asof, kpi_page.card_slot_facts(kpi), figure, kpi_page.districts_table(kpi, data["districts"]),
+    return (card, asof, kpi_page.target_fact(kpi), figure, kpi_page.districts_table(kpi, data["districts"]),
             notes_panel)
 
 
@@ -70,12 +70,10 @@ def register(app, store, settings) -> None:
         shown = refresh_state.shown_version(shown_state, view)
         now = time.time()
         try:
-            data = gather(store, kpi_id, range_name, shown, view, now)
+            data = gather(store, kpi_id, range_name, shown, now)
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        out = list(render(store, data, theme))
-        out[2] = out[2].children  # the fact's children (its slot is the Div)
-        return (*out, refresh_state.showing(data["version"], view) if data["changed"] else no_update)
+        return (*render(store, data, theme), refresh_state.showing(data["version"], view) if data["changed"] else no_update)
 
     @app.callback(Output("kpi-note-msg", "children"), Output("kpi-note-text", "value"),
                   Output("kpi-note-saved", "data"),

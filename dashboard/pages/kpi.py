@@ -171,12 +171,12 @@ def note_hover(note: dict, tz: str) -> str:
     return "<br>".join([f"<b>{where}</b>", *lines, f"{note['by']}, {local(note['at'], tz)[:16]}"])
 
 
-def card_slot_facts(kpi: dict) -> html.Div:
-    return html.Div([html.Span("target", className="fact-k"),
-                     html.Span(target_text(kpi) + (f" (warn band to {format_value(kpi['warn'], kpi['decimals'])})"
-                                                   if kpi.get("warn") is not None and kpi["direction"] != "none"
-                                                   and kpi["warn"] != kpi["target"] else ""), className="fact-v")],
-                    className="fact", id="kpi-target-fact")
+def target_fact(kpi: dict) -> list:
+    """The facts panel's target line (the city may override the catalogue's target)."""
+    band = kpi.get("warn") is not None and kpi["direction"] != "none" and kpi["warn"] != kpi["target"]
+    return [html.Span("target", className="fact-k"),
+            html.Span(target_text(kpi) + (f" (warn band to {format_value(kpi['warn'], kpi['decimals'])})"
+                                          if band else ""), className="fact-v")]
 
 
 def districts_table(kpi: dict, rows: list[dict]) -> list:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from dash import Input, Output, State, no_update
+from dash import ALL, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import refresh as refresh_state
-from dashboard.auth import require_role
+from dashboard.auth import current_user, has_role, require_role
 from dashboard.pages import timeline as timeline_page
 from dashboard.store import StoreUnavailable
 from feeds.annotations import AnnotationError, Annotations
@@ -57,16 +57,18 @@ def register(app, store, settings) -> None:
                   State("timeline-focus", "data"), State("timeline-shown", "data"))
     def refresh(_, __, focus, shown):
         since_h = (focus or {}).get("since_h") or timeline_page.DEFAULT_SINCE_H
+        deletable = has_role(current_user(), "coordinator")
+        view = [since_h, deletable]
         book = Annotations(store.r, store.keys)
         try:
             version = store.call(book.version)
-            if refresh_state.shown_version(shown, [since_h]) == version:
+            if refresh_state.shown_version(shown, view) == version:
                 raise PreventUpdate  # nothing new (the list's times are absolute: no ages to move)
             notes = store.call(book.list, "timeline", time.time() - since_h * 3600)
         except StoreUnavailable:
             raise PreventUpdate
-        return (timeline_page.notes_table(store.city, notes, "timeline-table"),
-                refresh_state.showing(version, [since_h]))
+        return (timeline_page.notes_table(store.city, notes, "timeline-table", deletable=deletable),
+                refresh_state.showing(version, view))
 
     @app.callback(Output("timeline-note-msg", "children"), Output("timeline-note-text", "value"),
                   Output("timeline-note-saved", "data"),
@@ -77,3 +79,19 @@ def register(app, store, settings) -> None:
         if not n_clicks:
             raise PreventUpdate
         return save_note(store, "timeline", text, at_text)
+
+    @app.callback(Output("timeline-note-msg", "children", allow_duplicate=True),
+                  Output("timeline-note-saved", "data", allow_duplicate=True),
+                  Input({"type": "note-delete", "note": ALL}, "n_clicks"), prevent_initial_call=True)
+    def delete(clicks):
+        user = require_role("coordinator")
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not ctx.triggered[0].get("value"):
+            raise PreventUpdate  # a list re-render, not a click
+        try:
+            note = store.call(Annotations(store.r, store.keys).delete, trigger["note"], user.name)
+        except AnnotationError as e:
+            return f"Not deleted: {e}.", no_update
+        except StoreUnavailable:
+            return "Not deleted: the data store does not answer; try again.", no_update
+        return f"Deleted “{note['text'][:60]}” (kept in the audit).", f"deleted:{note['id']}"

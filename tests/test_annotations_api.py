@@ -94,3 +94,51 @@ def test_the_routes_are_in_the_openapi_document(client):
     assert "delete" in spec["paths"]["/api/v1/annotations/{id}"]
     assert "/api/v1/kpis/{id}/history.csv" in spec["paths"]
     assert spec["components"]["schemas"]["Annotation"]["required"] == ["id", "target", "at", "text", "by", "created_at"]
+
+
+def post_callback(client, outputs, inputs, state, headers):
+    body = {"output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+            "outputs": [{"id": i, "property": p} for i, p in outputs],
+            "inputs": inputs, "state": state, "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+    return client.post("/_dash-update-component", json=body, headers=headers)
+
+
+def add_through(client, output_prefix, target_state, text, headers):
+    outs = [(f"{output_prefix}-note-msg", "children"), (f"{output_prefix}-note-text", "value"),
+            (f"{output_prefix}-note-saved", "data")]
+    state = [{"id": f"{output_prefix}-note-text", "property": "value", "value": text},
+             {"id": f"{output_prefix}-note-at", "property": "value", "value": None}, *target_state]
+    return post_callback(client, outs, [{"id": f"{output_prefix}-note-add", "property": "n_clicks", "value": 1}],
+                         state, headers)
+
+
+@pytest.mark.parametrize("who", [VIEWER, KIOSK, {}])
+def test_the_page_callbacks_that_write_refuse_anyone_but_a_coordinator(client, r, keys, who):
+    timeline = add_through(client, "timeline", [], "x", who)
+    incident = add_through(client, "emergency", [{"id": "emergency-focus", "property": "data",
+                                                  "value": {"incident": "F-17", "district": None}}], "x", who)
+    assert timeline.status_code == incident.status_code == 403
+    note = client.post("/api/v1/annotations", json={"target": "timeline", "text": "kept"}, headers=COORDINATOR).json
+    [output] = [d["output"] for d in client.get("/_dash-dependencies").json
+                if any(i["id"] == '{"note":["ALL"],"type":"note-delete"}' or "note-delete" in str(i["id"])
+                       for i in d["inputs"])]
+    body = {"output": output, "outputs": [{"id": "timeline-note-msg", "property": "children"},
+                                          {"id": "timeline-note-saved", "property": "data"}],
+            "inputs": [[{"id": {"type": "note-delete", "note": note["id"]}, "property": "n_clicks", "value": 1}]],
+            "state": [], "changedPropIds": [f'{{"note":"{note["id"]}","type":"note-delete"}}.n_clicks']}
+    assert client.post("/_dash-update-component", json=body, headers=who).status_code == 403
+    assert [n["text"] for n in client.get("/api/v1/annotations").json["annotations"]] == ["kept"]
+    # The same request from a coordinator deletes it: the refusals above were the role check.
+    assert client.post("/_dash-update-component", json=body, headers=COORDINATOR).status_code == 200
+    assert client.get("/api/v1/annotations").json["annotations"] == []
+
+
+def test_a_coordinator_notes_an_incident_through_its_drill_down_callback(client):
+    focus = [{"id": "emergency-focus", "property": "data", "value": {"incident": "F-17", "district": None}}]
+    res = add_through(client, "emergency", focus, "Crew rotated", COORDINATOR)
+    assert res.status_code == 200 and res.json["response"]["emergency-note-msg"]["children"].startswith("Added by ana")
+    assert [n["text"] for n in client.get("/api/v1/annotations?target=incident:F-17").json["annotations"]] == [
+        "Crew rotated"]
+    unknown = [{"id": "emergency-focus", "property": "data", "value": {"incident": "F-99", "district": None}}]
+    msg = add_through(client, "emergency", unknown, "x", COORDINATOR).json["response"]["emergency-note-msg"]["children"]
+    assert msg == "Not added: unknown incident 'F-99'."

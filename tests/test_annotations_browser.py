@@ -49,3 +49,30 @@ def test_a_viewer_reads_an_incidents_notes_without_an_add_box(dash_duo, r, keys,
     dash_duo.wait_for_contains_text("#emergency-notes-table", "Hydrant at the corner is dry", timeout=10)
     assert dash_duo.find_elements("#emergency-note-text") == []
     no_console_errors(dash_duo)
+
+
+def test_a_coordinator_deletes_a_timeline_note_and_the_audit_keeps_who_and_when(dash_duo, r, keys, redis_url,
+                                                                                 sample_city):
+    book = Annotations(r, keys)
+    keep = book.add("timeline", "Tunnel reopened", "ben", at=time.time() - 600)
+    typo = book.add("timeline", "Tunel reopend", "ben", at=time.time() - 590)
+    start_as(dash_duo, redis_url, keys, sample_city, "ana:coordinator")
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/timeline")
+    dash_duo.wait_for_contains_text("#timeline-table", "Tunel reopend", timeout=10)
+    dash_duo.find_element(f"#note-{typo['id']} .note-delete").click()
+    dash_duo.wait_for_contains_text("#timeline-note-msg", "Deleted", timeout=10)
+    assert wait_for(lambda: "Tunel reopend" not in dash_duo.find_element("#timeline-table").text)
+    assert "Tunnel reopened" in dash_duo.find_element("#timeline-table").text
+    assert [n["id"] for n in book.list("timeline")] == [keep["id"]]
+    deleted = book.audit()[0]
+    assert (deleted["action"], deleted["by"], deleted["note"]) == ("deleted", "ana", typo["id"])
+    no_console_errors(dash_duo)
+
+
+def test_a_viewer_has_no_delete_buttons(dash_duo, r, keys, redis_url, sample_city):
+    Annotations(r, keys).add("timeline", "Tunnel reopened", "ben")
+    start_as(dash_duo, redis_url, keys, sample_city, "vic:viewer")
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/timeline")
+    dash_duo.wait_for_contains_text("#timeline-table", "Tunnel reopened", timeout=10)
+    assert dash_duo.find_elements(".note-delete") == []
+    no_console_errors(dash_duo)

@@ -77,11 +77,13 @@ def local_time(city: City, t: float, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return datetime.fromtimestamp(t, zone(city.timezone)).strftime(fmt)
 
 
-def notes_table(city: City, notes: list[dict], table_id: str, show_target: bool = False) -> list:
-    """Notes as a table, newest first: when (city time), note, by, added."""
+def notes_table(city: City, notes: list[dict], table_id: str, show_target: bool = False,
+                deletable: bool = False) -> list:
+    """Notes as a table, newest first: when (city time), note, by, added; with ``deletable`` (a coordinator
+    on /timeline) a delete button per note."""
     if not notes:
         return [html.Div("No notes yet.", className="muted", id=f"{table_id}-empty")]
-    head = ["when", "note", "by", "added", *(["about"] if show_target else [])]
+    head = ["when", "note", "by", "added", *(["about"] if show_target else []), *([""] if deletable else [])]
     rows = []
     for n in notes:
         target = n["target"]
@@ -90,6 +92,10 @@ def notes_table(city: City, notes: list[dict], table_id: str, show_target: bool 
         rows.append(html.Tr([html.Td(local_time(city, n["at"]), className="note-when"),
                              html.Td(n["text"], className="note-body"), html.Td(n["by"], className="note-by"),
                              html.Td(local_time(city, n["created_at"]), className="muted"),
-                             *([html.Td(about)] if show_target else [])], id=f"note-{n['id']}"))
+                             *([html.Td(about)] if show_target else []),
+                             *([html.Td(html.Button("delete", id={"type": "note-delete", "note": n["id"]},
+                                                    n_clicks=0, className="button note-delete",
+                                                    title="Delete this note (the audit keeps it)"))]
+                               if deletable else [])], id=f"note-{n['id']}"))
     return [html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
                        className="table notes-table", id=table_id)]

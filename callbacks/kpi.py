@@ -27,6 +27,7 @@ def gather(store, kpi_id: str, range_name: str, shown, now: float) -> dict:
     if data["changed"]:
         since = reads.since_of(range_name, now)
         data["points"] = reads.history_points(store, kpi_id, since)
+        data["span"] = (since, now)
         data["notes"] = reads.chart_notes(store, kpi_id, since)
         data["districts"] = reads.district_rows(store, kpi)
     return data
@@ -39,7 +40,8 @@ def render(store, data: dict, theme: str):
     if not data["changed"]:
         return card, asof, kpi_page.target_fact(kpi), no_update, no_update, no_update
     tz = store.city.timezone
-    figure = kpi_page.trend_figure(kpi, data["points"], data["notes"], tz, theme or "dark")
+    figure = kpi_page.trend_figure(kpi, data["points"], data["notes"], tz, theme or "dark",
+                                   data.get("span"))
     notes = sorted(data["notes"], key=lambda n: (-n["at"], n["id"]))
     notes_panel = [notes_panel_title(kpi["id"]), *notes_table(store.city, notes, "kpi-notes-table",
                                                                show_target=reads.is_emergency(kpi["id"]))]

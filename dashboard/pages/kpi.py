@@ -120,9 +120,13 @@ def local(t: float, tz: str) -> str:
     return datetime.fromtimestamp(t, zone(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def trend_figure(kpi: dict, points: list[dict], notes: list[dict], tz: str, theme: str) -> dict:
-    """History line, target line, warn band, and a marker per note (plain dict, no go.Figure)."""
+def trend_figure(kpi: dict, points: list[dict], notes: list[dict], tz: str, theme: str,
+                 span: tuple[float, float] | None = None) -> dict:
+    """History line, target line, warn band, and a marker per note (plain dict, no go.Figure).
+    ``span``: the range's (start, end) epoch, so "last 24 h" shows 24 h even while the history is young."""
     layout = base_layout(theme, kpi["unit"], tz)
+    if span is not None:
+        layout["xaxis"]["range"] = [local(span[0], tz), local(span[1], tz)]
     fmt = f".{kpi['decimals']}f"
     colour = STATUS_COLOUR.get("info" if kpi["direction"] == "none" else "ok")
     data = [{"type": "scatter", "mode": "lines+markers" if len(points) < 60 else "lines", "name": kpi["name"],

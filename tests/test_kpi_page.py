@@ -166,3 +166,12 @@ def test_only_a_coordinator_can_add_a_note_through_the_page_callback(client, r, 
     assert (note["text"], note["by"]) == ("Power cut in D4", "ana")
     empty = add_note(client, "   ", COORDINATOR).json["response"]["kpi-note-msg"]["children"]
     assert empty == "Not added: text must not be empty."
+
+
+def test_a_week_of_minute_points_is_thinned_for_the_chart_without_losing_a_spike():
+    points = [{"t": 1_800_000_000.0 + 60 * i, "v": 1.1, "s": "ok"} for i in range(7 * 1440)]
+    points[5000]["v"] = 3.9  # one bad minute in the week
+    shown = kpi_page.thin(points)
+    assert len(shown) <= 2 * kpi_page.CHART_BUCKETS and 3.9 in [p["v"] for p in shown]
+    assert [p["t"] for p in shown] == sorted(p["t"] for p in shown)
+    assert kpi_page.thin(points[:100]) == points[:100]  # a short history is drawn as it is

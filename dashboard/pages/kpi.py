@@ -120,11 +120,33 @@ def local(t: float, tz: str) -> str:
     return datetime.fromtimestamp(t, zone(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
+CHART_BUCKETS = 1000  # a week of minute points is thinned to at most 2 x this for the chart (the CSV has all)
+
+
+def thin(points: list[dict], buckets: int = CHART_BUCKETS) -> list[dict]:
+    """At most 2 points per time bucket: the lowest and the highest, in time order, so a spike is never
+    thinned away. Fewer points than 2 x buckets are drawn as they are."""
+    if len(points) <= 2 * buckets:
+        return points
+    t0, t1 = points[0]["t"], points[-1]["t"]
+    width = (t1 - t0) / buckets or 1
+    groups: dict[int, list[dict]] = {}
+    for p in points:
+        groups.setdefault(min(int((p["t"] - t0) / width), buckets - 1), []).append(p)
+    out = []
+    for _, group in sorted(groups.items()):
+        lo = min(group, key=lambda p: p["v"])
+        hi = max(group, key=lambda p: p["v"])
+        out.extend(sorted({id(lo): lo, id(hi): hi}.values(), key=lambda p: p["t"]))
+    return out
+
+
 def trend_figure(kpi: dict, points: list[dict], notes: list[dict], tz: str, theme: str,
                  span: tuple[float, float] | None = None) -> dict:
     """History line, target line, warn band, and a marker per note (plain dict, no go.Figure).
     ``span``: the range's (start, end) epoch, so "last 24 h" shows 24 h even while the history is young."""
     layout = base_layout(theme, kpi["unit"], tz)
+    points = thin(points)
     if span is not None:
         layout["xaxis"]["range"] = [local(span[0], tz), local(span[1], tz)]
     fmt = f".{kpi['decimals']}f"
@@ -133,7 +155,8 @@ def trend_figure(kpi: dict, points: list[dict], notes: list[dict], tz: str, them
              "x": [local(p["t"], tz) for p in points], "y": [p["v"] for p in points],
              "customdata": [p["s"].upper() for p in points],
              "line": {"color": "#93c5fd" if theme != "light" else "#1d4ed8", "width": 2},
-             "marker": {"size": 5, "color": [STATUS_COLOUR.get(p["s"], colour) for p in points]},
+             **({"marker": {"size": 5, "color": [STATUS_COLOUR.get(p["s"], colour) for p in points]}}
+                if len(points) < 60 else {}),
              "hovertemplate": f"%{{x}}<br>%{{y:{fmt}}} {kpi['unit']} %{{customdata}}<extra></extra>"}]
     shapes, annotations = [], []
     target, warn = kpi.get("target"), kpi.get("warn")

@@ -6,8 +6,8 @@
    a table added later needs nothing. The button is a sibling React does not know about; it is only
    ever added (never moves React's nodes), and a button whose table has gone is removed. No inline
    script, no eval: the file is served from /assets and the download is a blob: URL, so a strict
-   Content-Security-Policy allows it. Tables inside an element of class "no-export" (a wall screen's
-   view) get no button. window.cityExport.tableCsv(table) is the builder (tests use it). */
+   Content-Security-Policy allows it. Tables on the wall (.wall) or inside an element of class "no-export"
+   get no button. window.cityExport.tableCsv(table) is the builder (tests use it). */
 (function () {
   var PAIRS = typeof WeakMap === "function" ? new WeakMap() : null;
   var buttons = [];
@@ -58,7 +58,7 @@
 
   function addButton(table) {
     if (!table.parentNode || (PAIRS && PAIRS.has(table)) || table.dataset.csvButton) { return; }
-    if (table.closest(".no-export")) { return; }  // e.g. a wall screen: nobody there downloads anything
+    if (table.closest(".no-export, .wall")) { return; }  // a wall screen: nobody there downloads anything
     var bar = document.createElement("div");
     bar.className = "table-export";
     var button = document.createElement("button");

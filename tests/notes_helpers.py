@@ -1,25 +1,20 @@
-"""Who a test request is from, for the notes and export tests.
-
-``act_as(app)`` lets a request say its user in the ``X-Test-As`` header or the ``test_as`` cookie
-(``name:role``, role ``kiosk`` for a wall screen), set before every request like the sign-in check
-sets it. Only the tests' own app instances get this hook; the product never reads either."""
+"""Who a request is from, for the notes, trend page and export tests: clients signed in per role
+(tests/auth_helpers.py), made once per test and kept."""
 from __future__ import annotations
 
-from flask import g, request
-
-from dashboard.auth import User
+from tests.auth_helpers import signed_in
 
 
-def act_as(app):
-    @app.server.before_request
-    def _test_user():
-        who = request.headers.get("X-Test-As") or request.cookies.get("test_as")
-        if who:
-            name, _, role = who.partition(":")
-            g.user = User(name, "viewer" if role == "kiosk" else role, kiosk=role == "kiosk")
-    return app
+class Roles:
+    """``roles("coordinator")`` -> a test client signed in as a new coordinator (the same one on every
+    call); ``roles(None)`` -> a client that never signed in. Roles: viewer, coordinator, admin, kiosk."""
 
+    def __init__(self, app, r, keys):
+        self.app, self.r, self.keys = app, r, keys
+        self.clients = {}
 
-COORDINATOR = {"X-Test-As": "ana:coordinator"}
-VIEWER = {"X-Test-As": "vic:viewer"}
-KIOSK = {"X-Test-As": "wall-1:kiosk"}
+    def __call__(self, role: str | None):
+        if role not in self.clients:
+            self.clients[role] = (self.app.server.test_client() if role is None
+                                  else signed_in(self.app, self.r, self.keys, role))
+        return self.clients[role]

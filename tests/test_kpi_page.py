@@ -16,7 +16,7 @@ from feeds.annotations import Annotations
 from feeds.config import Settings
 from feeds.schema import KPI_HISTORY_STEP_S
 from feeds.timeparse import epoch_to_iso
-from tests.notes_helpers import COORDINATOR, KIOSK, VIEWER, act_as
+from tests.notes_helpers import Roles
 from tests.test_browser import City
 
 KPI = "traffic.travel_time_index"
@@ -35,12 +35,18 @@ def store_history(r, keys, kpi_id: str, points: list[tuple[float, float, str]]) 
 @pytest.fixture
 def app(r, keys, redis_url, sample_city):
     City(r, keys, sample_city).batch()
-    return act_as(create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), sample_city))
+    return create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), sample_city)
 
 
 @pytest.fixture
-def client(app):
-    return app.server.test_client()
+def roles(app, r, keys):
+    return Roles(app, r, keys)
+
+
+@pytest.fixture
+def client(roles):
+    """A department head's session: reading is all a viewer needs."""
+    return roles("viewer")
 
 
 def rows_of(text: str) -> list[list[str]]:
@@ -112,7 +118,7 @@ def test_the_chart_has_the_target_line_the_warn_band_and_a_marker_per_note():
     assert markers["hovertext"] == ["<b>city timeline</b><br>Bridge &lt;closed&gt;<br>ana, 2027-01-15 08:01"]
 
 
-def refresh(client, focus: dict, shown=None, headers=None) -> dict:
+def refresh(client, focus: dict, shown=None) -> dict:
     outs = [("kpi-card-slot", "children"), ("kpi-asof", "children"), ("kpi-target-fact", "children"),
             ("kpi-trend", "figure"), ("kpi-districts", "children"), ("kpi-notes", "children"), ("kpi-shown", "data")]
     body = {"output": ".." + "...".join(f"{i}.{p}" for i, p in outs) + "..",
@@ -123,12 +129,12 @@ def refresh(client, focus: dict, shown=None, headers=None) -> dict:
             "state": [{"id": "kpi-focus", "property": "data", "value": focus},
                       {"id": "kpi-shown", "property": "data", "value": shown}],
             "changedPropIds": ["tick.n_intervals"]}
-    res = client.post("/_dash-update-component", json=body, headers=headers or {})
+    res = client.post("/_dash-update-component", json=body)
     assert res.status_code == 200, res.data[:300]
     return res.json["response"]
 
 
-def add_note(client, text: str, headers: dict):
+def add_note(client, text: str):
     outs = [("kpi-note-msg", "children"), ("kpi-note-text", "value"), ("kpi-note-saved", "data")]
     body = {"output": ".." + "...".join(f"{i}.{p}" for i, p in outs) + "..",
             "outputs": [{"id": i, "property": p} for i, p in outs],
@@ -136,7 +142,7 @@ def add_note(client, text: str, headers: dict):
             "state": [{"id": "kpi-note-text", "property": "value", "value": text},
                       {"id": "kpi-note-at", "property": "value", "value": None}],
             "changedPropIds": ["kpi-note-add.n_clicks"]}
-    return client.post("/_dash-update-component", json=body, headers=headers)
+    return client.post("/_dash-update-component", json=body)
 
 
 def test_the_refresh_paints_the_chart_once_then_only_the_card_until_something_changes(client, r, keys):
@@ -154,17 +160,18 @@ def test_the_refresh_paints_the_chart_once_then_only_the_card_until_something_ch
     assert len(after_note["kpi-trend"]["figure"]["data"][1]["x"]) == 2
 
 
-def test_only_a_coordinator_can_add_a_note_through_the_page_callback(client, r, keys):
-    for who in (VIEWER, KIOSK, {}):
-        assert add_note(client, "not allowed", who).status_code == 403
+def test_only_a_coordinator_can_add_a_note_through_the_page_callback(roles, r, keys):
+    for who, status in (("viewer", 403), ("kiosk", 403), (None, 401)):
+        assert add_note(roles(who), "not allowed").status_code == status
     assert Annotations(r, keys).list() == []
-    res = add_note(client, "Power cut in D4", COORDINATOR)
+    coordinator = roles("coordinator")
+    res = add_note(coordinator, "Power cut in D4")
     assert res.status_code == 200
     msg = res.json["response"]["kpi-note-msg"]["children"]
-    assert msg.startswith("Added by ana")
+    assert msg.startswith(f"Added by {coordinator.user_name}")
     [note] = Annotations(r, keys).list("timeline")
-    assert (note["text"], note["by"]) == ("Power cut in D4", "ana")
-    empty = add_note(client, "   ", COORDINATOR).json["response"]["kpi-note-msg"]["children"]
+    assert (note["text"], note["by"]) == ("Power cut in D4", coordinator.user_name)
+    empty = add_note(coordinator, "   ").json["response"]["kpi-note-msg"]["children"]
     assert empty == "Not added: text must not be empty."
 
 

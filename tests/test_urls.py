@@ -14,23 +14,23 @@ from feeds.config import Settings
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
 from feeds.simulate.transit import simulators
-from tests.notes_helpers import act_as
+from tests.auth_helpers import signed_in
 
 
 @pytest.fixture
 def client(r, keys, redis_url, sample_city):
     (adapter, gen, _), = simulators(sample_city)  # the buses page needs its GTFS loaded to know route R1
     Runner(r, keys, sample_city, KpiEngine(r, keys, sample_city)).run_once(adapter, gen.payload(time.time()))
-    return act_as(create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), sample_city)).server.test_client()
+    return signed_in(create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), sample_city), r, keys, "viewer")
 
 
-def open_url(client, pathname: str, search: str = "", headers=None) -> dict:
+def open_url(client, pathname: str, search: str = "") -> dict:
     body = {"output": "..page.children...nav.children..",
             "outputs": [{"id": "page", "property": "children"}, {"id": "nav", "property": "children"}],
             "inputs": [{"id": "url", "property": "pathname", "value": pathname},
                        {"id": "url", "property": "search", "value": search}],
             "changedPropIds": ["url.pathname"]}
-    res = client.post("/_dash-update-component", json=body, headers=headers or {})
+    res = client.post("/_dash-update-component", json=body)
     assert res.status_code == 200, res.data[:300]
     return res.json["response"]["page"]["children"]
 

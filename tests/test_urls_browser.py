@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 
 def test_shared_links_open_their_views_and_choices_land_in_the_address_bar(dash_duo, r, keys, redis_url, sample_city):
     City(r, keys, sample_city).batch()
-    start_as(dash_duo, redis_url, keys, sample_city, None, refresh_s=30)
+    start_as(dash_duo, r, redis_url, keys, sample_city, "viewer", path="/traffic?district=D5", refresh_s=30)
     base = dash_duo.server_url
     dash_duo.wait_for_page(f"{base}/traffic?district=D5")
     dash_duo.wait_for_text_to_equal("#traffic-district-name", "Central", timeout=10)

@@ -28,6 +28,12 @@ def test_shared_links_open_their_views_and_choices_land_in_the_address_bar(dash_
     dash_duo.wait_for_element("#kpi-range-week.active", timeout=10)
     assert dash_duo.driver.current_url == f"{base}/kpi/traffic.travel_time_index?range=week"
     assert dash_duo.find_element("#kpi-csv").get_attribute("href").endswith("history.csv?range=week")
+    # The link downloads with the person's own session (no API token needed in the browser).
+    got = dash_duo.driver.execute_async_script("""var done = arguments[arguments.length - 1];
+        fetch(document.querySelector('#kpi-csv').href).then(function (res) {
+            return res.text().then(function (text) { done([res.status, res.headers.get('content-type'), text]); });
+        });""")
+    assert got[0] == 200 and got[1].startswith("text/csv") and got[2].startswith("time_utc,epoch_s,value,status")
     dash_duo.driver.refresh()
     dash_duo.wait_for_element("#kpi-range-week.active", timeout=10)
     # A KPI card's "trend →" link opens that KPI's trend page.

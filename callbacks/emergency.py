@@ -16,14 +16,14 @@ import orjson
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from callbacks.timeline import save_note
 from dashboard import refresh as refresh_state
+from dashboard.auth import require_role
 from dashboard.maps import apply_map_data
 from dashboard.pages import emergency as emergency_page
+from dashboard.pages.timeline import notes_table
 from dashboard.reads import emergency as reads
 from dashboard.store import StoreUnavailable
-from callbacks.timeline import save_note
-from dashboard.auth import require_role
-from dashboard.pages.timeline import notes_table
 from feeds.annotations import Annotations
 
 

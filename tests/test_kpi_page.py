@@ -182,3 +182,17 @@ def test_a_week_of_minute_points_is_thinned_for_the_chart_without_losing_a_spike
     assert len(shown) <= 2 * kpi_page.CHART_BUCKETS and 3.9 in [p["v"] for p in shown]
     assert [p["t"] for p in shown] == sorted(p["t"] for p in shown)
     assert kpi_page.thin(points[:100]) == points[:100]  # a short history is drawn as it is
+
+
+def test_every_kpi_card_links_to_its_trend_page_and_an_overview_card_keeps_its_own_link():
+    from dashboard.components import kpi_card
+
+    kpi = {"id": KPI, "name": "Travel time index", "value": 1.1, "unit": "", "target": 1.2, "direction": "lower",
+           "status": "ok", "age_s": 5, "decimals": 2, "definition": "TTI"}
+    card = kpi_card(kpi)
+    assert card.children[-1].href == f"/kpi/{KPI}" and card.children[-1].children == "trend →"
+    linked = kpi_card(kpi, href="/traffic")  # the overview's cards open their domain
+    domain_link, trend = linked.children
+    assert domain_link.href == "/traffic" and trend.href == f"/kpi/{KPI}"
+    assert "/kpi/" not in str(domain_link)  # no link inside a link
+    assert all(getattr(c, "href", None) is None for c in kpi_card(kpi, trend=False).children)

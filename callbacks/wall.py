@@ -99,18 +99,21 @@ def register(app, store, settings) -> None:
             out.update(redis=False, redis_ok_at=previous.get("redis_ok_at"))
         return out
 
+    # The browser's side runs on the shell's 1 s clock-tick and only reads the server's status as State:
+    # a callback with an Input the server is still computing would wait for it, and a hung server
+    # would freeze the banners that must report it.
     app.clientside_callback(
         ClientsideFunction("wall", "rotate"),
         Output("wall-state", "data"), Output("wall-current", "data"), Output("wall-title", "children"),
         Output("wall-position", "children"), Output("wall-strip", "children"), Output("wall-strip", "className"),
-        Input("clock-tick", "n_intervals"), Input("wall-status", "data"),
+        Input("clock-tick", "n_intervals"), State("wall-status", "data"),
         State("wall-playlist", "data"), State("wall-state", "data"),
     )
     app.clientside_callback(
         ClientsideFunction("wall", "overlay"),
         Output("wall-overlay", "className"), Output("wall-overlay-title", "children"),
         Output("wall-overlay-detail", "children"), Output("wall-overlay-note", "children"),
-        Input("clock-tick", "n_intervals"), Input("wall-status", "data"),
+        Input("clock-tick", "n_intervals"), State("wall-status", "data"),
         State("wall-settings", "data"), State("tick", "interval"), State("city-tz", "data"),
     )
     app.clientside_callback(

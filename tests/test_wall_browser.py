@@ -1,0 +1,236 @@
+"""The wall in headless Chromium, as the operations centre lives with it: it rotates on schedule with a
+ticking clock, a critical alert pins its view until acknowledged, and it says so, over the last
+picture, when Redis or the web server stops answering, when the data goes stale, or when the screen's
+access is refused; each banner goes away by itself when things come back."""
+from __future__ import annotations
+
+import threading
+import time
+
+import orjson
+import pytest
+from flask import Response, request
+
+from app import create_app
+
+from feeds.alerts import AlertBook
+from feeds.config import Settings
+from feeds.redis_conn import EmbeddedRedis, connect
+from feeds.schema import Keys
+from tests.test_browser import City, free_port, no_console_errors, start
+
+pytestmark = pytest.mark.browser
+
+
+def open_wall(dash_duo, query: str) -> None:
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/wall?{query}")
+    dash_duo.wait_for_element("#wall-title", timeout=10)
+
+
+def title(dash_duo) -> str:
+    return dash_duo.find_element("#wall-title").text
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def overlay(dash_duo) -> tuple[bool, str, str]:
+    """(shown, title, detail) of the wall's full-screen banner."""
+    shown = "hidden" not in dash_duo.find_element("#wall-overlay").get_attribute("class")
+    return shown, dash_duo.find_element("#wall-overlay-title").text, dash_duo.find_element("#wall-overlay-detail").text
+
+
+def start_with(dash_duo, redis_url, keys, city, before_request, refresh_s=1.0):
+    """``start``, with a Flask before_request hook installed before the server takes its first request."""
+    app = create_app(Settings(redis_url, 8050, None, keys.prefix, refresh_s, None), city)
+    app.server.before_request(before_request)
+    dash_duo.start_server(app, port=free_port())
+    return app
+
+
+def hanging_while(hold: threading.Event):
+    """A hook that makes callback requests hang while ``hold`` is set: a server that stopped answering."""
+    def hang():
+        if request.path.endswith("_dash-update-component"):
+            while hold.is_set():
+                time.sleep(0.05)
+    return hang
+
+
+def test_the_wall_rotates_through_its_views_on_schedule_with_a_ticking_clock(dash_duo, r, keys, redis_url, sample_city):
+    City(r, keys, sample_city).batch()
+    start(dash_duo, redis_url, keys, sample_city)
+    open_wall(dash_duo, "views=traffic:3,environment:3,overview:3")
+    # No chrome: the desk's top bar and navigation are not shown.
+    assert not dash_duo.find_element(".topbar").is_displayed()
+    assert dash_duo.find_element(".wall-city").text == sample_city.name
+
+    order = [("Traffic", "1 / 3"), ("Environment", "2 / 3"), ("Overview", "3 / 3")]
+    wait_until(lambda: title(dash_duo), 10, "the first view")
+    clock = dash_duo.find_element("#wall-clock").text
+    # The browser notes each title change with its own clock (selenium's polling is too coarse to time it).
+    dash_duo.driver.execute_script("""window.titles = [];
+        new MutationObserver(function () {
+            window.titles.push([document.querySelector('#wall-title').textContent,
+                                document.querySelector('#wall-position').textContent, performance.now()]);
+        }).observe(document.querySelector('#wall-title'), {childList: true, characterData: true, subtree: true});""")
+    wait_until(lambda: len(dash_duo.driver.execute_script("return window.titles")) >= 4, 20, "four view changes")
+    changes = dash_duo.driver.execute_script("return window.titles")[:4]
+    first = order.index((changes[0][0], changes[0][1]))
+    assert [(t, p) for t, p, _ in changes] == [order[(first + i) % 3] for i in range(4)]  # in order, round and round
+    gaps = [(b[2] - a[2]) / 1000 for a, b in zip(changes, changes[1:])]
+    assert all(2.9 <= g <= 4.2 for g in gaps), gaps  # 3 s each, checked every second
+    assert dash_duo.find_element("#wall-clock").text != clock  # the clock ticks
+    # Each view is the page itself, live: its own callbacks fill it.
+    wait_until(lambda: title(dash_duo) == "Traffic", 12, "the traffic view")
+    dash_duo.wait_for_contains_text("#wall-view .traffic-page #traffic-cards", "as of", timeout=5)
+    wait_until(lambda: title(dash_duo) == "Environment", 6, "the environment view")
+    dash_duo.wait_for_element("#wall-view .environment-page", timeout=5)
+    no_console_errors(dash_duo)
+
+
+def test_a_critical_alert_pins_its_view_until_acknowledged(dash_duo, r, keys, redis_url, sample_city):
+    City(r, keys, sample_city).batch()
+    start(dash_duo, redis_url, keys, sample_city)
+    open_wall(dash_duo, "views=traffic:3,environment:3")
+    dash_duo.wait_for_text_to_equal("#wall-title", "Traffic", timeout=10)
+    district = sample_city.districts[1]
+
+    book = AlertBook(r, keys)
+    alert = book.raise_alert("fire", district.id, "critical", "Structure fire", f"3rd alarm in {district.name}",
+                             time.time() - 240, view="/emergency", district=district.id)
+    # Within one tick (1 s here) and a second of rotation, the wall pins the alert's view.
+    dash_duo.wait_for_text_to_equal("#wall-title", "Emergency", timeout=5)
+    strip = dash_duo.find_element("#wall-strip")
+    assert strip.is_displayed()
+    assert strip.text == (f"CRITICAL · Structure fire · 3rd alarm in {district.name} · raised 4 min ago · "
+                          "pinned until acknowledged")
+    assert dash_duo.find_element("#wall-position").text == "PINNED"
+    # The emergency page itself, drilled down to the alert's district.
+    dash_duo.wait_for_text_to_equal("#emergency-district-name", district.name, timeout=10)
+    time.sleep(7)  # two rotation intervals: it stays pinned
+    assert title(dash_duo) == "Emergency"
+
+    book.acknowledge(alert["id"], by="coordinator-1")
+    wait_until(lambda: title(dash_duo) in ("Traffic", "Environment"), 5, "rotation to resume")
+    assert not dash_duo.find_element("#wall-strip").is_displayed()
+    first = title(dash_duo)
+    wait_until(lambda: title(dash_duo) not in (first, "Emergency"), 6, "the next view of the playlist")
+    no_console_errors(dash_duo)
+
+
+def test_the_stale_banner_covers_the_wall_while_redis_is_down_and_goes_when_it_returns(dash_duo, sample_city):
+    server = EmbeddedRedis()  # our own Redis: this test stops it
+    try:
+        r, keys = connect(server.url), Keys("cbtest-wall-outage")
+        values = City(r, keys, sample_city).batch()
+        start(dash_duo, server.url, keys, sample_city)
+        open_wall(dash_duo, "views=traffic")
+        tti = "#kpi-traffic-travel-time-index .kpi-value"
+        shown = f"{values['traffic.travel_time_index']['value']:,.2f}"
+        dash_duo.wait_for_text_to_equal(tti, shown, timeout=10)
+        assert overlay(dash_duo)[0] is False
+
+        server.kill()
+        wait_until(lambda: overlay(dash_duo)[0], 8, "the banner")
+        _, head, detail = overlay(dash_duo)
+        assert head == "DATA SOURCE UNREACHABLE"
+        assert detail.startswith("The data store (Redis) has not answered since ")
+        assert dash_duo.find_element(tti).text == shown  # the last picture stays, dimmed underneath
+        assert not dash_duo.find_element("#banner").is_displayed()  # the desk's thin banner is not on the wall
+
+        server.start()  # back, empty: the wall recovers without a reload
+        City(r, keys, sample_city).batch()
+        wait_until(lambda: not overlay(dash_duo)[0], 8, "the banner to go")
+        assert title(dash_duo) == "Traffic"
+    finally:
+        server.stop()
+
+
+def test_a_wall_says_when_its_data_goes_stale(dash_duo, r, keys, redis_url, sample_city):
+    city = City(r, keys, sample_city)
+    old = time.time() - 900  # a feed that stopped 15 min ago: its last readings are that old
+    city.runner.run_once(city.speeds, city.sim.payload(old), now=old)
+    start(dash_duo, redis_url, keys, sample_city)
+    open_wall(dash_duo, "views=traffic")
+    wait_until(lambda: overlay(dash_duo)[0], 10, "the stale banner")
+    _, head, detail = overlay(dash_duo)
+    assert head == "DATA STALE"
+    assert detail.startswith("No new data since ") and "(15 min ago)" in detail, detail
+
+    city.batch()  # the feed is back
+    wait_until(lambda: not overlay(dash_duo)[0], 8, "the stale banner to go")
+    no_console_errors(dash_duo)
+
+
+def test_a_server_that_stops_answering_is_never_a_frozen_screen_that_looks_live(dash_duo, r, keys, redis_url,
+                                                                                 sample_city):
+    City(r, keys, sample_city).batch()
+    hold = threading.Event()
+    start_with(dash_duo, redis_url, keys, sample_city, hanging_while(hold))
+    try:
+        open_wall(dash_duo, "views=traffic")
+        dash_duo.wait_for_text_to_equal("#wall-title", "Traffic", timeout=10)
+        dash_duo.wait_for_contains_text("#traffic-cards", "as of", timeout=10)
+        hold.set()
+        stopped = time.monotonic()
+        wait_until(lambda: overlay(dash_duo)[0], 20, "the server banner")
+        assert time.monotonic() - stopped < 15  # 4 ticks, at least 10 s
+        _, head, detail = overlay(dash_duo)
+        assert head == "SERVER UNREACHABLE"
+        assert detail.startswith("No answer from the City Brain server since ")
+        assert "Traffic" in dash_duo.find_element("#wall-view").text  # the last picture stays
+        assert dash_duo.find_element("#wall-clock").text  # the clock still runs in the browser
+        hold.clear()
+        wait_until(lambda: not overlay(dash_duo)[0], 8, "the server banner to go")
+
+        # The desk pages say it too, in their thin banner.
+        dash_duo.wait_for_page(f"{dash_duo.server_url}/traffic")
+        dash_duo.wait_for_contains_text("#traffic-cards", "as of", timeout=10)
+        assert not dash_duo.find_element("#server-banner").is_displayed()
+        hold.set()
+        wait_until(lambda: dash_duo.find_element("#server-banner").is_displayed(), 20, "the desk's server banner")
+        assert dash_duo.find_element("#server-banner").text.startswith("Server unreachable: no answer since ")
+        hold.clear()
+        wait_until(lambda: not dash_duo.find_element("#server-banner").is_displayed(), 8, "the desk banner to go")
+    finally:
+        hold.clear()
+    no_console_errors(dash_duo)
+
+
+def test_a_wall_refused_by_the_server_says_its_access_was_revoked(dash_duo, r, keys, redis_url, sample_city):
+    City(r, keys, sample_city).batch()
+    revoked = threading.Event()
+
+    def refuse():  # what the sign-in check answers a revoked kiosk token
+        if revoked.is_set() and request.path.endswith("_dash-update-component"):
+            return Response(orjson.dumps({"error": "signed out"}), status=401, mimetype="application/json")
+
+    start_with(dash_duo, redis_url, keys, sample_city, refuse)
+
+    open_wall(dash_duo, "views=traffic")
+    dash_duo.wait_for_text_to_equal("#wall-title", "Traffic", timeout=10)
+    revoked.set()
+    wait_until(lambda: overlay(dash_duo)[0], 8, "the revoked message")
+    _, head, detail = overlay(dash_duo)
+    assert head == "This screen's access was revoked"
+    assert detail == "Ask an administrator for a new wall link."
+    assert "login" not in dash_duo.driver.current_url  # never a sign-in form on a wall
+
+
+def test_a_bad_wall_link_shows_what_is_wrong(dash_duo, r, keys, redis_url, sample_city):
+    start(dash_duo, redis_url, keys, sample_city)
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/wall?views=overview,trafic&interval=20")
+    dash_duo.wait_for_contains_text("#wall-error", "This wall link has a problem", timeout=10)
+    assert "views: unknown view 'trafic'" in dash_duo.find_element("#wall-error").text
+    assert title(dash_duo) == "Wall link error"
+    time.sleep(1.5)  # the clock still runs; nothing crashed
+    assert dash_duo.find_element("#wall-clock").text
+    no_console_errors(dash_duo)

@@ -131,6 +131,41 @@
     return silent > unreachableAfterMs(tickMs) ? silent : 0;
   }
 
+  // Ages keep counting between data. A page re-sends its maps and tables only when new data arrives,
+  // so an "as of 5 s ago" drawn then would stay "5 s ago" on a wall for as long as nothing new comes.
+  // Each second, every "N s / min / h / days ago" inside the wall's view is counted on from when the
+  // server drew it; the next render from the server replaces it (and is counted on from then).
+  var AGE = /^([\s\S]*?)(\d+(?:\.\d+)?) (s|min|h|days) ago([\s\S]*)$/;
+  var UNIT_S = {s: 1, min: 60, h: 3600, days: 86400};
+  var drawn = new WeakMap();  // text node -> {written, base_s, seen_ms}
+  function formatAge(s) {  // as dashboard.components.format_age
+    if (s < 90) { return Math.round(s) + ' s ago'; }
+    if (s < 5400) { return Math.round(s / 60) + ' min ago'; }
+    if (s < 2 * 86400) { return (s / 3600).toFixed(1) + ' h ago'; }
+    return Math.round(s / 86400) + ' days ago';
+  }
+  function countAges(root) {
+    if (!root) { return; }
+    var now = Date.now();
+    var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (var node = walker.nextNode(); node; node = walker.nextNode()) {
+      var text = node.nodeValue;
+      var seen = drawn.get(node);
+      if (!seen || seen.written !== text) {  // drawn by the server just now
+        var m = AGE.exec(text);
+        if (!m) { drawn.delete(node); continue; }
+        seen = {written: text, base_s: parseFloat(m[2]) * UNIT_S[m[3]], seen_ms: now, head: m[1], tail: m[4]};
+        drawn.set(node, seen);
+        continue;
+      }
+      var next = seen.head + formatAge(seen.base_s + (now - seen.seen_ms) / 1000) + seen.tail;
+      if (next !== text) {
+        node.nodeValue = next;
+        seen.written = next;
+      }
+    }
+  }
+
   var exports = {
     unreachableAfterMs: unreachableAfterMs,
     ago: ago,
@@ -212,8 +247,9 @@
       return hidden;
     },
 
-    /* The big clock, every second, in the city's time zone. */
+    /* The big clock, every second, in the city's time zone (and the view's ages counted on). */
     clock: function (n, tz) {
+      countAges(document.getElementById('wall-view'));
       var d = new Date();
       var date;
       try {

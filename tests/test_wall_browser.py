@@ -234,3 +234,48 @@ def test_a_bad_wall_link_shows_what_is_wrong(dash_duo, r, keys, redis_url, sampl
     time.sleep(1.5)  # the clock still runs; nothing crashed
     assert dash_duo.find_element("#wall-clock").text
     no_console_errors(dash_duo)
+
+
+def test_a_wall_rides_out_a_web_server_restart_without_a_reload(dash_duo, r, keys, redis_url):
+    """The real thing: the app's process is stopped (connections refused) and started again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "KEY_PREFIX": keys.prefix, "PORT": str(port), "REFRESH_S": "1"}
+
+    def run_app():
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        wait_until(lambda: _answers(port), 30, "the app to start")
+        return proc
+
+    proc = run_app()
+    try:
+        dash_duo.driver.get(f"http://127.0.0.1:{port}/wall?views=traffic")
+        dash_duo.wait_for_text_to_equal("#wall-title", "Traffic", timeout=15)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        wait_until(lambda: overlay(dash_duo)[0], 20, "the server banner")
+        assert overlay(dash_duo)[1] == "SERVER UNREACHABLE"
+        proc = run_app()  # the same page, not reloaded, finds the server again
+        dash_duo.driver.execute_script("window.notReloaded = true")
+        wait_until(lambda: not overlay(dash_duo)[0], 15, "the banner to go")
+        assert dash_duo.driver.execute_script("return window.notReloaded") is True
+        assert title(dash_duo) == "Traffic"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+
+
+def _answers(port: int) -> bool:
+    import urllib.request
+
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200
+    except OSError:
+        return False

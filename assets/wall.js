@@ -39,6 +39,11 @@
     watched.cityBrainWatched = true;
     window.fetch = watched;
   }
+  // A tab in the background polls rarely (browsers slow its timers): silence then is ours, not the
+  // server's, so the clock restarts when the tab is shown again.
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden) { cb.lastAnswer = Math.max(cb.lastAnswer, Date.now()); }
+  });
 
   // The wall is designed on a 1920 x 1080 canvas and zoomed to the screen: a 4K screen shows the same
   // picture twice as large (text, map legends and all), so it reads the same from across the room.

@@ -23,7 +23,7 @@ from feeds.plugins import package_modules
 log = logging.getLogger(__name__)
 
 
-def pinned_alert(open_alerts: list[dict]) -> dict | None:
+def pinned_alert(open_alerts: list[dict], city=None) -> dict | None:
     """The alert that pins the wall: the oldest open, unacknowledged critical one (escalated ones too)."""
     critical = [a for a in open_alerts
                 if a.get("severity") == "critical" and not a.get("acknowledged") and a.get("state") == "active"]
@@ -31,7 +31,7 @@ def pinned_alert(open_alerts: list[dict]) -> dict | None:
         return None
     a = min(critical, key=lambda a: a["raised_at"])
     pinned = {k: a.get(k) for k in ("id", "title", "message", "raised_at", "view", "focus", "district")}
-    pinned["pin"] = wall_page.pinned_view(a)
+    pinned["pin"] = wall_page.pinned_view(a, city)
     return pinned
 
 
@@ -47,11 +47,11 @@ def staleness(kpi_values: dict[str, dict], feeds: list[dict], now: float, stale_
         listing = ", ".join(f"{f['name']} {f['status']}" for f in ran)
         return {"reason": f"every feed is stale or failing ({listing})", "since": since}
     if newest is not None and now - newest > stale_after_s:
-        return {"reason": f"no new figure for more than {wall_page_seconds(stale_after_s)}", "since": newest}
+        return {"reason": f"no new figure for more than {duration_text(stale_after_s)}", "since": newest}
     return None
 
 
-def wall_page_seconds(s: float) -> str:
+def duration_text(s: float) -> str:
     return f"{s / 60:g} min" if s >= 120 else f"{s:g} s"
 
 
@@ -92,7 +92,7 @@ def register(app, store, settings) -> None:
         try:
             version = book.version()
             if version != previous.get("alerts_version") or "alert" not in previous:
-                out["alert"] = pinned_alert(book.open_alerts())
+                out["alert"] = pinned_alert(book.open_alerts(), store.city)
                 out["alerts_version"] = version
             out["stale"] = staleness(store.kpi_values(), store.feeds(now), now, config.stale_after_s)
         except (StoreUnavailable, redis.RedisError, OSError):

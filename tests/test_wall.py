@@ -104,7 +104,7 @@ def test_the_wall_page_shows_a_bad_link_as_a_message(sample_city):
 
 
 # --- alerts that pin the wall ----------------------------------------------------------------
-def test_the_oldest_unacknowledged_critical_alert_pins_the_wall(r, keys):
+def test_the_oldest_unacknowledged_critical_alert_pins_the_wall(r, keys, sample_city):
     book = AlertBook(r, keys)
     now = time.time()
     book.raise_alert("aqi", "D3", "major", "AQI high", "AQI 160 in D3", now - 900, view="/environment")
@@ -112,9 +112,10 @@ def test_the_oldest_unacknowledged_critical_alert_pins_the_wall(r, keys):
                              district="D2")
     older = book.raise_alert("tti", "D5", "critical", "Gridlock", "TTI 2.4 in Central", now - 600,
                              view="/district/D5", focus={"lat": 40.71, "lon": -74.0, "zoom": 14}, district="D5")
-    pinned = pinned_alert(book.open_alerts())
+    pinned = pinned_alert(book.open_alerts(), sample_city)
     assert pinned["id"] == older["id"]
     assert pinned["pin"]["path"] == "/district/D5"
+    assert pinned["pin"]["title"] == "District — Central"
     assert pinned["pin"]["query"]["focus"] == "40.71,-74.0,14"
 
     book.acknowledge(older["id"], by="ops")  # acknowledged: the next unacknowledged critical one pins

@@ -128,7 +128,7 @@ def playlist(query: dict[str, str], config: WallConfig, city: City) -> list[dict
     return out
 
 
-def pinned_view(alert: dict, pages: set[str] | None = None) -> dict:
+def pinned_view(alert: dict, city: City | None = None) -> dict:
     """Where a critical alert takes the wall: its page, with the map zoomed to its focus.
     ``/`` and ``/district/<id>`` take ``focus=lat,lon,zoom``; pages with a district drill-down take
     ``district``."""
@@ -145,7 +145,9 @@ def pinned_view(alert: dict, pages: set[str] | None = None) -> dict:
         query.setdefault("district", alert["district"])
     title = next((t for p, t in VIEWS.values() if p == path), path)
     if path.startswith("/district/"):
-        title = "District " + path.rsplit("/", 1)[1]
+        district = path.rsplit("/", 1)[1]
+        names = {d.id: d.name for d in city.districts} if city else {}
+        title = "District — " + names.get(district, district)
     return {"view": "alert:" + alert["id"], "path": path, "query": query, "title": title}
 
 

@@ -47,7 +47,9 @@ def staleness(kpi_values: dict[str, dict], feeds: list[dict], now: float, stale_
         listing = ", ".join(f"{f['name']} {f['status']}" for f in ran)
         return {"reason": f"every feed is stale or failing ({listing})", "since": since}
     if newest is not None and now - newest > stale_after_s:
-        return {"reason": f"no new figure for more than {duration_text(stale_after_s)}", "since": newest}
+        behind = [f"{f['name']} {f['status']}" for f in ran if f["status"] != "ok"]
+        return {"reason": f"no new figure for more than {duration_text(stale_after_s)}"
+                          + (f" ({', '.join(behind)})" if behind else ""), "since": newest}
     return None
 
 

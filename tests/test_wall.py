@@ -162,6 +162,8 @@ def test_data_is_stale_when_the_newest_figure_is_older_than_the_limit():
     assert staleness({"a": {"as_of": now - 200}, "b": {"as_of": now - 900}}, [feed("t", "ok", 5)], now, 300) is None
     stale = staleness({"a": {"as_of": now - 400}, "b": {"as_of": now - 900}}, [feed("t", "ok", 5)], now, 300)
     assert stale == {"reason": "no new figure for more than 5 min", "since": now - 400}
+    stale = staleness({"a": {"as_of": now - 400}}, [feed("traffic", "ok", 5), feed("transit", "stale", 500)], now, 300)
+    assert stale["reason"] == "no new figure for more than 5 min (transit stale)"
 
 
 def test_a_new_city_with_no_data_yet_is_not_called_stale():

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -15,6 +16,7 @@ import threading
 from dash import Dash
 
 from callbacks import register_all
+from dashboard import auth
 from dashboard.api import make_api
 from dashboard.shell import shell
 from dashboard.store import Store
@@ -37,7 +39,32 @@ def create_app(settings: Settings, city: City | None = None) -> Dash:
     app.server.register_blueprint(health)
     app.server.register_blueprint(api)
     register_all(app, store, settings)
+    auth.install(app, store, settings)  # sign-in on every page, callback and API route; CSRF; headers
     return app
+
+
+def create_demo_accounts(settings: Settings, port: int, host: str) -> None:
+    """The local demo (embedded Redis): one account per role and one wall screen, printed once."""
+    import secrets
+
+    from feeds.accounts import Accounts, AccountError
+
+    accounts = Accounts(connect(settings.redis_url), Keys(settings.key_prefix))
+    lines = []
+    for role in ("admin", "coordinator", "viewer"):
+        password = secrets.token_urlsafe(12)
+        try:
+            accounts.add_user(role, role, password, by="demo")
+        except AccountError:
+            continue  # kept from an earlier run
+        lines.append(f"  {role:12} password {password}")
+    try:
+        token = accounts.add_kiosk("wall", by="demo")
+        lines.append(f"  wall screen  http://{host}:{port}/wall?kiosk={token}")
+    except AccountError:
+        pass
+    if lines:
+        log.info("demo accounts (shown once; sign in at http://%s:%d/login):\n%s", host, port, "\n".join(lines))
 
 
 def start_simulation(settings: Settings, city: City) -> threading.Event:
@@ -66,12 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         load_dotenv()
         settings = Settings.from_env()
         city = load_city(settings.city_config)
-        simulate = args.simulate
+        simulate, demo = args.simulate, False
         if not settings.redis_url:
             embedded = EmbeddedRedis()
-            settings = Settings(embedded.url, settings.port, settings.city_config, settings.key_prefix,
-                                settings.refresh_s, settings.map_tile_url)
-            simulate = True
+            settings = dataclasses.replace(settings, redis_url=embedded.url)
+            simulate = demo = True
             log.info("REDIS_URL unset: embedded Redis at %s, simulating %s", embedded.url, city.name)
         app = create_app(settings, city)
     except ConfigError as e:
@@ -80,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     # A process manager stops us with SIGTERM: leave through atexit, which stops the embedded Redis.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, _: sys.exit(128 + signum))
+    if demo:
+        create_demo_accounts(settings, settings.port, args.host)
     if simulate:
         start_simulation(settings, city)
     log.info("City Brain on http://%s:%d/", args.host, settings.port)

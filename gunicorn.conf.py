@@ -1,5 +1,8 @@
 """gunicorn settings for ``web:`` in the Procfile. REDIS_URL must be set."""
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8050')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -7,6 +10,21 @@ worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 30
 accesslog = "-"
+_KIOSK_TOKEN = re.compile(r"(kiosk=)[^&\s\"]+")  # as dashboard.auth.redact
+
+
+class RedactingLogger(Logger):
+    """Access log lines never hold a kiosk token (a wall's first request carries one in its query)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "q", "f"):  # request line, query string, referer
+            if isinstance(atoms.get(name), str):
+                atoms[name] = _KIOSK_TOKEN.sub(r"\1[redacted]", atoms[name])
+        return atoms
+
+
+logger_class = RedactingLogger
 
 
 def post_worker_init(worker):

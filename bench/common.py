@@ -45,7 +45,8 @@ def cleanup(r, keys: Keys) -> None:
 
 def dash_refresh(client, outputs: list[tuple[str, str]], state: list[tuple[str, str, object]],
                  theme: str = "dark") -> tuple[float, int, dict]:
-    """POST one page refresh (the shared 5 s tick) to Dash's update endpoint through a Flask test client.
+    """POST one page refresh (the shared 5 s tick) to Dash's update endpoint through a Flask test client
+    signed in with tests.auth_helpers.signed_in (which sends the session's CSRF token, as the browser does).
 
     ``outputs``: (component id, property); ``state``: (component id, property, value). Returns
     (milliseconds, response bytes, the response's ``response`` dict; empty for a 204)."""

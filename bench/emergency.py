@@ -22,6 +22,7 @@ from datetime import datetime
 import orjson
 
 from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
+from tests.auth_helpers import signed_in
 from feeds.adapters.emergency import EmergencyAdapter
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, parse_city
 from feeds.framework import BatchResult, Runner, trim_args
@@ -131,7 +132,7 @@ def run(url: str, repeat: int) -> None:
         from app import create_app
 
         app = create_app(Settings(url, 8050, None, keys.prefix, 5, None), city)
-        client = app.server.test_client()
+        client = signed_in(app, r, keys, "viewer")
         client.get("/_dash-layout")
         version = int(r.get(keys.kpi_version("emergency")) or 0)
 

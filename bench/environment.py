@@ -22,6 +22,7 @@ import uuid
 import orjson
 
 from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
+from tests.auth_helpers import signed_in
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
 from feeds.framework import Runner, trim_args
 from feeds.kpi.engine import KpiEngine
@@ -105,7 +106,7 @@ def bench_city(r, url: str, city, repeat: int) -> list[tuple]:
         rows.append((f"KPI recompute, {label}", "ms", statistics.median(times), pct(times, 95), None, ""))
 
         settings = Settings(url, 8050, None, keys.prefix, 5, None)
-        client = create_app(settings, city).server.test_client()
+        client = signed_in(create_app(settings, city), r, keys, "viewer")
         client.get("/_dash-layout")
         version = int(r.get(keys.kpi_version("environment")) or 0)
 

@@ -26,6 +26,7 @@ import uuid
 import orjson
 
 from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
+from tests.auth_helpers import signed_in
 from feeds.adapters.nyc_traffic import NycTrafficAdapter
 from feeds.config import City, FeedSource, Settings, load_city, parse_city
 from feeds.framework import Runner, trim_args
@@ -111,7 +112,7 @@ def bench_city(r, url: str, city, repeat: int) -> list[tuple]:
 
         settings = Settings(url, 8050, None, keys.prefix, 5, None)
         app = create_app(settings, city)
-        client = app.server.test_client()
+        client = signed_in(app, r, keys, "viewer")
         client.get("/_dash-layout")
         version = int(r.get(keys.kpi_version("traffic")) or 0)
 

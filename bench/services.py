@@ -23,6 +23,7 @@ from datetime import datetime
 import orjson
 
 from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
+from tests.auth_helpers import signed_in
 from feeds.adapters.open311 import Open311Adapter
 from feeds.adapters.service_queues import ServiceQueuesAdapter
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
@@ -154,7 +155,7 @@ def run(url: str, repeat: int = 7, n_centres: int = 50, n_open: int = 20_000) ->
         from app import create_app
 
         app = create_app(Settings(url, 8050, None, keys.prefix, 5, None), city)
-        client = app.server.test_client()
+        client = signed_in(app, r, keys, "viewer")
         client.get("/_dash-layout")
         from dashboard.pages.services import services_signature
         from dashboard.store import Store

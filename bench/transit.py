@@ -25,6 +25,7 @@ import orjson
 from google.transit import gtfs_realtime_pb2 as rt
 
 from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
+from tests.auth_helpers import signed_in
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, parse_city
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
@@ -133,7 +134,7 @@ def run(url: str, repeat: int = 7, target: int = 2000) -> None:
         from app import create_app
 
         app = create_app(Settings(url, 8050, None, keys.prefix, 5, None), city)
-        client = app.server.test_client()
+        client = signed_in(app, r, keys, "viewer")
         client.get("/_dash-layout")
         version = int(r.get(keys.kpi_version("transit")) or 0)
 

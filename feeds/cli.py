@@ -1,4 +1,5 @@
-"""The feed runner CLI: ``python -m feeds list | run | simulate``.
+"""The feed runner CLI: ``python -m feeds list | run | simulate``, and the accounts of sign-in:
+``python -m feeds users | kiosk | tokens`` (see feeds.accounts).
 
 Exit codes: 0 success; 1 a batch failed (source or Redis unreachable); 2 bad flags or
 configuration. Every failure is one line on stderr.
@@ -47,7 +48,121 @@ def build_parser() -> argparse.ArgumentParser:
                 run.add_argument(flag, dest=f"opt_{key}", help=f"{help_} [{cls.name}]")
     sim = sub.add_parser("simulate", help="run the simulated city")
     sim.add_argument("--ticks", type=int, metavar="N", help="stop after N rounds (default: run until stopped)")
+    add_account_commands(sub)
     return p
+
+
+def add_account_commands(sub) -> None:
+    users = sub.add_parser("users", help="sign-in accounts: add, list, disable, enable, passwd")
+    u = users.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
+    add = u.add_parser("add", help="add a user (password from stdin, or asked for on a terminal)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, help="viewer, coordinator or admin")
+    u.add_parser("list", help="list users with their role and state")
+    for action, text in (("disable", "stop a user signing in (ends their sessions)"),
+                         ("enable", "let a disabled user sign in again"),
+                         ("passwd", "set a new password (from stdin, or asked for; ends their sessions)")):
+        u.add_parser(action, help=text).add_argument("name")
+    role = u.add_parser("role", help="change a user's role")
+    role.add_argument("name")
+    role.add_argument("role", help="viewer, coordinator or admin")
+    kiosk = sub.add_parser("kiosk", help="kiosk tokens of wall screens: add, list, revoke")
+    k = kiosk.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
+    kadd = k.add_parser("add", help="a new token for a screen; prints it and the wall link once")
+    kadd.add_argument("name")
+    kadd.add_argument("--base-url", help="the address the wall opens (default http://127.0.0.1:$PORT)")
+    k.add_parser("list", help="list screens (never their tokens)")
+    k.add_parser("revoke", help="revoke a screen's token: it is signed out at once").add_argument("name")
+    tokens = sub.add_parser("tokens", help="API tokens: add, list, revoke")
+    t = tokens.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
+    tadd = t.add_parser("add", help="a new API token with a role; prints it once")
+    tadd.add_argument("name")
+    tadd.add_argument("--role", required=True, help="viewer, coordinator or admin")
+    t.add_parser("list", help="list API tokens (never the tokens themselves)")
+    t.add_parser("revoke", help="revoke an API token").add_argument("name")
+
+
+def _read_password() -> str:
+    import getpass
+
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise ConfigError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _when(epoch) -> str:
+    from feeds.timeparse import epoch_to_iso
+
+    return epoch_to_iso(epoch) if epoch else "-"
+
+
+def run_accounts(args, settings: Settings) -> int:
+    import getpass
+
+    from feeds.accounts import AccountError, Accounts, check_name, check_role
+
+    accounts = Accounts(_connect(settings), Keys(settings.key_prefix))
+    try:
+        who = getpass.getuser()
+    except Exception:  # no user name in a bare container
+        who = "unknown"
+    by = f"cli:{who}"
+    try:
+        if args.command == "users":
+            if args.action == "add":
+                check_name(args.name, "user name")
+                check_role(args.role)  # before asking for a password
+                user = accounts.add_user(args.name, args.role, _read_password(), by=by)
+                print(f"user {user['name']} added ({user['role']})")
+            elif args.action == "list":
+                for u in accounts.users():
+                    state = "disabled" if u.get("disabled") else "enabled"
+                    print(f"{u['name']:24} {u['role']:12} {state:9} created {_when(u['created_at'])} by {u['created_by']}")
+            elif args.action == "role":
+                accounts.set_role(args.name, args.role, by=by)
+                print(f"user {args.name} is now {args.role}")
+            elif args.action == "disable":
+                accounts.disable(args.name, by=by)
+                print(f"user {args.name} disabled (signed out everywhere)")
+            elif args.action == "enable":
+                accounts.enable(args.name, by=by)
+                print(f"user {args.name} enabled")
+            elif args.action == "passwd":
+                accounts.set_password(args.name, _read_password(), by=by)
+                print(f"password of {args.name} changed (signed out everywhere)")
+        elif args.command == "kiosk":
+            if args.action == "add":
+                token = accounts.add_kiosk(args.name, by=by)
+                base = (args.base_url or f"http://127.0.0.1:{settings.port}").rstrip("/")
+                print(f"kiosk token of screen {args.name} (shown once, keep it like a password):\n{token}")
+                print(f"wall link: {base}/wall?kiosk={token}")
+            elif args.action == "list":
+                for kiosk in accounts.kiosks():
+                    state = f"revoked {_when(kiosk['revoked_at'])} by {kiosk['revoked_by']}" if kiosk.get("revoked_at") \
+                        else "live"
+                    print(f"{kiosk['name']:24} created {_when(kiosk['created_at'])} by {kiosk['created_by']}  {state}")
+            elif args.action == "revoke":
+                accounts.revoke_kiosk(args.name, by=by)
+                print(f"kiosk token of screen {args.name} revoked")
+        elif args.command == "tokens":
+            if args.action == "add":
+                token = accounts.add_api_token(args.name, args.role, by=by)
+                print(f"API token {args.name} ({args.role}; shown once, send it as 'Authorization: Bearer <token>'):")
+                print(token)
+            elif args.action == "list":
+                for tok in accounts.api_tokens():
+                    state = f"revoked {_when(tok['revoked_at'])} by {tok['revoked_by']}" if tok.get("revoked_at") \
+                        else "live"
+                    print(f"{tok['name']:24} {tok['role']:12} created {_when(tok['created_at'])} by {tok['created_by']}  {state}")
+            elif args.action == "revoke":
+                accounts.revoke_api_token(args.name, by=by)
+                print(f"API token {args.name} revoked")
+    except AccountError as e:
+        raise ConfigError(str(e)) from None
+    return 0
 
 
 def _connect(settings: Settings) -> redis.Redis:
@@ -134,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1 if failed else 0
             runner.run_forever(adapters, _stop_on_signals())
             return 0
+        if args.command in ("users", "kiosk", "tokens"):
+            return run_accounts(args, settings)
         if args.command == "simulate":
             from feeds.simulate import run_simulation
 

@@ -48,6 +48,10 @@ class Settings:
     key_prefix: str
     refresh_s: float  # page refresh tick
     map_tile_url: str | None  # raster tiles, e.g. https://tiles.example/{z}/{x}/{y}.png
+    # Sign-in (dashboard.auth). New fields go at the end, with defaults: tests build Settings positionally.
+    secret_key: str | None = None  # signs session cookies; None: one made and kept in Redis, shared by workers
+    session_hours: float = 12  # a signed-in user's session ends this long after sign-in (kiosks never)
+    session_cookie_secure: bool = False  # send session cookies over HTTPS only (set it behind TLS)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -63,7 +67,16 @@ class Settings:
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", prefix):
             raise ConfigError(f"KEY_PREFIX may hold letters, digits, '_', '.', '-' only, got {prefix!r}")
         city = Path(env.get("CITY_CONFIG") or SAMPLE_CITY)
-        return cls(url, port, city, prefix, refresh, env.get("MAP_TILE_URL") or None)
+        secret = env.get("SECRET_KEY") or None
+        if secret is not None and len(secret) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters (e.g. python -c 'import secrets; "
+                              "print(secrets.token_hex(32))')")
+        hours = _number(env, "SESSION_HOURS", "12", float, 0.05, 24 * 90)
+        secure = env.get("SESSION_COOKIE_SECURE", "0").strip().lower()
+        if secure not in ("0", "1", "true", "false", "yes", "no", ""):
+            raise ConfigError(f"SESSION_COOKIE_SECURE must be 1 or 0, got {secure!r}")
+        return cls(url, port, city, prefix, refresh, env.get("MAP_TILE_URL") or None, secret, hours,
+                   secure in ("1", "true", "yes"))
 
 
 def _number(env, name, default, kind, lo, hi):

@@ -12,6 +12,7 @@ READINGS_RETENTION = (200_000, 24 * 3600)
 DEADLETTER_RETENTION = (20_000, 7 * 24 * 3600)
 AUDIT_RETENTION = (100_000, 30 * 24 * 3600)
 ALERT_AUDIT_RETENTION = (100_000, 90 * 24 * 3600)
+AUTH_AUDIT_RETENTION = (100_000, 365 * 24 * 3600)
 ALERT_CLOSED_RETENTION_S = 30 * 24 * 3600  # a cleared alert is kept this long for the history view
 ROAD_INCIDENT_RETENTION_S = 7 * 24 * 3600  # a closed road incident is forgotten this long after closing
 # KPI history: at most one point per step, kept for this long.
@@ -284,6 +285,50 @@ class Keys:
         """Counter bumped on every alert change; pages and walls re-read alerts only when it moved."""
         return self._key("alerts", "version")
     # (end of alert keys)
+
+    # --- sign-in (accounts, kiosk and API tokens, sessions) ---
+    # Keys of sign-in use the tag {auth}: written by feeds.accounts (the CLI and the admin page) and by
+    # sign-in and sign-out. Tokens and session ids are stored only as their SHA-256.
+    def auth_users(self) -> str:
+        """Hash user name -> JSON {name, role, password (werkzeug hash), disabled, created_at/by, updated_at/by}."""
+        return self._key("auth", "users")
+
+    def auth_kiosks(self) -> str:
+        """Hash screen name -> JSON {name, sha256, created_at/by, revoked_at/by} of its kiosk token."""
+        return self._key("auth", "kiosks")
+
+    def auth_kiosk_index(self) -> str:
+        """Hash token SHA-256 -> screen name (a kiosk link or Bearer token finds its screen)."""
+        return self._key("auth", "kiosks", "by-sha")
+
+    def auth_api_tokens(self) -> str:
+        """Hash token name -> JSON {name, role, sha256, created_at/by, revoked_at/by}."""
+        return self._key("auth", "tokens")
+
+    def auth_api_token_index(self) -> str:
+        """Hash token SHA-256 -> token name."""
+        return self._key("auth", "tokens", "by-sha")
+
+    def auth_session(self, sid_sha: str) -> str:
+        """Hash of one sign-in session {kind, name, created, sha256 (kiosk)}; expires with the session."""
+        return self._key("auth", "session", sid_sha)
+
+    def auth_sessions_of(self, kind: str, name: str) -> str:
+        """Set of the session ids (SHA-256) of one user or kiosk, ended together on disable or revoke."""
+        return self._key("auth", "sessions-of", kind, name)
+
+    def auth_login_failures(self, name: str) -> str:
+        """Counter of failed sign-ins for one name (expires; too many in a row lock the name out)."""
+        return self._key("auth", "failures", name)
+
+    def auth_secret(self) -> str:
+        """The Flask secret key when SECRET_KEY is unset: made once (SET NX), shared by every worker."""
+        return self._key("auth", "secret")
+
+    def auth_audit(self) -> str:
+        """Stream: every account, token and sign-in change with who and when (bounded by AUTH_AUDIT_RETENTION)."""
+        return self._key("auth", "audit")
+    # (end of sign-in keys)
 
     # --- KPIs -------------------------------------------------------------------------
     def kpi_values(self) -> str:

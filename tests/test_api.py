@@ -11,6 +11,7 @@ from feeds.config import FeedSource, Settings
 from feeds.framework import Runner
 from feeds.kpi.catalogue import CATALOGUE
 from feeds.kpi.engine import KpiEngine
+from tests.auth_helpers import signed_in
 from tests.conftest import NYC_SNAPSHOT
 
 AS_OF = 1508810905.0
@@ -24,7 +25,7 @@ def settings_for(redis_url, keys):
 def client(r, keys, redis_url, nyc_city):
     Runner(r, keys, nyc_city, KpiEngine(r, keys, nyc_city)).run_once(
         NycTrafficAdapter(nyc_city, FeedSource(interval_s=60)), NYC_SNAPSHOT.read_bytes())
-    return create_app(settings_for(redis_url, keys), nyc_city).server.test_client()
+    return signed_in(create_app(settings_for(redis_url, keys), nyc_city), r, keys, "viewer")
 
 
 def test_healthz_is_200_when_redis_answers_and_503_when_not(client, keys, nyc_city):
@@ -83,8 +84,8 @@ def test_links_deadletters_and_bad_parameters(client):
     assert client.get("/api/v1/kpis?domain=weather").status_code == 400
 
 
-def test_the_api_answers_503_not_500_when_redis_is_down(keys, nyc_city):
-    client = create_app(settings_for("redis://127.0.0.1:1/0", keys), nyc_city).server.test_client()
+def test_the_api_answers_503_not_500_when_redis_is_down(r, keys, nyc_city):
+    client = signed_in(create_app(settings_for("redis://127.0.0.1:1/0", keys), nyc_city), r, keys, "viewer")
     for path in ("/api/v1/kpis", "/api/v1/feeds", "/api/v1/links", "/api/v1/kpis/city.score",
                  "/api/v1/road-incidents", "/api/v1/deadletters"):
         res = client.get(path)

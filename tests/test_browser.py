@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+import redis
 from selenium.webdriver.common.action_chains import ActionChains
 
 from app import create_app
@@ -20,6 +21,7 @@ from feeds.kpi.engine import KpiEngine
 from feeds.redis_conn import EmbeddedRedis, connect
 from feeds.schema import Keys
 from feeds.simulate.traffic import TrafficSimulator
+from tests.auth_helpers import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -52,9 +54,11 @@ class City:
         self.runner.run_once(RoadIncidentsAdapter(self.city, FeedSource(interval_s=30)), orjson.dumps(rows))
 
 
-def start(dash_duo, redis_url, keys, city, refresh_s=1.0):
+def start(dash_duo, redis_url, keys, city, refresh_s=1.0, role="viewer", path="/"):
+    """Serve the app and sign the browser in as ``role`` (tests.auth_helpers.sign_in), landing on ``path``."""
     app = create_app(Settings(redis_url, 8050, None, keys.prefix, refresh_s, None), city)
-    dash_duo.start_server(app, port=free_port())
+    dash_duo.start_server(app, navigate=False, port=free_port())
+    sign_in(dash_duo, connect(redis_url), keys, role, path=path)
     return app
 
 
@@ -162,12 +166,19 @@ def test_redis_outage_keeps_the_last_picture_shows_a_banner_and_recovers(dash_du
         shown = f"{values['traffic.travel_time_index']['value']:,.2f}"
         dash_duo.wait_for_text_to_equal(tti, shown, timeout=10)
 
+        # The embedded Redis keeps nothing on disk: keep the sign-in keys to give back, as a real
+        # Redis with persistence would (accounts and sessions live there).
+        raw = redis.Redis.from_url(server.url)
+        saved = {k: raw.dump(k) for k in raw.scan_iter(match=f"{keys.prefix}:{{auth}}:*")}
         server.kill()
         dash_duo.wait_for_text_to_equal("#conn", "● OFFLINE", timeout=8)
         assert "Showing the last picture" in dash_duo.find_element("#banner").text
         assert dash_duo.find_element(tti).text == shown  # the last picture stays
 
-        server.start()  # back, empty (no persistence): the page recovers without a reload
+        server.start()  # back, empty but for the sign-in keys: the page recovers without a reload
+        raw = redis.Redis.from_url(server.url)
+        for k, v in saved.items():
+            raw.restore(k, 0, v, replace=True)
         City(r, keys, sample_city).batch()
         dash_duo.wait_for_text_to_equal("#conn", "● LIVE", timeout=8)
         assert "hidden" in dash_duo.find_element("#banner").get_attribute("class")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -129,6 +130,7 @@ def test_app_bad_flag_or_config_exits_2_with_one_line(args, env, message):
 def test_python_app_py_runs_embedded_redis_and_the_simulation_and_stops_them(tmp_path):
     import signal
     import time
+    import urllib.error
     import urllib.request
 
     from tests.test_browser import free_port
@@ -136,19 +138,35 @@ def test_python_app_py_runs_embedded_redis_and_the_simulation_and_stops_them(tmp
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "KEY_PREFIX", "CITY_CONFIG")}
     env.update(PORT=str(port), TMPDIR=str(tmp_path))
+    log = tmp_path / "app.log"
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=log.open("wb"))
     try:
         deadline = time.monotonic() + 30
-        feeds = []
+        feeds, token = [], None
         while time.monotonic() < deadline and not feeds:
             time.sleep(0.3)
+            assert proc.poll() is None, log.read_text()[-2000:]
+            # The demo's accounts and wall link are printed once; the wall's kiosk token reads the API.
+            found = re.search(rf"http://127\.0\.0\.1:{port}/wall\?kiosk=(\S+)", log.read_text())
+            if not found:
+                continue
+            token = found.group(1)
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/feeds",
+                                             headers={"Authorization": f"Bearer {token}"})
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/feeds", timeout=2) as res:
+                with urllib.request.urlopen(request, timeout=2) as res:
                     feeds = [f for f in orjson.loads(res.read())["feeds"] if f["name"] == "traffic" and f["records"]]
             except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+                pass
         assert feeds, "the simulated city did not reach the API in 30 s"
+        text = log.read_text()
+        assert all(re.search(rf"  {role} +password \S{{10,}}", text) for role in ("admin", "coordinator", "viewer"))
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/feeds", timeout=2)
+            raise AssertionError("the API answered without a token")
+        except urllib.error.HTTPError as e:
+            assert e.code == 401
         servers = list(tmp_path.glob("citybrain-redis-*/redis.sock"))
         assert len(servers) == 1  # the embedded Redis, on its private socket
     finally:

@@ -9,6 +9,7 @@ from feeds.adapters.emergency import EmergencyAdapter
 from feeds.config import Settings
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
+from tests.auth_helpers import signed_in
 from tests.emergency_helpers import SF_FILE, pdt, source, west_coast_city
 
 T0 = pdt(2026, 11, 20, 10, 0)
@@ -33,7 +34,7 @@ def client(r, keys, redis_url, city):
         {"unit": "E2", "status": "out_of_service", "time": T0 + 10},
     ]
     runner.run_once(EmergencyAdapter(city, source("unit-events")), orjson.dumps(events), now=T0 + 100)
-    return create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), city).server.test_client()
+    return signed_in(create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), city), r, keys, "viewer")
 
 
 def schema(client, name):
@@ -93,7 +94,8 @@ def test_units_board_with_time_in_status_and_filters(client):
     assert set(schema(client, "Unit")["required"]) <= set(units["M1"])
 
 
-def test_unreachable_redis_is_503(redis_url, keys, city):
-    down = create_app(Settings("redis://127.0.0.1:1/0", 8050, None, keys.prefix, 5, None), city).server.test_client()
+def test_unreachable_redis_is_503(r, keys, city):
+    down = signed_in(create_app(Settings("redis://127.0.0.1:1/0", 8050, None, keys.prefix, 5, None), city), r, keys,
+                     "viewer")
     assert down.get("/api/v1/incidents").status_code == 503
     assert down.get("/api/v1/units").status_code == 503

@@ -9,6 +9,7 @@ from app import create_app
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
 from feeds.simulate.environment import simulators
+from tests.auth_helpers import signed_in
 from tests.test_api import settings_for
 
 
@@ -18,7 +19,7 @@ def client(r, keys, redis_url, sample_city):
     now = time.time()
     for adapter, gen, _ in simulators(sample_city):
         runner.run_once(adapter, gen.payload(now), now=now)
-    return create_app(settings_for(redis_url, keys), sample_city).server.test_client()
+    return signed_in(create_app(settings_for(redis_url, keys), sample_city), r, keys, "viewer")
 
 
 def test_stations_lists_every_station_with_its_state(client, sample_city):
@@ -117,7 +118,7 @@ def test_station_history_of_the_real_openaq_measurements(r, keys, redis_url, sam
     payload = orjson.dumps([recording("openaq_v3_locations.json"), recording("openaq_v3_sensors_3_measurements.json")])
     res = runner.run_once(EnvironmentAdapter(sample_city, FeedSource(options={"format": "openaq"})), payload)
     assert res.stored == 54
-    client = create_app(settings_for(redis_url, keys), sample_city).server.test_client()
+    client = signed_in(create_app(settings_for(redis_url, keys), sample_city), r, keys, "viewer")
     s = client.get("/api/v1/stations/openaq-3").json
     assert (s["aqi"], s["category"], s["pollutant"], s["hour"]) == (39, "Good", "pm25", "2023-03-08T04:00:00Z")
     hist = s["history"]

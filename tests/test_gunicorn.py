@@ -13,13 +13,15 @@ from pathlib import Path
 
 import orjson
 
+from tests.auth_helpers import bearer, make_kiosk
 from tests.test_browser import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def get(url: str, body: bytes | None = None):
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"} if body else {})
+def get(url: str, body: bytes | None = None, headers: dict | None = None):
+    headers = {**({"Content-Type": "application/json"} if body else {}), **(headers or {})}
+    req = urllib.request.Request(url, data=body, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=5) as res:
             return res.status, res.read()
@@ -27,13 +29,14 @@ def get(url: str, body: bytes | None = None):
         return e.code, e.read()
 
 
-def test_gunicorn_serves_the_app_and_answers_concurrent_callbacks(redis_url, keys):
+def test_gunicorn_serves_the_app_and_answers_concurrent_callbacks(r, redis_url, keys, tmp_path):
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "KEY_PREFIX": keys.prefix, "PORT": str(port), "HOST": "127.0.0.1",
            "WEB_CONCURRENCY": "2"}
     gunicorn = Path(sys.executable).parent / "gunicorn"
+    access_log = tmp_path / "access.log"
     proc = subprocess.Popen([str(gunicorn), "app:server", "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=access_log.open("wb"), stderr=subprocess.PIPE, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -50,10 +53,23 @@ def test_gunicorn_serves_the_app_and_answers_concurrent_callbacks(redis_url, key
         call = orjson.dumps({"output": "overview-body.children", "outputs": {"id": "overview-body", "property": "children"},
                              "inputs": [{"id": "tick", "property": "n_intervals", "value": 0}],
                              "changedPropIds": ["tick.n_intervals"], "state": []})
+        token = bearer(r, keys, "viewer")  # every worker shares the accounts (and the secret key) in Redis
         with ThreadPoolExecutor(16) as pool:
-            results = list(pool.map(lambda _: get(base + "/_dash-update-component", call), range(32)))
+            results = list(pool.map(lambda _: get(base + "/_dash-update-component", call, token), range(32)))
         assert {status for status, _ in results} == {200}, results[:2]
-        assert get(base + "/api/v1/kpis")[0] == 200
+        assert get(base + "/api/v1/kpis", headers=token)[0] == 200
+        assert get(base + "/api/v1/kpis")[0] == 401
+        kiosk = make_kiosk(r, keys)
+        opener = urllib.request.build_opener(NoRedirect)
+        with opener.open(f"{base}/wall?views=overview&kiosk={kiosk}", timeout=5) as res:
+            assert res.status == 303 and res.headers["Location"] == "/wall?views=overview"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+    log = access_log.read_text()
+    assert "GET /wall?views=overview&kiosk=[redacted]" in log and kiosk not in log  # no token in the access log
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def http_error_303(self, req, fp, code, msg, headers):
+        return fp

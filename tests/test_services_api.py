@@ -9,6 +9,7 @@ from feeds.adapters.service_queues import ServiceQueuesAdapter
 from feeds.config import FeedSource, Settings
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
+from tests.auth_helpers import signed_in
 from tests.test_services_adapters import SF_XML, WARSAW, warsaw_epoch
 
 
@@ -19,7 +20,7 @@ def client(r, keys, redis_url, sample_city):
                     now=warsaw_epoch("11:00"))
     runner.run_once(Open311Adapter(sample_city, FeedSource(timezone="America/Los_Angeles")), SF_XML.read_bytes(),
                     now=1337760000.0)
-    return create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), sample_city).server.test_client()
+    return signed_in(create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), sample_city), r, keys, "viewer")
 
 
 def test_centres_lists_configured_and_learnt_centres_with_live_figures(client):
@@ -77,19 +78,19 @@ def test_openapi_documents_the_services_routes_and_shapes_match(client):
     assert set(schemas["ServiceRequest"]["required"]) <= set(req)
 
 
-def test_redis_down_is_503_not_a_crash(keys, sample_city):
+def test_redis_down_is_503_not_a_crash(r, keys, sample_city):
     down = create_app(Settings("redis://127.0.0.1:1/0", 8050, None, keys.prefix, 5, None), sample_city)
-    res = down.server.test_client().get("/api/v1/centres")
+    res = signed_in(down, r, keys, "viewer").get("/api/v1/centres")
     assert res.status_code == 503
 
 
-def test_page_refresh_with_redis_down_keeps_the_last_picture(keys, sample_city):
+def test_page_refresh_with_redis_down_keeps_the_last_picture(r, keys, sample_city):
     """The refresh callback answers 204 (no update) when Redis is unreachable: the page keeps what it
     shows and the shell's banner says why; nothing crashes."""
     import orjson
 
     app = create_app(Settings("redis://127.0.0.1:1/0", 8050, None, keys.prefix, 5, None), sample_city)
-    client = app.server.test_client()
+    client = signed_in(app, r, keys, "viewer")  # a session signed before the outage stands during it
     outputs = ["services-cards.children", "services-map.figure", "services-side.children", "services-heat.figure",
                "services-backlog.figure", "services-version.data", "services-map-head.children",
                "services-heat-head.children", "services-backlog-head.children"]

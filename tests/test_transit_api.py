@@ -13,13 +13,16 @@ from feeds.adapters.transit import TransitAdapter
 from feeds.config import FeedSource, Settings
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
+from feeds.redis_conn import connect
 from feeds.simulate.transit import simulators
+from tests.auth_helpers import signed_in
 
 FIX = Path(__file__).parent / "fixtures" / "transit"
 
 
 def client_for(redis_url, keys, city):
-    return create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), city).server.test_client()
+    return signed_in(create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), city), connect(redis_url), keys,
+                     "viewer")
 
 
 def test_vehicles_of_the_bull_runner_fixture(r, keys, redis_url, sample_city):

@@ -1,7 +1,6 @@
 """/transit in headless Chromium: the page with simulated buses, sorting, route and bus drill-downs, no console errors."""
 from __future__ import annotations
 
-import socket
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,20 +8,13 @@ import orjson
 import pytest
 from google.transit import gtfs_realtime_pb2 as rt
 
-from app import create_app
 from dashboard.pages.transit import FIRST_BAND
-from feeds.config import Settings
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
 from feeds.simulate.transit import simulators
+from tests.test_browser import start
 
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def simulate_morning(r, keys, city) -> dict:
@@ -49,9 +41,7 @@ def no_console_errors(dash_duo):
 
 def test_transit_page_sorts_routes_and_drills_down_to_a_route_and_a_bus(dash_duo, r, keys, redis_url, sample_city):
     values = simulate_morning(r, keys, sample_city)
-    app = create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), sample_city)
-    dash_duo.start_server(app, port=free_port())
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/transit")
+    start(dash_duo, redis_url, keys, sample_city, refresh_s=1.0, path="/transit")
     otp = values["transit.on_time_pct"]["value"]
     dash_duo.wait_for_text_to_equal("#kpi-transit-on-time-pct .kpi-value", f"{otp:,.1f}", timeout=15)
     dash_duo.wait_for_element("#transit-map .maplibregl-canvas", timeout=15)
@@ -125,8 +115,6 @@ def test_transit_page_sorts_routes_and_drills_down_to_a_route_and_a_bus(dash_duo
 
 
 def test_transit_page_without_a_feed_says_so(dash_duo, keys, redis_url, sample_city):
-    app = create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), sample_city)
-    dash_duo.start_server(app, port=free_port())
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/transit?route=R1")
+    start(dash_duo, redis_url, keys, sample_city, refresh_s=1.0, path="/transit?route=R1")
     dash_duo.wait_for_contains_text(".domain-page", "No feed configured yet", timeout=10)
     no_console_errors(dash_duo)

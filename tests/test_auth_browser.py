@@ -1,0 +1,67 @@
+"""Sign-in in headless Chromium: the form, a kiosk link, a revoked screen, an ended session, and pages
+(maps included) that run under the Content-Security-Policy with no console errors."""
+from __future__ import annotations
+
+import pytest
+
+from feeds.accounts import Accounts
+from tests.auth_helpers import make_kiosk, sign_in
+from tests.test_browser import City, free_port, no_console_errors, start
+
+pytestmark = pytest.mark.browser
+
+
+def test_signing_in_through_the_form_opens_the_page_asked_for_under_the_csp(dash_duo, r, keys, redis_url,
+                                                                             sample_city):
+    from app import create_app
+    from feeds.config import Settings
+
+    values = City(r, keys, sample_city).batch()
+    app = create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), sample_city)
+    dash_duo.start_server(app, navigate=False, port=free_port())
+    dash_duo.driver.get(dash_duo.server.url + "/traffic")
+    dash_duo.wait_for_element("#login-name", timeout=10)  # not signed in: the sign-in page
+    assert dash_duo.driver.current_url.endswith("/login?next=%2Ftraffic")
+    sign_in(dash_duo, r, keys, "viewer", path="/traffic")
+    assert dash_duo.driver.current_url.endswith("/traffic")
+    # The page's callbacks are POSTs with the session cookie: they only work because Dash's renderer sends
+    # the _csrf_token cookie back as X-CSRFToken.
+    tti = f"{values['traffic.travel_time_index']['value']:,.2f}"
+    dash_duo.wait_for_text_to_equal("#kpi-traffic-travel-time-index .kpi-value", tti, timeout=15)
+    dash_duo.wait_for_element("#traffic-map .maplibregl-canvas", timeout=15)  # MapLibre under the CSP
+    csp = dash_duo.driver.execute_script(
+        "return fetch('/traffic').then(function (r) { return r.headers.get('content-security-policy'); });")
+    assert "script-src 'self' 'sha256-" in csp and "worker-src blob:" in csp
+    dash_duo.wait_for_page(dash_duo.server_url + "/")
+    dash_duo.wait_for_element("#kpi-city-score .kpi-value", timeout=15)
+    no_console_errors(dash_duo)  # no CSP violation, no failed request
+
+
+def test_a_kiosk_link_signs_the_wall_in_keeps_no_token_and_a_revoked_screen_says_so(dash_duo, r, keys, redis_url,
+                                                                                     sample_city):
+    from app import create_app
+    from feeds.config import Settings
+
+    City(r, keys, sample_city).batch()
+    app = create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), sample_city)
+    dash_duo.start_server(app, navigate=False, port=free_port())
+    token = make_kiosk(r, keys, "lobby")
+    dash_duo.wait_for_page(f"{dash_duo.server.url}/traffic?kiosk={token}&theme=dark", timeout=15)
+    assert dash_duo.driver.current_url.endswith("/traffic?theme=dark")  # the token left the address bar
+    dash_duo.wait_for_element("#kpi-traffic-travel-time-index .kpi-value", timeout=15)
+    no_console_errors(dash_duo)
+
+    Accounts(r, keys).revoke_kiosk("lobby", by="test-admin")
+    # The next refresh is refused (401); the page reloads and the server says why.
+    dash_duo.wait_for_contains_text("body", "kiosk token was revoked", timeout=20)
+    assert "This screen is signed out" in dash_duo.find_element("h1").text
+
+
+def test_an_ended_session_goes_back_to_the_sign_in_page(dash_duo, r, keys, redis_url, sample_city):
+    City(r, keys, sample_city).batch()
+    start(dash_duo, redis_url, keys, sample_city, role="coordinator", path="/traffic")
+    dash_duo.wait_for_element("#kpi-traffic-travel-time-index .kpi-value", timeout=15)
+    name = next(u["name"] for u in Accounts(r, keys).users() if u["role"] == "coordinator")
+    Accounts(r, keys).disable(name, by="test-admin")
+    dash_duo.wait_for_element("#login-name", timeout=20)
+    assert "/login?next=%2Ftraffic" in dash_duo.driver.current_url

@@ -9,6 +9,7 @@ import time
 
 import orjson
 import pytest
+import redis
 from flask import Response, request
 
 from app import create_app
@@ -17,14 +18,25 @@ from feeds.alerts import AlertBook
 from feeds.config import Settings
 from feeds.redis_conn import EmbeddedRedis, connect
 from feeds.schema import Keys
-from tests.test_browser import City, free_port, no_console_errors, start
+from feeds.accounts import Accounts
+from tests.auth_helpers import make_kiosk, sign_in
+from tests.test_browser import City, free_port, no_console_errors
 
 pytestmark = pytest.mark.browser
 
 
-def open_wall(dash_duo, query: str) -> None:
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/wall?{query}")
+def start_wall(dash_duo, redis_url, keys, city, query: str, before_request=None, refresh_s: float = 1.0) -> str:
+    """Serve the app and open ``/wall?<query>`` the way a wall screen does: through its kiosk link
+    (tests.auth_helpers). ``before_request``: a Flask hook installed before the first request.
+    Returns the screen's name."""
+    app = create_app(Settings(redis_url, 8050, None, keys.prefix, refresh_s, None), city)
+    if before_request is not None:
+        app.server.before_request(before_request)
+    dash_duo.start_server(app, navigate=False, port=free_port())
+    name = sign_in(dash_duo, connect(redis_url), keys, "kiosk", path=f"/wall?{query}")
     dash_duo.wait_for_element("#wall-title", timeout=10)
+    assert "kiosk=" not in dash_duo.driver.current_url  # the token is not left in the address bar
+    return name
 
 
 def title(dash_duo) -> str:
@@ -47,14 +59,6 @@ def overlay(dash_duo) -> tuple[bool, str, str]:
     return shown, dash_duo.find_element("#wall-overlay-title").text, dash_duo.find_element("#wall-overlay-detail").text
 
 
-def start_with(dash_duo, redis_url, keys, city, before_request, refresh_s=1.0):
-    """``start``, with a Flask before_request hook installed before the server takes its first request."""
-    app = create_app(Settings(redis_url, 8050, None, keys.prefix, refresh_s, None), city)
-    app.server.before_request(before_request)
-    dash_duo.start_server(app, port=free_port())
-    return app
-
-
 def hanging_while(hold: threading.Event):
     """A hook that makes callback requests hang while ``hold`` is set: a server that stopped answering."""
     def hang():
@@ -66,8 +70,7 @@ def hanging_while(hold: threading.Event):
 
 def test_the_wall_rotates_through_its_views_on_schedule_with_a_ticking_clock(dash_duo, r, keys, redis_url, sample_city):
     City(r, keys, sample_city).batch()
-    start(dash_duo, redis_url, keys, sample_city)
-    open_wall(dash_duo, "views=traffic:3,environment:3,overview:3")
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=traffic:3,environment:3,overview:3")
     # No chrome: the desk's top bar and navigation are not shown.
     assert not dash_duo.find_element(".topbar").is_displayed()
     assert dash_duo.find_element(".wall-city").text == sample_city.name
@@ -98,8 +101,7 @@ def test_the_wall_rotates_through_its_views_on_schedule_with_a_ticking_clock(das
 
 def test_a_critical_alert_pins_its_view_until_acknowledged(dash_duo, r, keys, redis_url, sample_city):
     City(r, keys, sample_city).batch()
-    start(dash_duo, redis_url, keys, sample_city)
-    open_wall(dash_duo, "views=traffic:3,environment:3")
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=traffic:3,environment:3")
     dash_duo.wait_for_text_to_equal("#wall-title", "Traffic", timeout=10)
     district = sample_city.districts[1]
 
@@ -131,13 +133,16 @@ def test_the_stale_banner_covers_the_wall_while_redis_is_down_and_goes_when_it_r
     try:
         r, keys = connect(server.url), Keys("cbtest-wall-outage")
         values = City(r, keys, sample_city).batch()
-        start(dash_duo, server.url, keys, sample_city)
-        open_wall(dash_duo, "views=traffic")
+        start_wall(dash_duo, server.url, keys, sample_city, "views=traffic")
         tti = "#kpi-traffic-travel-time-index .kpi-value"
         shown = f"{values['traffic.travel_time_index']['value']:,.2f}"
         dash_duo.wait_for_text_to_equal(tti, shown, timeout=10)
         assert overlay(dash_duo)[0] is False
 
+        # The embedded Redis keeps nothing on disk: keep the sign-in keys to give back, as a real Redis
+        # with persistence would (the screen's kiosk session lives there).
+        raw = redis.Redis.from_url(server.url)
+        saved = {k: raw.dump(k) for k in raw.scan_iter(match=f"{keys.prefix}:{{auth}}:*")}
         server.kill()
         wait_until(lambda: overlay(dash_duo)[0], 8, "the banner")
         _, head, detail = overlay(dash_duo)
@@ -146,7 +151,10 @@ def test_the_stale_banner_covers_the_wall_while_redis_is_down_and_goes_when_it_r
         assert dash_duo.find_element(tti).text == shown  # the last picture stays, dimmed underneath
         assert not dash_duo.find_element("#banner").is_displayed()  # the desk's thin banner is not on the wall
 
-        server.start()  # back, empty: the wall recovers without a reload
+        server.start()  # back, empty but for the sign-in keys: the wall recovers without a reload
+        raw = redis.Redis.from_url(server.url)
+        for k, v in saved.items():
+            raw.restore(k, 0, v, replace=True)
         City(r, keys, sample_city).batch()
         wait_until(lambda: not overlay(dash_duo)[0], 8, "the banner to go")
         assert title(dash_duo) == "Traffic"
@@ -158,8 +166,7 @@ def test_a_wall_says_when_its_data_goes_stale(dash_duo, r, keys, redis_url, samp
     city = City(r, keys, sample_city)
     old = time.time() - 900  # a feed that stopped 15 min ago: its last readings are that old
     city.runner.run_once(city.speeds, city.sim.payload(old), now=old)
-    start(dash_duo, redis_url, keys, sample_city)
-    open_wall(dash_duo, "views=traffic")
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=traffic")
     wait_until(lambda: overlay(dash_duo)[0], 10, "the stale banner")
     _, head, detail = overlay(dash_duo)
     assert head == "DATA STALE"
@@ -174,9 +181,8 @@ def test_a_server_that_stops_answering_is_never_a_frozen_screen_that_looks_live(
                                                                                  sample_city):
     City(r, keys, sample_city).batch()
     hold = threading.Event()
-    start_with(dash_duo, redis_url, keys, sample_city, hanging_while(hold))
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=traffic", before_request=hanging_while(hold))
     try:
-        open_wall(dash_duo, "views=traffic")
         dash_duo.wait_for_text_to_equal("#wall-title", "Traffic", timeout=10)
         dash_duo.wait_for_contains_text("#traffic-cards", "as of", timeout=10)
         hold.set()
@@ -205,29 +211,41 @@ def test_a_server_that_stops_answering_is_never_a_frozen_screen_that_looks_live(
     no_console_errors(dash_duo)
 
 
-def test_a_wall_refused_by_the_server_says_its_access_was_revoked(dash_duo, r, keys, redis_url, sample_city):
+def test_a_revoked_kiosk_says_its_access_was_revoked_and_never_shows_a_sign_in_form(dash_duo, r, keys, redis_url,
+                                                                                     sample_city):
     City(r, keys, sample_city).batch()
-    revoked = threading.Event()
-
-    def refuse():  # what the sign-in check answers a revoked kiosk token
-        if revoked.is_set() and request.path.endswith("_dash-update-component"):
-            return Response(orjson.dumps({"error": "signed out"}), status=401, mimetype="application/json")
-
-    start_with(dash_duo, redis_url, keys, sample_city, refuse)
-
-    open_wall(dash_duo, "views=traffic")
+    screen = start_wall(dash_duo, redis_url, keys, sample_city, "views=traffic")
     dash_duo.wait_for_text_to_equal("#wall-title", "Traffic", timeout=10)
-    revoked.set()
-    wait_until(lambda: overlay(dash_duo)[0], 8, "the revoked message")
+    dash_duo.wait_for_contains_text("#traffic-cards", "as of", timeout=10)
+    Accounts(r, keys).revoke_kiosk(screen, by="admin-1")
+    wait_until(lambda: overlay(dash_duo)[0], 15, "the revoked message")  # workers re-check kiosks every 3 s
     _, head, detail = overlay(dash_duo)
     assert head == "This screen's access was revoked"
     assert detail == "Ask an administrator for a new wall link."
-    assert "login" not in dash_duo.driver.current_url  # never a sign-in form on a wall
+    time.sleep(2)
+    assert "/wall" in dash_duo.driver.current_url and "login" not in dash_duo.driver.current_url  # no reload
+    assert dash_duo.find_elements("#login-name") == []
+    assert "Traffic" in dash_duo.find_element("#wall-view").text  # the last picture, under the message
+
+
+def test_a_wall_refused_with_401_for_any_reason_says_so(dash_duo, r, keys, redis_url, sample_city):
+    City(r, keys, sample_city).batch()
+    refused = threading.Event()
+
+    def refuse():  # whatever the reason the server no longer accepts this screen
+        if refused.is_set() and request.path.endswith("_dash-update-component"):
+            return Response(orjson.dumps({"error": "signed out"}), status=401, mimetype="application/json")
+
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=traffic", before_request=refuse)
+    dash_duo.wait_for_text_to_equal("#wall-title", "Traffic", timeout=10)
+    refused.set()
+    wait_until(lambda: overlay(dash_duo)[0], 8, "the revoked message")
+    assert overlay(dash_duo)[1] == "This screen's access was revoked"
+    assert "login" not in dash_duo.driver.current_url
 
 
 def test_a_bad_wall_link_shows_what_is_wrong(dash_duo, r, keys, redis_url, sample_city):
-    start(dash_duo, redis_url, keys, sample_city)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/wall?views=overview,trafic&interval=20")
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=overview,trafic&interval=20")
     dash_duo.wait_for_contains_text("#wall-error", "This wall link has a problem", timeout=10)
     assert "views: unknown view 'trafic'" in dash_duo.find_element("#wall-error").text
     assert title(dash_duo) == "Wall link error"
@@ -256,7 +274,8 @@ def test_a_wall_rides_out_a_web_server_restart_without_a_reload(dash_duo, r, key
 
     proc = run_app()
     try:
-        dash_duo.driver.get(f"http://127.0.0.1:{port}/wall?views=traffic")
+        token = make_kiosk(r, keys)
+        dash_duo.driver.get(f"http://127.0.0.1:{port}/wall?views=traffic&kiosk={token}")
         dash_duo.wait_for_text_to_equal("#wall-title", "Traffic", timeout=15)
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)

@@ -81,14 +81,18 @@
       if (typeof original !== 'function') { return; }
       P[name] = function (gd, data, layout, config) {
         var el = typeof gd === 'string' ? document.getElementById(gd) : gd;
-        if (el && el.closest && el.closest('.wall-view')) {
-          if (data && !Array.isArray(data) && typeof data === 'object') {  // (gd, {data, layout, config, frames})
-            arguments[1] = Object.assign({}, data, {layout: wallLayout(data.layout)});
-          } else {
-            arguments[2] = wallLayout(layout);
-          }
+        if (!(el && el.closest && el.closest('.wall-view'))) { return original.apply(this, arguments); }
+        if (data && !Array.isArray(data) && typeof data === 'object') {  // (gd, {data, layout, config, frames})
+          arguments[1] = Object.assign({}, data, {layout: wallLayout(data.layout)});
+        } else {
+          arguments[2] = wallLayout(layout);
         }
-        return original.apply(this, arguments);
+        var drawing = original.apply(this, arguments);
+        // The wall replaces its view while a figure may still be drawing (plotly finishes a map
+        // asynchronously); a figure whose view has gone has nothing left to draw on.
+        return drawing && drawing.catch ? drawing.catch(function (err) {
+          if (el.isConnected && el._fullLayout) { throw err; }
+        }) : drawing;
       };
     });
     P.cityBrainWall = true;

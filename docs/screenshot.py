@@ -3,6 +3,8 @@
     python docs/screenshot.py http://127.0.0.1:8050/traffic docs/traffic.png [--size 1920x1080] [--wait 6]
     python docs/screenshot.py "http://127.0.0.1:8050/wall?views=emergency&interval=600" docs/wall-4k.png --size 3840x2160
 
+Every page needs a signed-in screen: give a kiosk link (``...?kiosk=TOKEN``, from
+``python -m feeds kiosk add NAME``); the screen signs in and is sent on to the page.
 ``--size`` is the page's viewport (the screen a wall shows it on), exactly: 3840x2160 is a 4K screen at
 100 % scaling. Console errors of the page are printed, so a shot also checks the page is clean.
 """

@@ -38,5 +38,8 @@ def shell(city_name: str, timezone: str, refresh_ms: int) -> html.Div:
             ]),
         ]),
         html.Div(id="banner", className="banner hidden"),
+        # The web server itself not answering: decided in the browser (assets/wall.js), since a dead
+        # server cannot say so.
+        html.Div(id="server-banner", className="banner hidden"),
         html.Main(id="page", className="page"),
     ])

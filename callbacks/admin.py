@@ -1,7 +1,7 @@
 """The admin page's actions. Each one checks the admin role on the server first (require_role)."""
 from __future__ import annotations
 
-from dash import Input, Output, State, ctx, html, no_update
+from dash import Input, Output, State, ctx, html
 from flask import request
 
 from dashboard.auth import require_role
@@ -56,6 +56,8 @@ def perform(accounts: Accounts, button, by, new_name, new_role, new_password, pi
         if not pick or not action:
             raise AccountError("pick a user and a change")
         if action.startswith("role:"):
+            if pick == by and action != "role:admin":
+                raise AccountError("you cannot take the admin role from yourself (another admin can)")
             accounts.set_role(pick, action[5:], by=by)
             return f"{pick} is now {action[5:]}."
         if action == "disable":

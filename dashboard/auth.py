@@ -345,6 +345,12 @@ class _Gate:
             self._csp = (len(self.app._inline_scripts), policy)
         return self._csp[1]
 
+    def forbidden(self, e: Forbidden):
+        """require_role's 403: JSON for callbacks and the API, a page for a page."""
+        if self.is_page(request.path) and request.method == "GET":
+            return self.page(403, "Not allowed", e.description or "Not allowed.")
+        return self.json(403, e.description or "forbidden")
+
     # --- small responses ---------------------------------------------------------------
     @staticmethod
     def json(status: int, message: str) -> Response:
@@ -447,6 +453,7 @@ def install(app, store, settings) -> None:
                          SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.session_cookie_secure,
                          SESSION_REFRESH_EACH_REQUEST=False,
                          PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_COOKIE_DAYS))
+    server.register_error_handler(Forbidden, gate.forbidden)
     server.before_request(gate.before)
     server.after_request(gate.after)
     server.add_url_rule("/login", "login", gate.login, methods=["GET", "POST"])

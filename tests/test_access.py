@@ -122,6 +122,22 @@ def clients(app, r, keys):
     return out
 
 
+def test_a_refused_callback_says_which_role_it_needs(clients):
+    res = clients["coordinator"].post("/_dash-update-component", json=admin_action("admin-add-kiosk", kiosk_name="x"))
+    assert res.status_code == 403 and res.json == {"error": "needs the admin role"}
+
+
+def test_an_admin_cannot_lock_themselves_out(clients):
+    admin = clients["admin"]
+    res = admin.post("/_dash-update-component", json=admin_action(
+        "admin-apply-user", user_pick=admin.user_name, user_action="role:viewer"))
+    assert "cannot take the admin role from yourself" in res.get_data(as_text=True)
+    res = admin.post("/_dash-update-component", json=admin_action(
+        "admin-apply-user", user_pick=admin.user_name, user_action="disable"))
+    assert "cannot disable yourself" in res.get_data(as_text=True)
+    assert admin.get("/admin").status_code == 200
+
+
 def check(who: str, least: str, status: int, what: str, page: bool = False) -> None:
     want = expected(least, who)
     if want == "signin":

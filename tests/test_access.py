@@ -81,6 +81,31 @@ def admin_action(button: str, **values) -> dict:
                          state, [f"{button}.n_clicks"])
 
 
+def alert_action(kind: str, alert_id: str = "A1", typed: str = "") -> dict:
+    """An alert action on /alerts (callbacks/alerts.py): kind "ack", "assign" or "comment"."""
+    ident = {"id": alert_id, "type": f"alert-{kind}"}
+    inputs = [[{"id": ident, "property": "n_clicks", "value": 1}] if k == kind else [] for k in ("ack", "assign", "comment")]
+    state = [[{"id": {"id": alert_id, "type": f"alert-{k}"}, "property": "value", "value": typed}] if k == kind_state
+             else [] for k, kind_state in (("assign-name", f"{kind}-name"), ("comment-text", f"{kind}-text"))]
+    return {"output": "..alerts-action-msg.children...alerts-poke.data..",
+            "outputs": [{"id": "alerts-action-msg", "property": "children"}, {"id": "alerts-poke", "property": "data"}],
+            "inputs": inputs, "state": state,
+            "changedPropIds": [f'{{"id":"{alert_id}","type":"alert-{kind}"}}.n_clicks']}
+
+
+def rule_action(kind: str, rule_id: str = "ems-turnout", new_rule: str | None = None) -> dict:
+    """An alert-rule change in the admin-rules slot (callbacks/alerts.py): "toggle", "delete" or "add"."""
+    ident = {"id": rule_id, "type": f"rule-{kind}"}
+    inputs = [[{"id": ident, "property": "n_clicks", "value": 1}] if k == kind else [] for k in ("toggle", "delete")]
+    inputs.append({"id": "admin-rule-add", "property": "n_clicks", "value": 1 if kind == "add" else 0})
+    changed = "admin-rule-add.n_clicks" if kind == "add" else f'{{"id":"{rule_id}","type":"rule-{kind}"}}.n_clicks'
+    return {"output": "..admin-rules-msg.children...admin-rules-poke.data...admin-rule-new.value..",
+            "outputs": [{"id": "admin-rules-msg", "property": "children"}, {"id": "admin-rules-poke", "property": "data"},
+                        {"id": "admin-rule-new", "property": "value"}],
+            "inputs": inputs, "state": [{"id": "admin-rule-new", "property": "value", "value": new_rule}],
+            "changedPropIds": [changed]}
+
+
 def route_to(path: str) -> dict:
     return callback_body([("page", "children"), ("nav", "children")],
                          [("url", "pathname", path), ("url", "search", "")], changed=["url.pathname"])
@@ -98,10 +123,19 @@ CALLBACKS = [
     ("admin: revoke a kiosk", "admin", lambda n: admin_action("admin-revoke-kiosk", kiosk_pick="victim-screen")),
     ("admin: disable a user", "admin",
      lambda n: admin_action("admin-apply-user", user_pick="victim-user", user_action="disable")),
+    ("alerts: acknowledge", "coordinator", lambda n: alert_action("ack")),
+    ("alerts: assign", "coordinator", lambda n: alert_action("assign", typed="bo")),
+    ("alerts: comment", "coordinator", lambda n: alert_action("comment", typed="on it")),
+    ("alert rules: add a rule", "admin", lambda n: rule_action("add", new_rule=(
+        f'{{"id": "r-{n}", "kpi": "environment.aqi", "when": {{"op": ">", "value": 150}}, "severity": "major"}}'))),
+    ("alert rules: disable a rule", "admin", lambda n: rule_action("toggle")),
 ]
 
 API_ACTIONS: list[tuple[str, str, dict, str]] = [
     # (method, path, request kwargs, least role): state-changing API routes, e.g. alert acknowledgement.
+    ("POST", "/api/v1/alerts/{id}/ack", {}, "coordinator"),
+    ("POST", "/api/v1/alerts/{id}/assign", {"json": {"assignee": "bo"}}, "coordinator"),
+    ("POST", "/api/v1/alerts/{id}/comment", {"json": {"text": "on it"}}, "coordinator"),
 ]
 
 

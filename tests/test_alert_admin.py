@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from dash import dcc, html
 
 from app import create_app
 from feeds.alert_rules import RuleBook
@@ -114,12 +113,8 @@ def test_the_server_refuses_an_acknowledgement_from_anyone_but_a_coordinator(mak
 @pytest.mark.browser
 def test_the_admin_rules_table_disables_adds_and_deletes_rules(dash_duo, r, keys, redis_url):
     app = create_app(Settings(redis_url, 8050, None, keys.prefix, 1.0, None), CITY)
-    # The /admin page is the sign-in work's; its rules slot is all this needs.
-    app.layout = html.Div(className="shell theme-dark", children=[
-        dcc.Location(id="url"), dcc.Interval(id="tick", interval=1000), html.Span(id="alert-badge"),
-        html.Div(id="admin-rules")])
     dash_duo.start_server(app, navigate=False, port=free_port())
-    sign_in(dash_duo, r, keys, "admin", name="root")
+    sign_in(dash_duo, r, keys, "admin", name="root", path="/admin")  # its "admin-rules" slot
     dash_duo.wait_for_contains_text("#rule-row-ems-turnout", "CITY_CONFIG", timeout=10)
     assert "emergency.turnout_p90_s breach, city-wide; escalates every 600 s" in dash_duo.find_element(
         "#rule-row-ems-turnout").text

@@ -45,7 +45,8 @@ def expected(least: str, who: str) -> str:
 # ----------------------------------------------------------------------------- the table
 PAGES = [("/", "viewer"), ("/traffic", "viewer"), ("/traffic?district=D5", "viewer"), ("/transit", "viewer"),
          ("/emergency", "viewer"), ("/environment", "viewer"), ("/services", "viewer"), ("/alerts", "viewer"),
-         ("/admin", "admin")]
+         ("/admin", "admin"), ("/kpi/city.score", "viewer"), ("/kpi/traffic.travel_time_index?range=week", "viewer"),
+         ("/timeline", "viewer"), ("/emergency?incident=F-1", "viewer")]
 
 SAMPLE_PARAMS = {"id": "C1", "kpi_id": "city.score", "route_id": "R1"}  # any other parameter: "x"
 
@@ -86,6 +87,23 @@ def route_to(path: str) -> dict:
                          [("url", "pathname", path), ("url", "search", "")], changed=["url.pathname"])
 
 
+def add_note(prefix: str, n: int, *state) -> dict:
+    """A note box's "Add note" click (prefix: kpi, timeline, emergency)."""
+    return callback_body([(f"{prefix}-note-msg", "children"), (f"{prefix}-note-text", "value"),
+                          (f"{prefix}-note-saved", "data")], [(f"{prefix}-note-add", "n_clicks", 1)],
+                         [(f"{prefix}-note-text", "value", f"access check {n}"), (f"{prefix}-note-at", "value", None),
+                          *state], [f"{prefix}-note-add.n_clicks"])
+
+
+def delete_note(note_id: str) -> dict:
+    """A delete button on /timeline (a pattern-matching input: Dash posts a list of one)."""
+    return {"output": "..timeline-delete-msg.children...timeline-note-deleted.data..",
+            "outputs": [{"id": "timeline-delete-msg", "property": "children"},
+                        {"id": "timeline-note-deleted", "property": "data"}],
+            "inputs": [[{"id": {"type": "note-delete", "note": note_id}, "property": "n_clicks", "value": 1}]],
+            "state": [], "changedPropIds": [f'{{"note":"{note_id}","type":"note-delete"}}.n_clicks']}
+
+
 CALLBACKS = [
     ("overview refresh", "viewer",
      lambda n: callback_body([("overview-body", "children")], [("tick", "n_intervals", 1)], changed=["tick.n_intervals"])),
@@ -98,10 +116,17 @@ CALLBACKS = [
     ("admin: revoke a kiosk", "admin", lambda n: admin_action("admin-revoke-kiosk", kiosk_pick="victim-screen")),
     ("admin: disable a user", "admin",
      lambda n: admin_action("admin-apply-user", user_pick="victim-user", user_action="disable")),
+    ("note on the timeline from a trend page", "coordinator", lambda n: add_note("kpi", n)),
+    ("note on the timeline from /timeline", "coordinator", lambda n: add_note("timeline", n)),
+    ("note on an incident", "coordinator",
+     lambda n: add_note("emergency", n, ("emergency-focus", "data", {"incident": "F-1", "district": None}))),
+    ("delete a timeline note", "coordinator", lambda n: delete_note("N-none")),  # unknown: "Not deleted" once allowed
 ]
 
 API_ACTIONS: list[tuple[str, str, dict, str]] = [
     # (method, path, request kwargs, least role): state-changing API routes, e.g. alert acknowledgement.
+    ("POST", "/api/v1/annotations", {"json": {"target": "timeline", "text": "access check"}}, "coordinator"),
+    ("DELETE", "/api/v1/annotations/{id}", {}, "coordinator"),  # an unknown note: 404 once allowed
 ]
 
 

@@ -54,8 +54,9 @@ def save_note(store, target: str, text: str | None, at_text: str | None = None):
 def register(app, store, settings) -> None:
     @app.callback(Output("timeline-notes", "children"), Output("timeline-shown", "data"),
                   Input("tick", "n_intervals"), Input("timeline-note-saved", "data"),
+                  Input("timeline-note-deleted", "data"),
                   State("timeline-focus", "data"), State("timeline-shown", "data"))
-    def refresh(_, __, focus, shown):
+    def refresh(_, __, ___, focus, shown):
         since_h = (focus or {}).get("since_h") or timeline_page.DEFAULT_SINCE_H
         deletable = has_role(current_user(), "coordinator")
         view = [since_h, deletable]
@@ -80,8 +81,7 @@ def register(app, store, settings) -> None:
             raise PreventUpdate
         return save_note(store, "timeline", text, at_text)
 
-    @app.callback(Output("timeline-note-msg", "children", allow_duplicate=True),
-                  Output("timeline-note-saved", "data", allow_duplicate=True),
+    @app.callback(Output("timeline-delete-msg", "children"), Output("timeline-note-deleted", "data"),
                   Input({"type": "note-delete", "note": ALL}, "n_clicks"), prevent_initial_call=True)
     def delete(clicks):
         user = require_role("coordinator")

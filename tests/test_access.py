@@ -46,8 +46,9 @@ def expected(least: str, who: str) -> str:
 # ----------------------------------------------------------------------------- the table
 PAGES = [("/", "viewer"), ("/traffic", "viewer"), ("/traffic?district=D5", "viewer"), ("/transit", "viewer"),
          ("/emergency", "viewer"), ("/environment", "viewer"), ("/services", "viewer"), ("/alerts", "viewer"),
-         ("/district/D2", "viewer"), ("/kpi/city.score", "viewer"), ("/timeline", "viewer"),
-         ("/wall", "viewer"), ("/admin", "admin")]
+         ("/district/D2", "viewer"), ("/kpi/city.score", "viewer"),
+         ("/kpi/traffic.travel_time_index?range=week", "viewer"), ("/timeline", "viewer"),
+         ("/emergency?incident=F-1", "viewer"), ("/wall", "viewer"), ("/admin", "admin")]
 
 SAMPLE_PARAMS = {"id": "C1", "kpi_id": "city.score", "route_id": "R1"}  # any other parameter: "x"
 
@@ -124,6 +125,23 @@ def overview_refresh() -> dict:
                          [("overview-view", "data", {}), ("overview-version", "data", None)], ["tick.n_intervals"])
 
 
+def add_note(prefix: str, n: int, *state) -> dict:
+    """A note box's "Add note" click (prefix: kpi, timeline, emergency)."""
+    return callback_body([(f"{prefix}-note-msg", "children"), (f"{prefix}-note-text", "value"),
+                          (f"{prefix}-note-saved", "data")], [(f"{prefix}-note-add", "n_clicks", 1)],
+                         [(f"{prefix}-note-text", "value", f"access check {n}"), (f"{prefix}-note-at", "value", None),
+                          *state], [f"{prefix}-note-add.n_clicks"])
+
+
+def delete_note(note_id: str) -> dict:
+    """A delete button on /timeline (a pattern-matching input: Dash posts a list of one)."""
+    return {"output": "..timeline-delete-msg.children...timeline-note-deleted.data..",
+            "outputs": [{"id": "timeline-delete-msg", "property": "children"},
+                        {"id": "timeline-note-deleted", "property": "data"}],
+            "inputs": [[{"id": {"type": "note-delete", "note": note_id}, "property": "n_clicks", "value": 1}]],
+            "state": [], "changedPropIds": [f'{{"note":"{note_id}","type":"note-delete"}}.n_clicks']}
+
+
 CALLBACKS = [
     ("overview refresh", "viewer", lambda n: overview_refresh()),
     ("routing to a page", "viewer", lambda n: route_to("/traffic")),
@@ -141,6 +159,11 @@ CALLBACKS = [
     ("alert rules: add a rule", "admin", lambda n: rule_action("add", new_rule=(
         f'{{"id": "r-{n}", "kpi": "environment.aqi", "when": {{"op": ">", "value": 150}}, "severity": "major"}}'))),
     ("alert rules: disable a rule", "admin", lambda n: rule_action("toggle")),
+    ("note on the timeline from a trend page", "coordinator", lambda n: add_note("kpi", n)),
+    ("note on the timeline from /timeline", "coordinator", lambda n: add_note("timeline", n)),
+    ("note on an incident", "coordinator",
+     lambda n: add_note("emergency", n, ("emergency-focus", "data", {"incident": "F-1", "district": None}))),
+    ("delete a timeline note", "coordinator", lambda n: delete_note("N-none")),  # unknown: "Not deleted" once allowed
 ]
 
 API_ACTIONS: list[tuple[str, str, dict, str]] = [
@@ -148,6 +171,8 @@ API_ACTIONS: list[tuple[str, str, dict, str]] = [
     ("POST", "/api/v1/alerts/{id}/ack", {}, "coordinator"),
     ("POST", "/api/v1/alerts/{id}/assign", {"json": {"assignee": "bo"}}, "coordinator"),
     ("POST", "/api/v1/alerts/{id}/comment", {"json": {"text": "on it"}}, "coordinator"),
+    ("POST", "/api/v1/annotations", {"json": {"target": "timeline", "text": "access check"}}, "coordinator"),
+    ("DELETE", "/api/v1/annotations/{id}", {}, "coordinator"),  # an unknown note: 404 once allowed
 ]
 
 

@@ -127,6 +127,16 @@ def add_through(client, prefix, target_state, text):
     return post_callback(client, outs, [{"id": f"{prefix}-note-add", "property": "n_clicks", "value": 1}], state)
 
 
+def delete_body(note_id: str) -> dict:
+    """The delete button's click as Dash posts it (a pattern-matching input: a list of one)."""
+    button = {"type": "note-delete", "note": note_id}
+    return {"output": "..timeline-delete-msg.children...timeline-note-deleted.data..",
+            "outputs": [{"id": "timeline-delete-msg", "property": "children"},
+                        {"id": "timeline-note-deleted", "property": "data"}],
+            "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]], "state": [],
+            "changedPropIds": [f'{{"note":"{note_id}","type":"note-delete"}}.n_clicks']}
+
+
 INCIDENT = [{"id": "emergency-focus", "property": "data", "value": {"incident": "F-17", "district": None}}]
 
 
@@ -136,12 +146,7 @@ def test_the_page_callbacks_that_write_refuse_anyone_but_a_coordinator(roles, cl
     assert add_through(roles(who), "kpi", [], "x").status_code == status
     assert add_through(roles(who), "emergency", INCIDENT, "x").status_code == status
     note = client.post("/api/v1/annotations", json={"target": "timeline", "text": "kept"}).json
-    [output] = [d["output"] for d in client.get("/_dash-dependencies").json
-                if any("note-delete" in str(i["id"]) for i in d["inputs"])]
-    body = {"output": output, "outputs": [{"id": "timeline-note-msg", "property": "children"},
-                                          {"id": "timeline-note-saved", "property": "data"}],
-            "inputs": [[{"id": {"type": "note-delete", "note": note["id"]}, "property": "n_clicks", "value": 1}]],
-            "state": [], "changedPropIds": [f'{{"note":"{note["id"]}","type":"note-delete"}}.n_clicks']}
+    body = delete_body(note["id"])
     assert roles(who).post("/_dash-update-component", json=body).status_code == status
     assert [n["text"] for n in client.get("/api/v1/annotations").json["annotations"]] == ["kept"]
     # The same request from a coordinator deletes it: the refusals above were the role check.

@@ -57,7 +57,7 @@ def test_a_coordinator_deletes_a_timeline_note_and_the_audit_keeps_who_and_when(
     ana = start_as(dash_duo, r, redis_url, keys, sample_city, "coordinator", path="/timeline")
     dash_duo.wait_for_contains_text("#timeline-table", "Tunel reopend", timeout=20)
     dash_duo.wait_for_element(f"#note-{typo['id']} .note-delete", timeout=20).click()
-    dash_duo.wait_for_contains_text("#timeline-note-msg", "Deleted", timeout=20)
+    dash_duo.wait_for_contains_text("#timeline-delete-msg", "Deleted", timeout=20)
     assert wait_for(lambda: "Tunel reopend" not in dash_duo.find_element("#timeline-table").text)
     assert "Tunnel reopened" in dash_duo.find_element("#timeline-table").text
     assert [n["id"] for n in book.list("timeline")] == [keep["id"]]

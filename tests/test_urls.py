@@ -65,10 +65,20 @@ def text(tree) -> str:
     ("/services", "?centre=C1&type=Pothole", "services-focus", {"centre": "C1", "type": "Pothole"}),
     ("/kpi/transit.on_time_pct", "?range=week", "kpi-focus", {"id": "transit.on_time_pct", "range": "week"}),
     ("/timeline", "?since=24", "timeline-focus", {"since_h": 24}),
+    ("/", "?layers=traffic,incidents&focus=40.7,-74.0,13", "overview-view",
+     {"layers": ["traffic", "incidents"], "focus": {"lat": 40.7, "lon": -74.0, "zoom": 13.0}}),
+    ("/district/D2", "?layers=air", "district-view", {"layers": ["air"], "focus": None}),
+    ("/district/D2", "", "district-id", "D2"),
+    ("/alerts", "?alert=A12", "alerts-query", {"alert": "A12"}),
 ])
 def test_a_shared_link_opens_the_same_view(client, path, search, store, expected):
     page = open_url(client, path, search)
     assert find(page, store)["data"] == expected
+
+
+def test_a_wall_link_carries_its_playlist_and_intervals(client):
+    views = find(open_url(client, "/wall", "?views=overview,emergency:15&interval=20"), "wall-playlist")["data"]
+    assert [(v["view"], v["interval_s"]) for v in views] == [("overview", 20.0), ("emergency", 15.0)]
 
 
 def test_the_drill_down_headings_name_what_the_link_chose(client):

@@ -48,11 +48,13 @@ def layout(since_h: int, annotate: bool) -> html.Div:
         dcc.Store(id="timeline-focus", data={"since_h": since_h}),
         dcc.Store(id="timeline-shown"),
         dcc.Store(id="timeline-note-saved"),
+        dcc.Store(id="timeline-note-deleted"),
         html.Div([html.H1("City timeline"),
                   html.Span("Notes on what happened in the city; each shows on every KPI trend chart.",
                             className="muted")], className="page-head"),
         html.Div([html.Span("Show: ", className="muted"), *choices], className="range-links"),
         note_box("timeline", "Add a note to the timeline") if annotate else html.Div(),
+        html.Div(id="timeline-delete-msg", className="note-msg"),
         html.Div(id="timeline-notes", className="panel notes-panel"),
     ])
 

@@ -83,7 +83,10 @@ def register(app, store, settings) -> None:
                 body = html.Div(className="wall-missing", children=[
                     html.H1(current.get("title") or path), html.P("This view could not be drawn; see the server log.")])
         # Two fade-in animations with different names, alternating: a changed animation-name replays it.
-        return html.Div(body, className=f"wall-frame fade-{int(current.get('seq') or 0) % 2}")
+        # A pinned view is drawn a little smaller, to leave room for the alert strip (by its own class:
+        # resizing the view it replaces, just before that one goes, would make plotly redraw a removed map).
+        pinned = " pinned" if current.get("pinned") else ""
+        return html.Div(body, className=f"wall-frame fade-{int(current.get('seq') or 0) % 2}{pinned}")
 
     @app.callback(Output("wall-status", "data"), Input("tick", "n_intervals"), State("wall-status", "data"))
     def status(_, previous):

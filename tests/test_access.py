@@ -27,6 +27,7 @@ import pytest
 from app import create_app
 from feeds.accounts import Accounts
 from feeds.config import Settings
+from feeds.kpi.catalogue import DOMAIN_ORDER
 from tests.auth_helpers import bearer, make_kiosk, signed_in
 
 WHO = ("anonymous", "kiosk", "viewer", "coordinator", "admin")
@@ -45,7 +46,8 @@ def expected(least: str, who: str) -> str:
 # ----------------------------------------------------------------------------- the table
 PAGES = [("/", "viewer"), ("/traffic", "viewer"), ("/traffic?district=D5", "viewer"), ("/transit", "viewer"),
          ("/emergency", "viewer"), ("/environment", "viewer"), ("/services", "viewer"), ("/alerts", "viewer"),
-         ("/admin", "admin")]
+         ("/district/D2", "viewer"), ("/kpi/city.score", "viewer"), ("/timeline", "viewer"),
+         ("/wall", "viewer"), ("/admin", "admin")]
 
 SAMPLE_PARAMS = {"id": "C1", "kpi_id": "city.score", "route_id": "R1"}  # any other parameter: "x"
 
@@ -86,9 +88,19 @@ def route_to(path: str) -> dict:
                          [("url", "pathname", path), ("url", "search", "")], changed=["url.pathname"])
 
 
+OVERVIEW_OUTPUTS = ([("overview-score", "children"), ("overview-districts", "children"), ("overview-map", "figure"),
+                     ("overview-map-ages", "children")]
+                    + [(f"overview-domain-{d}", p) for d in DOMAIN_ORDER for p in ("children", "className")]
+                    + [("overview-feeds", "children"), ("overview-version", "data")])
+
+
+def overview_refresh() -> dict:
+    return callback_body(OVERVIEW_OUTPUTS, [("tick", "n_intervals", 1), ("theme", "data", "dark")],
+                         [("overview-view", "data", {}), ("overview-version", "data", None)], ["tick.n_intervals"])
+
+
 CALLBACKS = [
-    ("overview refresh", "viewer",
-     lambda n: callback_body([("overview-body", "children")], [("tick", "n_intervals", 1)], changed=["tick.n_intervals"])),
+    ("overview refresh", "viewer", lambda n: overview_refresh()),
     ("routing to a page", "viewer", lambda n: route_to("/traffic")),
     ("admin: add a user", "admin",
      lambda n: admin_action("admin-add-user", new_name=f"new-{n}", new_role="viewer", new_password="long enough pw")),

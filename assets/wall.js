@@ -219,7 +219,8 @@
       if (key !== state.key) {
         state.key = key;
         state.seq = (state.seq || 0) + 1;
-        current = {key: key, seq: state.seq, path: target.path, query: target.query || {}, title: target.title};
+        current = {key: key, seq: state.seq, path: target.path, query: target.query || {}, title: target.title,
+                   pinned: !!(alert && alert.pin)};
       }
       return [state, current, target.title, position, strip, stripClass];
     },

@@ -5,7 +5,8 @@ import time
 from datetime import datetime
 from urllib.parse import parse_qs
 
-from dash import ClientsideFunction, Input, Output, State, html
+from dash import ClientsideFunction, Input, Output, State, ctx, html
+from dash.exceptions import PreventUpdate
 
 from dashboard.pages import domain as domain_page
 from dashboard.shell import nav_links
@@ -39,6 +40,11 @@ def register(app, store, settings) -> None:
                   Input("url", "pathname"), Input("url", "search"))
     def route(pathname, search):
         pathname = pathname or "/"
+        if pathname.rstrip("/") == "/wall" and "url.search" in ctx.triggered_prop_ids \
+                and "url.pathname" not in ctx.triggered_prop_ids:
+            # A page shown on the wall may write its own state into the address (a layer list, say):
+            # the wall keeps its playlist running instead of starting again.
+            raise PreventUpdate
         query = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
         nav = nav_links(pathname, search or "")
         name, ident = resolve(pathname, pages)

@@ -16,6 +16,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.shell import resolve
 from dashboard.pages import wall as wall_page
+from dashboard.reads.alerts import pinning
 from dashboard.store import StoreUnavailable
 from feeds.alerts import AlertBook
 from feeds.plugins import package_modules
@@ -25,11 +26,9 @@ log = logging.getLogger(__name__)
 
 def pinned_alert(open_alerts: list[dict], city=None) -> dict | None:
     """The alert that pins the wall: the oldest open, unacknowledged critical one (escalated ones too)."""
-    critical = [a for a in open_alerts
-                if a.get("severity") == "critical" and not a.get("acknowledged") and a.get("state") == "active"]
-    if not critical:
+    a = pinning(open_alerts)
+    if a is None:
         return None
-    a = min(critical, key=lambda a: a["raised_at"])
     pinned = {k: a.get(k) for k in ("id", "title", "message", "raised_at", "view", "focus", "district")}
     pinned["pin"] = wall_page.pinned_view(a, city)
     return pinned
@@ -83,7 +82,10 @@ def register(app, store, settings) -> None:
                 body = html.Div(className="wall-missing", children=[
                     html.H1(current.get("title") or path), html.P("This view could not be drawn; see the server log.")])
         # Two fade-in animations with different names, alternating: a changed animation-name replays it.
-        return html.Div(body, className=f"wall-frame fade-{int(current.get('seq') or 0) % 2}")
+        # A pinned view is drawn a little smaller, to leave room for the alert strip (by its own class:
+        # resizing the view it replaces, just before that one goes, would make plotly redraw a removed map).
+        pinned = " pinned" if current.get("pinned") else ""
+        return html.Div(body, className=f"wall-frame fade-{int(current.get('seq') or 0) % 2}{pinned}")
 
     @app.callback(Output("wall-status", "data"), Input("tick", "n_intervals"), State("wall-status", "data"))
     def status(_, previous):

@@ -123,6 +123,8 @@ class AlertBook:
                     alert["base_severity"] = severity
                     if severity_rank(severity) < severity_rank(alert["severity"]):
                         alert["severity"] = severity
+                        alert["updated_at"] = now
+                        changed = True  # a wall must see a newly critical alert at once
                 pipe.multi()
                 pipe.hset(self.keys.alerts(), alert["id"], orjson.dumps(alert))
                 if changed:

@@ -87,3 +87,10 @@ def test_version_moves_on_every_change_only(book):
     assert book.version() == v1 > v0
     book.acknowledge(a["id"], "ana", now=30)
     assert book.version() > v1
+
+
+def test_a_severity_rise_alone_moves_the_version_so_walls_see_it(book):
+    book.raise_alert("aqi", "D2", "major", "AQI", "AQI high", now=10, value=1)
+    v = book.version()
+    raised = book.raise_alert("aqi", "D2", "critical", "AQI", "AQI high", now=20, value=1)
+    assert raised["severity"] == "critical" and book.version() > v

@@ -45,8 +45,7 @@ CSRF_COOKIE = "_csrf_token"  # the name Dash's renderer reads (csrf_token_name d
 CSRF_HEADER = "X-CSRFToken"  # ... and the header it sends it in (csrf_header_name default)
 SESSION_COOKIE = "citybrain_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-OPEN_PATHS = frozenset({"/healthz", "/login", "/assets/theme.css", "/assets/auth.css", "/_favicon.ico",
-                        "/favicon.ico"})
+OPEN_PATHS = frozenset({"/healthz", "/login", "/assets/theme.css", "/assets/auth.css", "/_favicon.ico"})
 KIOSK_COOKIE_DAYS = 400  # browsers cap cookie lifetimes at 400 days; a kiosk's is renewed on every page load
 
 __all__ = ["ROLES", "User", "current_user", "has_role", "require_role", "install"]
@@ -235,6 +234,13 @@ class _Gate:
         except (redis.RedisError, OSError) as e:
             return self.json(503, f"store unavailable: {type(e).__name__}")
         g.user, g.auth_via = user, how
+        if user is None and how == "" and request.cookies.get(SESSION_COOKIE) and not self.secret.final:
+            # A session cookie this worker cannot check yet: Redis (which holds the shared secret key) was
+            # unreachable. Say "unavailable", not "signed out", so a wall keeps its picture and recovers.
+            if self.is_page(path) and request.method == "GET":
+                return self.page(503, "Data store unreachable", "This page reloads by itself in a moment.",
+                                 refresh_s=10)
+            return self.json(503, "store unavailable: cannot check the session yet")
         if user is None:
             return self.refuse(path, why)
         if request.method not in SAFE_METHODS and how == "session" and not self.csrf_ok():
@@ -278,7 +284,7 @@ class _Gate:
             record = self.accounts.kiosk_for_token(request.args.get("kiosk", ""))
         except (redis.RedisError, OSError) as e:
             return self.page(503, "Cannot sign this screen in", f"The data store is unreachable ({type(e).__name__}). "
-                             "Reload in a moment.")
+                             "This page tries again by itself.", refresh_s=10)
         if record is None:
             return self.page(401, "This kiosk link does not work",
                              "The token is unknown or was revoked. Ask an administrator for a new wall link.")
@@ -339,6 +345,12 @@ class _Gate:
             self._csp = (len(self.app._inline_scripts), policy)
         return self._csp[1]
 
+    def forbidden(self, e: Forbidden):
+        """require_role's 403: JSON for callbacks and the API, a page for a page."""
+        if self.is_page(request.path) and request.method == "GET":
+            return self.page(403, "Not allowed", e.description or "Not allowed.")
+        return self.json(403, e.description or "forbidden")
+
     # --- small responses ---------------------------------------------------------------
     @staticmethod
     def json(status: int, message: str) -> Response:
@@ -347,9 +359,10 @@ class _Gate:
         return Response(orjson.dumps({"error": message}), status=status, mimetype="application/json")
 
     @staticmethod
-    def page(status: int, title: str, text: str, body: str = "") -> Response:
-        return Response(PAGE.format(title=html_escape.escape(title), text=html_escape.escape(text), body=body),
-                        status=status, mimetype="text/html")
+    def page(status: int, title: str, text: str, body: str = "", refresh_s: int | None = None) -> Response:
+        head = f'<meta http-equiv="refresh" content="{int(refresh_s)}">' if refresh_s else ""
+        return Response(PAGE.format(title=html_escape.escape(title), text=html_escape.escape(text), body=body,
+                                    head=head), status=status, mimetype="text/html")
 
     # --- /login and /logout ---------------------------------------------------------------
     def login(self):
@@ -415,8 +428,9 @@ def safe_next(target: str | None) -> str:
 
 
 PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · City Brain</title><link rel="icon" href="/_favicon.ico"><link rel="stylesheet" href="/assets/theme.css"><link rel="stylesheet" href="/assets/auth.css">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">{head}
+<title>{title} · City Brain</title><link rel="icon" href="/_favicon.ico">
+<link rel="stylesheet" href="/assets/theme.css"><link rel="stylesheet" href="/assets/auth.css">
 </head><body class="shell theme-dark login-body"><main class="login-card"><h1><span class="brand-name">City Brain</span>
 {title}</h1><p class="login-text">{text}</p>{body}</main></body></html>"""
 
@@ -433,12 +447,13 @@ def install(app, store, settings) -> None:
     """Sign-in, CSRF and security headers on the app's Flask server (called by ``create_app``)."""
     server = app.server
     gate = _Gate(app, store, settings)
-    secret = _SecretKey(gate.accounts, settings.secret_key)
+    gate.secret = secret = _SecretKey(gate.accounts, settings.secret_key)
     server.session_interface = _Sessions(secret, settings.session_hours)
     server.config.update(SESSION_COOKIE_NAME=SESSION_COOKIE, SESSION_COOKIE_HTTPONLY=True,
                          SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.session_cookie_secure,
                          SESSION_REFRESH_EACH_REQUEST=False,
                          PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_COOKIE_DAYS))
+    server.register_error_handler(Forbidden, gate.forbidden)
     server.before_request(gate.before)
     server.after_request(gate.after)
     server.add_url_rule("/login", "login", gate.login, methods=["GET", "POST"])

@@ -359,3 +359,15 @@ def test_account_commands_need_redis_url(keys):
 def test_the_sign_in_page_is_plain_html_with_no_inline_script(app):
     html = app.server.test_client().get("/login").get_data(as_text=True)
     assert "<script" not in html and 'action="/login"' in html and 'autocomplete="current-password"' in html
+
+
+def test_a_worker_that_cannot_reach_redis_says_unavailable_not_signed_out(keys, sample_city):
+    # No SECRET_KEY and Redis down: the worker cannot check a session cookie made by another worker. A wall
+    # must not be sent to the sign-in page by an outage: 503 (and the page retries by itself), not 401.
+    down = create_app(Settings("redis://127.0.0.1:1/0", 8050, None, keys.prefix, 5, None), sample_city)
+    client = down.server.test_client()
+    client.set_cookie(SESSION_COOKIE, "signed.by.another.worker")
+    assert client.get("/api/v1/kpis").status_code == 503
+    page = client.get("/traffic")
+    assert page.status_code == 503 and '<meta http-equiv="refresh" content="10">' in page.get_data(as_text=True)
+    assert down.server.test_client().get("/api/v1/kpis").status_code == 401  # no cookie at all: sign in

@@ -65,3 +65,39 @@ def test_an_ended_session_goes_back_to_the_sign_in_page(dash_duo, r, keys, redis
     Accounts(r, keys).disable(name, by="test-admin")
     dash_duo.wait_for_element("#login-name", timeout=20)
     assert "/login?next=%2Ftraffic" in dash_duo.driver.current_url
+
+
+def test_an_admin_manages_screens_on_the_admin_page_and_signs_out(dash_duo, r, keys, redis_url, sample_city):
+    start(dash_duo, redis_url, keys, sample_city, role="admin", path="/admin")
+    dash_duo.wait_for_text_to_equal("#user-name", f"{Accounts(r, keys).users()[0]['name']} (admin)", timeout=15)
+    assert dash_duo.find_element("#nav-admin").text == "Admin"
+    dash_duo.wait_for_element("#admin-users-table", timeout=10)
+
+    dash_duo.find_element("#admin-kiosk-name").send_keys("lobby-wall")
+    dash_duo.find_element("#admin-add-kiosk").click()
+    link = dash_duo.wait_for_element("#admin-new-kiosk-link", timeout=10).text
+    token = link.split("kiosk=")[1]
+    assert link == f"{dash_duo.server_url}/wall?kiosk={token}"
+    assert Accounts(r, keys).kiosk_for_token(token)["name"] == "lobby-wall"
+    dash_duo.wait_for_contains_text("#admin-kiosks-table", "lobby-wall", timeout=10)
+    assert token not in dash_duo.find_element("#admin-kiosks").text  # listed, never shown again
+
+    dash_duo.select_dcc_dropdown("#admin-kiosk-pick", value="lobby-wall")
+    dash_duo.find_element("#admin-revoke-kiosk").click()
+    dash_duo.wait_for_contains_text("#admin-message", "lobby-wall is signed out", timeout=10)
+    assert Accounts(r, keys).kiosk_for_token(token) is None
+    no_console_errors(dash_duo)
+
+    dash_duo.find_element("#sign-out").click()
+    dash_duo.wait_for_element("#login-name", timeout=10)
+    dash_duo.driver.get(dash_duo.server_url + "/admin")
+    dash_duo.wait_for_element("#login-name", timeout=10)  # signed out for real
+
+
+def test_a_viewer_sees_no_admin_link_and_cannot_open_the_admin_page(dash_duo, r, keys, redis_url, sample_city):
+    start(dash_duo, redis_url, keys, sample_city, role="viewer", path="/")
+    name = Accounts(r, keys).users()[0]["name"]
+    dash_duo.wait_for_text_to_equal("#user-name", f"{name} (viewer)", timeout=15)
+    assert not dash_duo.find_elements("#nav-admin")
+    dash_duo.driver.get(dash_duo.server_url + "/admin")
+    dash_duo.wait_for_contains_text("body", "This page needs the admin role", timeout=10)

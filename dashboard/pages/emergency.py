@@ -17,6 +17,7 @@ from dash import dcc, html
 
 from dashboard.components import format_age, format_value, kpi_card, status_badge
 from dashboard.maps import base_layout, district_layer, district_values, map_graph
+from dashboard.pages.timeline import can_annotate, note_box
 from feeds.adapters.emergency import BUSY, EmergencyConfig
 from feeds.config import City
 from feeds.timeparse import zone
@@ -42,10 +43,10 @@ def page(store, query: dict) -> html.Div:
     if district not in store.city.district_ids():
         district = None
     incident = (query.get("incident") or "").strip() or None
-    return layout(store.city, district, incident)
+    return layout(store.city, district, incident, can_annotate())
 
 
-def layout(city: City, district: str | None, incident: str | None) -> html.Div:
+def layout(city: City, district: str | None, incident: str | None, annotate: bool = False) -> html.Div:
     names = {d.id: d.name for d in city.districts}
     if incident:
         heading = [html.H1(["Emergency — incident ", html.Span(incident, id="emergency-incident-name")]),
@@ -65,6 +66,7 @@ def layout(city: City, district: str | None, incident: str | None) -> html.Div:
         html.Div([*heading, html.Div(id="emergency-asof", className="kpi-age")], className="page-head"),
         html.Div(id="emergency-cards", className="cards emergency-cards"),
         html.Div(id="emergency-detail", className="emergency-detail"),
+        *([incident_notes(incident, annotate)] if incident else []),
         # The queue and the unit board first: on a 1920x1080 wall both are in view with the cards;
         # the map and the district compliance table follow.
         html.Div(className="emergency-body", children=[
@@ -76,6 +78,18 @@ def layout(city: City, district: str | None, incident: str | None) -> html.Div:
                      className="panel map-panel"),
             html.Div(id="emergency-districts", className="panel districts-panel"),
         ]),
+    ])
+
+
+def incident_notes(incident: str, annotate: bool) -> html.Div:
+    """Coordinators' notes on the incident (callbacks/emergency.py fills the list); the add box only for a
+    coordinator. Outside the drill-down panel, so a refresh of the panel never wipes a note being typed."""
+    return html.Div(className="panel incident-notes", id="emergency-notes", children=[
+        dcc.Store(id="emergency-note-saved"),
+        dcc.Store(id="emergency-notes-shown"),
+        html.H3("Notes on this incident"),
+        html.Div(id="emergency-notes-list"),
+        note_box("emergency", f"Add a note to incident {incident}") if annotate else html.Div(),
     ])
 
 

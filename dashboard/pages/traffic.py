@@ -131,7 +131,10 @@ def district_table(city: City, kpis: dict[str, dict]) -> list:
             html.Td(format_value(inc[d.id]["value"], 0)),
             html.Td(status_badge(worst)),
         ], className=f"row-{worst}"))
-    return [html.H3("Districts, worst first"),
+    age = kpis["traffic.travel_time_index"].get("age_s")
+    return [html.H3(["Districts, worst first", html.Span(" · map and table as of " + format_age(age)
+                                                         if age is not None else " · no data yet",
+                                                         className="panel-age")]),
             html.Table([html.Thead(html.Tr([html.Th(h) for h in ("district", "TTI", "congested %", "coverage %",
                                                                   "incidents", "")])),
                         html.Tbody(rows)], className="table", id="district-table")]

@@ -1,0 +1,318 @@
+"""Who may do what: every page, API route, Dash callback and action, for every role, on the server.
+
+The table below is the product's access policy. Each row names the LEAST role that may use a route;
+``expected()`` turns it into the status each of anonymous, kiosk, viewer, coordinator and admin gets:
+anonymous 401 (a page: 303 to /login), a role below the row's 403, everyone else allowed.
+
+HOW TO ADD YOUR ROUTE (alerts, annotations, ...):
+  - API GET routes need nothing: every GET path of /api/v1/openapi.json is tried for every role (path
+    parameters get SAMPLE_PARAMS values; a 404 for a sample id still proves access was granted).
+  - A state-changing API route: a row in API_ACTIONS, e.g.
+        ("POST", "/api/v1/alerts/{id}/ack", {"json": {...}}, "coordinator"),
+    and call ``require_role("coordinator")`` first in the route.
+  - A page: a row in PAGES, e.g. ("/alerts", "viewer"). A page only some roles may open sets
+    ``ROLE = "admin"`` in its module and checks ``has_role`` in ``page()``.
+  - A Dash callback: a row in CALLBACKS: (name, least role, request body builder), the body as
+    Dash's renderer posts it (``callback_body`` builds one). A state-changing callback calls
+    ``require_role(...)`` first; its row's role is what it needs.
+Every client is a tests.auth_helpers.signed_in client (its POSTs carry the CSRF token).
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from app import create_app
+from feeds.accounts import Accounts
+from feeds.config import Settings
+from feeds.kpi.catalogue import DOMAIN_ORDER
+from tests.auth_helpers import bearer, make_kiosk, signed_in
+
+WHO = ("anonymous", "kiosk", "viewer", "coordinator", "admin")
+RANK = {"kiosk": 0, "viewer": 0, "coordinator": 1, "admin": 2}
+
+
+def expected(least: str, who: str) -> str:
+    """"signin" (401, or a redirect to /login for a page), "forbidden" (403) or "allowed"."""
+    if who == "anonymous":
+        return "signin"
+    if who == "kiosk" and least != "viewer":
+        return "forbidden"  # a kiosk is read-only whatever the row says
+    return "allowed" if RANK[who] >= RANK[least] else "forbidden"
+
+
+# ----------------------------------------------------------------------------- the table
+PAGES = [("/", "viewer"), ("/traffic", "viewer"), ("/traffic?district=D5", "viewer"), ("/transit", "viewer"),
+         ("/emergency", "viewer"), ("/environment", "viewer"), ("/services", "viewer"), ("/alerts", "viewer"),
+         ("/district/D2", "viewer"), ("/kpi/city.score", "viewer"), ("/timeline", "viewer"),
+         ("/wall", "viewer"), ("/admin", "admin")]
+
+SAMPLE_PARAMS = {"id": "C1", "kpi_id": "city.score", "route_id": "R1"}  # any other parameter: "x"
+
+
+def callback_body(outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
+                  state: list[tuple[str, str, object]] = (), changed: list[str] = ()) -> dict:
+    """The JSON Dash's renderer posts to /_dash-update-component."""
+    many = len(outputs) > 1
+    return {
+        "output": (".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..") if many else f"{outputs[0][0]}.{outputs[0][1]}",
+        "outputs": [{"id": i, "property": p} for i, p in outputs] if many else
+        {"id": outputs[0][0], "property": outputs[0][1]},
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+        "changedPropIds": list(changed)}
+
+
+ADMIN_BUTTONS = ("admin-add-user", "admin-apply-user", "admin-add-kiosk", "admin-revoke-kiosk", "admin-add-token",
+                 "admin-revoke-token")
+ADMIN_OUTPUTS = [("admin-message", "children"), ("admin-users", "children"), ("admin-kiosks", "children"),
+                 ("admin-tokens", "children"), ("admin-audit", "children"), ("admin-user-pick", "options"),
+                 ("admin-kiosk-pick", "options"), ("admin-token-pick", "options"), ("admin-new-password", "value"),
+                 ("admin-reset-password", "value")]
+ADMIN_STATE_IDS = [("admin-new-name", "value"), ("admin-new-role", "value"), ("admin-new-password", "value"),
+                   ("admin-user-pick", "value"), ("admin-user-action", "value"), ("admin-reset-password", "value"),
+                   ("admin-kiosk-name", "value"), ("admin-kiosk-pick", "value"), ("admin-token-name", "value"),
+                   ("admin-token-role", "value"), ("admin-token-pick", "value")]
+
+
+def admin_action(button: str, **values) -> dict:
+    state = [(i, p, values.get(i.removeprefix("admin-").replace("-", "_"))) for i, p in ADMIN_STATE_IDS]
+    return callback_body(ADMIN_OUTPUTS, [(b, "n_clicks", 1 if b == button else 0) for b in ADMIN_BUTTONS],
+                         state, [f"{button}.n_clicks"])
+
+
+def route_to(path: str) -> dict:
+    return callback_body([("page", "children"), ("nav", "children")],
+                         [("url", "pathname", path), ("url", "search", "")], changed=["url.pathname"])
+
+
+OVERVIEW_OUTPUTS = ([("overview-score", "children"), ("overview-districts", "children"), ("overview-map", "figure"),
+                     ("overview-map-ages", "children")]
+                    + [(f"overview-domain-{d}", p) for d in DOMAIN_ORDER for p in ("children", "className")]
+                    + [("overview-feeds", "children"), ("overview-version", "data")])
+
+
+def overview_refresh() -> dict:
+    return callback_body(OVERVIEW_OUTPUTS, [("tick", "n_intervals", 1), ("theme", "data", "dark")],
+                         [("overview-view", "data", {}), ("overview-version", "data", None)], ["tick.n_intervals"])
+
+
+CALLBACKS = [
+    ("overview refresh", "viewer", lambda n: overview_refresh()),
+    ("routing to a page", "viewer", lambda n: route_to("/traffic")),
+    ("admin: add a user", "admin",
+     lambda n: admin_action("admin-add-user", new_name=f"new-{n}", new_role="viewer", new_password="long enough pw")),
+    ("admin: create a kiosk token", "admin", lambda n: admin_action("admin-add-kiosk", kiosk_name=f"screen-{n}")),
+    ("admin: create an API token", "admin",
+     lambda n: admin_action("admin-add-token", token_name=f"token-{n}", token_role="viewer")),
+    ("admin: revoke a kiosk", "admin", lambda n: admin_action("admin-revoke-kiosk", kiosk_pick="victim-screen")),
+    ("admin: disable a user", "admin",
+     lambda n: admin_action("admin-apply-user", user_pick="victim-user", user_action="disable")),
+]
+
+API_ACTIONS: list[tuple[str, str, dict, str]] = [
+    # (method, path, request kwargs, least role): state-changing API routes, e.g. alert acknowledgement.
+]
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def app(redis_url, keys, sample_city):
+    return create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), sample_city)
+
+
+@pytest.fixture
+def clients(app, r, keys):
+    """One client per role: anonymous, a kiosk screen, and a signed-in user of each role."""
+    out = {"anonymous": app.server.test_client()}
+    for who in WHO[1:]:
+        out[who] = signed_in(app, r, keys, who)
+    for client in out.values():
+        client.get("/_dash-layout")
+    return out
+
+
+def test_a_refused_callback_says_which_role_it_needs(clients):
+    res = clients["coordinator"].post("/_dash-update-component", json=admin_action("admin-add-kiosk", kiosk_name="x"))
+    assert res.status_code == 403 and res.json == {"error": "needs the admin role"}
+
+
+def test_an_admin_cannot_lock_themselves_out(clients):
+    admin = clients["admin"]
+    res = admin.post("/_dash-update-component", json=admin_action(
+        "admin-apply-user", user_pick=admin.user_name, user_action="role:viewer"))
+    assert "cannot take the admin role from yourself" in res.get_data(as_text=True)
+    res = admin.post("/_dash-update-component", json=admin_action(
+        "admin-apply-user", user_pick=admin.user_name, user_action="disable"))
+    assert "cannot disable yourself" in res.get_data(as_text=True)
+    assert admin.get("/admin").status_code == 200
+
+
+def check(who: str, least: str, status: int, what: str, page: bool = False) -> None:
+    want = expected(least, who)
+    if want == "signin":
+        assert status == (303 if page else 401), f"{what} as {who}: {status}"
+    elif want == "forbidden":
+        assert status == 403, f"{what} as {who}: {status}"
+    else:
+        assert status not in (401, 403) and status < 500, f"{what} as {who}: {status}"
+
+
+# ----------------------------------------------------------------------------- the tests
+@pytest.mark.parametrize("path, least", PAGES)
+def test_pages(clients, path, least):
+    for who, client in clients.items():
+        res = client.get(path)
+        check(who, least, res.status_code, f"GET {path}", page=True)
+        if res.status_code == 303:
+            assert res.headers["Location"].startswith("/login")
+
+
+def api_get_paths(client) -> list[str]:
+    spec = client.get("/api/v1/openapi.json").json
+    paths = []
+    for path, item in spec["paths"].items():
+        if "get" in item:
+            paths.append("/api/v1" + re.sub(r"\{(\w+)\}", lambda m: SAMPLE_PARAMS.get(m.group(1), "x"),
+                                            path.removeprefix("/api/v1")))
+    return paths
+
+
+def test_every_documented_api_get_route(clients, r, keys):
+    paths = api_get_paths(clients["viewer"])
+    assert "/api/v1/kpis" in paths and len(paths) >= 10
+    for path in paths:
+        for who, client in clients.items():
+            check(who, "viewer", client.get(path).status_code, f"GET {path}")
+        # The same with a Bearer token of each kind.
+        for who in ("kiosk", "viewer", "coordinator", "admin"):
+            status = clients["anonymous"].get(path, headers=bearer(r, keys, who)).status_code
+            check(who, "viewer", status, f"GET {path} (Bearer)")
+
+
+@pytest.mark.parametrize("name, least, body", CALLBACKS, ids=[c[0] for c in CALLBACKS])
+def test_dash_callbacks(clients, r, keys, name, least, body):
+    Accounts(r, keys).add_user("victim-user", "viewer", "long enough pw", by="test")
+    Accounts(r, keys).add_kiosk("victim-screen", by="test")
+    for n, (who, client) in enumerate(clients.items()):
+        res = client.post("/_dash-update-component", json=body(n))
+        check(who, least, res.status_code, f"callback {name!r}")
+        if expected(least, who) == "allowed" and least == "admin":
+            assert res.status_code == 200 and "error" not in res.get_data(as_text=True), res.get_data(as_text=True)[:300]
+    # Nothing a refused caller asked for happened.
+    assert Accounts(r, keys).user("victim-user")["disabled"] is (name == "admin: disable a user")
+    assert bool(Accounts(r, keys).kiosk("victim-screen")["revoked_at"]) is (name == "admin: revoke a kiosk")
+
+
+def test_state_changing_api_routes(app, clients):
+    # Every API route that takes more than GET must have its row: found from the server's own routes.
+    listed = {(method, re.sub(r"\{\w+\}", "<>", path)) for method, path, _, _ in API_ACTIONS}
+    assert any(rule.rule == "/api/v1/kpis" for rule in app.server.url_map.iter_rules())  # the scan sees the API
+    for rule in app.server.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") and rule.endpoint != "api_v1.unknown":
+            for method in rule.methods - {"GET", "HEAD", "OPTIONS"}:
+                assert (method, re.sub(r"<[^>]+>", "<>", rule.rule)) in listed, f"{method} {rule.rule}: add it to API_ACTIONS"
+    for method, path, kwargs, least in API_ACTIONS:
+        for who, client in clients.items():
+            check(who, least, client.open(path, method=method, **kwargs).status_code, f"{method} {path}")
+
+
+def test_the_admin_page_is_not_drawn_for_anyone_else_even_through_the_router(clients):
+    for who, client in clients.items():
+        res = client.post("/_dash-update-component", json=route_to("/admin"))
+        if who == "anonymous":
+            assert res.status_code == 401
+            continue
+        text = res.get_data(as_text=True)
+        assert res.status_code == 200
+        assert ("admin-users" in text) is (who == "admin"), who
+        assert ("This page needs the admin role" in text) is (who != "admin"), who
+
+
+def test_only_admins_see_the_admin_link_and_everyone_sees_who_they_are(clients):
+    for who, client in list(clients.items())[1:]:
+        nav = client.post("/_dash-update-component", json=route_to("/")).get_data(as_text=True)
+        assert ("nav-admin" in nav) is (who == "admin"), who
+        badge = client.post("/_dash-update-component", json=callback_body(
+            [("user-badge", "children")], [("url", "pathname", "/")], changed=["url.pathname"])).json
+        text = str(badge["response"]["user-badge"]["children"])
+        if who == "kiosk":
+            assert "wall: " in text and "Sign out" not in text
+        else:
+            assert f"({who})" in text and "Sign out" in text and "/logout" in text
+
+
+def test_sign_out(clients):
+    for who, client in clients.items():
+        res = client.post("/logout")
+        assert res.status_code == (401 if who == "anonymous" else 303), who
+        if who != "anonymous":
+            assert res.headers["Location"] == "/login"
+            assert client.get("/api/v1/kpis").status_code == 401
+
+
+def test_an_unauthenticated_post_to_a_dash_callback_is_refused(clients):
+    body = CALLBACKS[0][2](0)
+    res = clients["anonymous"].post("/_dash-update-component", json=body)
+    assert res.status_code == 401
+    assert clients["viewer"].post("/_dash-update-component", json=body).status_code == 200
+
+
+def test_a_cookie_authenticated_post_without_the_csrf_token_is_refused(clients, r, keys):
+    body = admin_action("admin-add-kiosk", kiosk_name="forged")
+    res = clients["admin"].post("/_dash-update-component", json=body, csrf=False)
+    assert res.status_code == 403
+    assert clients["admin"].post("/logout", csrf=False).status_code == 403
+    assert Accounts(r, keys).kiosk("forged") is None
+    assert clients["admin"].get("/api/v1/kpis").status_code == 200  # still signed in
+
+
+def test_a_revoked_kiosk_token_stops_working_for_the_api_and_the_page(app, r, keys):
+    import time
+
+    token = make_kiosk(r, keys, "wall-1")
+    screen = app.server.test_client()
+    assert screen.get(f"/?kiosk={token}").status_code == 303
+    assert screen.get("/api/v1/kpis").status_code == 200
+    admin = signed_in(app, r, keys, "admin")
+    admin.get("/_dash-layout")
+    res = admin.post("/_dash-update-component", json=admin_action("admin-revoke-kiosk", kiosk_pick="wall-1"))
+    assert res.status_code == 200 and "revoked" in res.get_data(as_text=True)
+    time.sleep(app.server.extensions["citybrain.auth"].section.kiosk_check_s + 0.1)
+    assert screen.get("/api/v1/kpis").status_code == 401
+    assert "kiosk token was revoked" in screen.get("/").get_data(as_text=True)
+    assert app.server.test_client().get("/api/v1/kpis", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_an_expired_session_and_a_disabled_user_are_refused(app, r, keys):
+    import time
+
+    expired = signed_in(app, r, keys, "coordinator")
+    with expired.session_transaction() as s:
+        s["iat"] = time.time() - app.server.extensions["citybrain.auth"].session_s - 1
+    assert expired.get("/api/v1/kpis").status_code == 401
+    assert expired.post("/_dash-update-component", json=CALLBACKS[0][2](0)).status_code == 401
+    disabled = signed_in(app, r, keys, "admin")
+    Accounts(r, keys).disable(disabled.user_name, by="another-admin")
+    assert disabled.get("/api/v1/kpis").status_code == 401
+    assert disabled.get("/admin").status_code == 303
+
+
+def test_secrets_never_appear_in_pages_or_logs(app, r, keys, caplog):
+    kiosk = make_kiosk(r, keys, "lobby")
+    api = Accounts(r, keys).add_api_token("reporting", "viewer", by="test")
+    with caplog.at_level(logging.DEBUG):
+        admin = signed_in(app, r, keys, "admin")
+        screen = app.server.test_client()
+        screen.get(f"/?kiosk={kiosk}")
+        seen = [admin.get(p).get_data(as_text=True) for p in ("/", "/admin", "/login", "/_dash-layout")]
+        seen.append(admin.post("/_dash-update-component", json=route_to("/admin")).get_data(as_text=True))
+        seen.append(admin.get("/api/v1/kpis", headers={"Authorization": f"Bearer {api}"}).get_data(as_text=True))
+        seen.append(screen.get("/api/v1/kpis").get_data(as_text=True))
+    secret = r.get(keys.auth_secret())
+    sha = {u["name"]: u for u in Accounts(r, keys).kiosks()}["lobby"]["sha256"]
+    for text in seen + [caplog.text]:
+        for value in (kiosk, api, secret, sha, "scrypt:"):
+            assert value not in text

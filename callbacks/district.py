@@ -29,7 +29,7 @@ def register(app, store, settings) -> None:
         view_data = view_data or {}
         layers = [layer for layer in view_data.get("layers") or [] if layer in citymap.LAYERS]
         focus = citymap.focus_of(view_data.get("focus"))
-        zoom_offset = citymap.size_zoom(size)
+        zoom_offset = 0.0 if focus else citymap.size_zoom(size)  # a focus zoom is taken as given
         view = [district, layers, focus and [focus["lat"], focus["lon"], focus["zoom"]], theme, zoom_offset]
         now = time.time()
         try:

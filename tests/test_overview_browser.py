@@ -94,6 +94,7 @@ def test_clicking_a_district_on_the_map_opens_everything_in_it(dash_duo, r, keys
         document.querySelector('#overview-map .js-plotly-plot').on('plotly_hover', function (e) {
             window.hovered = e.points[0].location || null; });""")
     canvas = dash_duo.find_element("#overview-map .maplibregl-canvas")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)  # below the alerts
     # Block centres between the streets (1 km apart; about 52 px per km at zoom 11.6, twice that per zoom
     # level more), away from every marker: plotly hovers the nearest point within 20 px, so try blocks
     # until the pointer is on a district alone.

@@ -7,7 +7,7 @@ import time
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.overview import drill_href, layers_search, map_figure, plan
+from callbacks.overview import drill_href, layers_search, map_figure, measure_map, plan
 from dashboard import citymap
 from dashboard import refresh as refresh_state
 from dashboard.pages import district as district_page
@@ -20,22 +20,24 @@ def register(app, store, settings) -> None:
     @app.callback(Output("district-score", "children"), Output("district-map", "figure"),
                   Output("district-map-ages", "children"), *domain_outputs, Output("district-version", "data"),
                   Input("tick", "n_intervals"), Input("theme", "data"),
-                  State("district-id", "data"), State("district-view", "data"), State("district-version", "data"))
-    def refresh(_, theme, district, view_data, shown):
+                  State("district-id", "data"), State("district-view", "data"), State("district-version", "data"),
+                  State("district-map-size", "data"))
+    def refresh(_, theme, district, view_data, shown, size):
         if district not in store.city.district_ids():
             raise PreventUpdate  # the page says "no such district"; a hand-made request must not 500
         theme = theme or "dark"
         view_data = view_data or {}
         layers = [layer for layer in view_data.get("layers") or [] if layer in citymap.LAYERS]
         focus = citymap.focus_of(view_data.get("focus"))
-        view = [district, layers, focus and [focus["lat"], focus["lon"], focus["zoom"]], theme]
+        zoom_offset = 0.0 if focus else citymap.size_zoom(size)  # a focus zoom is taken as given
+        view = [district, layers, focus and [focus["lat"], focus["lon"], focus["zoom"]], theme, zoom_offset]
         now = time.time()
         try:
             p = plan(store, view, shown, ctx.triggered_id == "theme", now)
             if not (p["first"] or p["changed"] or p["all"] or p["ages"]):
                 raise PreventUpdate  # nothing new: nothing sent
             kpis = {k["id"]: k for k in store.kpis(now=now)}
-            figure = map_figure(store, settings, p, kpis, layers, theme, district, focus, now)
+            figure = map_figure(store, settings, p, kpis, layers, theme, district, focus, now, zoom_offset)
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         every = p["all"] or p["ages"]
@@ -46,6 +48,8 @@ def register(app, store, settings) -> None:
         stored = refresh_state.showing(p["versions"], view)
         stored["t"] = now if p["ages"] else (shown or {}).get("t", now)
         return (score, figure, ages, *sections, stored)
+
+    measure_map(app, "district")
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("district-layers", "value"),
                   State("url", "search"), prevent_initial_call=True)

@@ -36,7 +36,7 @@ def plan(store, view: list, shown, theme_changed: bool, now: float) -> dict:
 
 
 def map_figure(store, settings, p: dict, kpis: dict[str, dict], layers: list[str], theme: str,
-               district: str | None, focus: dict | None, now: float):
+               district: str | None, focus: dict | None, now: float, zoom_offset: float = 0.0):
     """The whole map (first paint) or a Patch of the districts and the changed layers' traces; no_update
     when none of them changed."""
     send = [layer for layer in layers if p["first"] or citymap.LAYER_DOMAIN[layer] in p["changed"]]
@@ -46,10 +46,21 @@ def map_figure(store, settings, p: dict, kpis: dict[str, dict], layers: list[str
     data = citymap.map_data(store.city, layers, kpis, entities, now, with_districts=p["all"])
     if p["first"]:
         n_buses = len(entities.get("buses", {}).get("vehicles", []))
-        base = citymap.skeleton(store.city, layers, theme, settings.map_tile_url, district, focus, n_buses)
+        base = citymap.skeleton(store.city, layers, theme, settings.map_tile_url, district, focus, n_buses,
+                                zoom_offset)
     else:
         base = Patch()
     return apply_map_data(base, data)
+
+
+def measure_map(app, page: str) -> None:
+    """The map's size in the browser, once per view: a 4K wall's larger map is zoomed in to match."""
+    app.clientside_callback(
+        f"""function(_) {{
+            var g = document.getElementById('{page}-map');
+            return g ? [g.clientWidth, g.clientHeight] : null;
+        }}""",
+        Output(f"{page}-map-size", "data"), Input(f"{page}-view", "data"))
 
 
 def layers_search(chosen: list[str] | None, search: str | None) -> str:
@@ -70,13 +81,14 @@ def register(app, store, settings) -> None:
                   Output("overview-map", "figure"), Output("overview-map-ages", "children"),
                   *domain_outputs, Output("overview-feeds", "children"), Output("overview-version", "data"),
                   Input("tick", "n_intervals"), Input("theme", "data"),
-                  State("overview-view", "data"), State("overview-version", "data"))
-    def refresh(_, theme, view_data, shown):
+                  State("overview-view", "data"), State("overview-version", "data"), State("overview-map-size", "data"))
+    def refresh(_, theme, view_data, shown, size):
         theme = theme or "dark"
         view_data = view_data or {}
         layers = [layer for layer in view_data.get("layers") or [] if layer in citymap.LAYERS]
         focus = citymap.focus_of(view_data.get("focus"))
-        view = [layers, focus and [focus["lat"], focus["lon"], focus["zoom"]], theme]
+        zoom_offset = 0.0 if focus else citymap.size_zoom(size)  # a focus zoom is taken as given
+        view = [layers, focus and [focus["lat"], focus["lon"], focus["zoom"]], theme, zoom_offset]
         now = time.time()
         try:
             p = plan(store, view, shown, ctx.triggered_id == "theme", now)
@@ -86,7 +98,7 @@ def register(app, store, settings) -> None:
             send_cards = {d for d in DOMAIN_ORDER if p["ages"] or d in p["changed"]}
             histories = store.histories(ids) if send_cards or p["all"] else {}
             feeds = store.feeds(now) if p["ages"] or p["all"] else None
-            figure = map_figure(store, settings, p, kpis, layers, theme, None, focus, now)
+            figure = map_figure(store, settings, p, kpis, layers, theme, None, focus, now, zoom_offset)
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         city = store.city
@@ -107,6 +119,8 @@ def register(app, store, settings) -> None:
         stored["t"] = now if p["ages"] else (shown or {}).get("t", now)
         stored["table"] = table_key
         return (score, districts, figure, ages, *sections, feed_panel, stored)
+
+    measure_map(app, "overview")
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("overview-layers", "value"),
                   State("url", "search"), prevent_initial_call=True)

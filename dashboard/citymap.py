@@ -161,8 +161,25 @@ def _status_scale() -> list:
     return scale
 
 
+# The map's size in CSS pixels at which the city's own zoom frames it well (the overview on a 1080p wall).
+REFERENCE_SIZE = (1160, 620)
+
+
+def size_zoom(size) -> float:
+    """How much to zoom in (or out) for a map of ``size`` [width, height] px, so the city fills a 4K wall's
+    map as it fills a 1080p one; 0 when the size is unknown. Rounded, so a few pixels do not repaint."""
+    try:
+        w, h = float(size[0]), float(size[1])
+    except (TypeError, ValueError, IndexError):
+        return 0.0
+    if not (w > 50 and h > 50 and math.isfinite(w) and math.isfinite(h)):
+        return 0.0
+    offset = math.log2(min(w / REFERENCE_SIZE[0], h / REFERENCE_SIZE[1]))
+    return round(max(-1.5, min(2.5, offset)), 1)
+
+
 def skeleton(city: City, layers: list[str], theme: str, tile_url: str | None, district: str | None = None,
-             focus: dict | None = None, n_buses: int = 0) -> dict:
+             focus: dict | None = None, n_buses: int = 0, zoom_offset: float = 0.0) -> dict:
     """The figure's structure, without live data: sent once per view; refreshes patch its arrays."""
     districts = district_layer(city, {}, "city score", theme, _status_scale(), 0, len(STATUS_STEPS), district)
     districts["z"] = [0.5] * len(city.districts)
@@ -176,6 +193,7 @@ def skeleton(city: City, layers: list[str], theme: str, tile_url: str | None, di
         if layer in layers:
             data.extend(_empty_traces(layer, theme, cluster, city))
     center, zoom = district_view(city, district) if district else (None, city.zoom + CITY_ZOOM_IN)
+    zoom += zoom_offset
     if focus:
         center, zoom = (focus["lon"], focus["lat"]), focus["zoom"]
     revision = f"citymap-{district or 'city'}-{','.join(layers)}-{focus and tuple(focus.values())}"

@@ -122,7 +122,8 @@ OVERVIEW_OUTPUTS = ([("overview-score", "children"), ("overview-districts", "chi
 
 def overview_refresh() -> dict:
     return callback_body(OVERVIEW_OUTPUTS, [("tick", "n_intervals", 1), ("theme", "data", "dark")],
-                         [("overview-view", "data", {}), ("overview-version", "data", None)], ["tick.n_intervals"])
+                         [("overview-view", "data", {}), ("overview-version", "data", None),
+                          ("overview-map-size", "data", None)], ["tick.n_intervals"])
 
 
 def add_note(prefix: str, n: int, *state) -> dict:

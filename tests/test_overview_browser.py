@@ -82,17 +82,25 @@ def test_a_shared_link_with_layers_and_focus_opens_that_view(dash_duo, r, keys, 
 
 def test_clicking_a_district_on_the_map_opens_everything_in_it(dash_duo, r, keys, redis_url, sample_city):
     seed(r, keys, sample_city)
-    start(dash_duo, redis_url, keys, sample_city, refresh_s=30)
+    # Zoomed in a level on the city centre (a wall's zoom on a small test window would put a link's hover
+    # marker within plotly's 20 px of every point of the map).
+    start(dash_duo, redis_url, keys, sample_city, refresh_s=30,
+          path=f"/?focus={sample_city.center[1]},{sample_city.center[0]},{sample_city.zoom + 1}")
     dash_duo.wait_for_element("#overview-map .maplibregl-canvas", timeout=15)
     wait_until(lambda: all(points_by_layer(dash_duo, "overview-map", list(citymap.LAYERS)).values()))
     driver = dash_duo.driver
+    city_zoom = wait_until(lambda: figure(dash_duo, "overview-map", "layout.map.zoom"))
     driver.execute_script("""window.hovered = null;
         document.querySelector('#overview-map .js-plotly-plot').on('plotly_hover', function (e) {
             window.hovered = e.points[0].location || null; });""")
     canvas = dash_duo.find_element("#overview-map .maplibregl-canvas")
-    # Block centres between the streets (a km is about 56 px at this zoom), away from every marker: plotly
-    # hovers the nearest point within 20 px, so try blocks until the pointer is on a district alone.
-    blocks = [(dx, dy) for dx in (-99, 99, -165, 165, -33, 33) for dy in (-99, 99, -33, 33, -165, 165)]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)  # below the alerts
+    # Block centres between the streets (1 km apart; about 52 px per km at zoom 11.6, twice that per zoom
+    # level more), away from every marker: plotly hovers the nearest point within 20 px, so try blocks
+    # until the pointer is on a district alone.
+    px_km = 52 * 2 ** (city_zoom - 11.6)
+    blocks = [(round(x * px_km), round(y * px_km)) for x in (-1.5, 1.5, -0.5, 0.5, -2.5, 2.5)
+              for y in (-1.5, 1.5, -0.5, 0.5, -2.5, 2.5)]
     hovered = None
     deadline = time.monotonic() + 30
     while not hovered and time.monotonic() < deadline:  # software WebGL may still be painting
@@ -120,7 +128,9 @@ def test_clicking_a_district_on_the_map_opens_everything_in_it(dash_duo, r, keys
     links = figure(dash_duo, "district-map", f"data[{hover}].customdata")
     engine_links = KpiEngine(r, keys, sample_city).links
     assert links and all(engine_links[lid].district == hovered for lid in links)
-    assert figure(dash_duo, "district-map", "layout.map.zoom") > sample_city.zoom + 1
+    centre, _ = citymap.district_view(sample_city, hovered)  # the map framed on the district
+    assert figure(dash_duo, "district-map", "layout.map.center") == {"lon": centre[0], "lat": centre[1]}
+    assert "focus" not in driver.current_url
     no_console_errors(dash_duo)
 
 

@@ -21,9 +21,10 @@ def overview_outputs() -> list[tuple[str, str]]:
     return outs + [("overview-feeds", "children"), ("overview-version", "data")]
 
 
-def refresh(client, shown, layers=ALL, focus=None):
+def refresh(client, shown, layers=ALL, focus=None, size=None):
     return dash_refresh(client, overview_outputs(), [("overview-view", "data", {"layers": layers, "focus": focus}),
-                                                      ("overview-version", "data", shown)])
+                                                      ("overview-version", "data", shown),
+                                                      ("overview-map-size", "data", size)])
 
 
 def district_refresh(client, district, shown, layers=ALL):
@@ -31,7 +32,7 @@ def district_refresh(client, district, shown, layers=ALL):
     outs += [(f"district-domain-{d}", "children") for d in DOMAIN_ORDER] + [("district-version", "data")]
     return dash_refresh(client, outs, [("district-id", "data", district),
                                        ("district-view", "data", {"layers": layers, "focus": None}),
-                                       ("district-version", "data", shown)])
+                                       ("district-version", "data", shown), ("district-map-size", "data", None)])
 
 
 def is_patch(figure) -> bool:
@@ -109,3 +110,16 @@ def test_the_district_view_draws_only_its_entities_zoomed_to_it(r, keys, redis_u
     shown = d5["district-version"]["data"]
     assert district_refresh(client, "D5", shown)[1] == 0  # nothing new: nothing sent
     assert district_refresh(client, "D99", None)[1] == 0  # an unknown id: nothing, and no error
+
+
+def test_a_larger_map_zooms_in_so_the_city_fills_a_4k_wall(r, keys, redis_url, sample_city):
+    seed(r, keys, sample_city)
+    client = client_for(redis_url, keys, sample_city)
+    wall_1080 = refresh(client, None, size=list(citymap.REFERENCE_SIZE))[2]
+    wall_4k = refresh(client, None, size=[2 * citymap.REFERENCE_SIZE[0], 2 * citymap.REFERENCE_SIZE[1]])[2]
+    zoom = [w["overview-map"]["figure"]["layout"]["map"]["zoom"] for w in (wall_1080, wall_4k)]
+    assert zoom[1] == zoom[0] + 1  # twice the pixels each way: one zoom level closer
+    shown = wall_1080["overview-version"]["data"]
+    # the same view measured again (a few pixels apart): nothing to repaint
+    assert refresh(client, shown, size=[citymap.REFERENCE_SIZE[0] + 3, citymap.REFERENCE_SIZE[1]])[1] == 0
+    assert citymap.size_zoom(None) == 0 and citymap.size_zoom(["wide", 3]) == 0

@@ -69,6 +69,7 @@ def layout(city: City, district: str, layers: list[str], focus: dict | None) -> 
         dcc.Store(id="district-id", data=district),
         dcc.Store(id="district-view", data={"layers": layers, "focus": focus}),
         dcc.Store(id="district-version"),
+        dcc.Store(id="district-map-size"),  # [width, height] of the map in the browser (callbacks: measure_map)
         html.Div([html.H1(["District — ", html.Span(name, id="district-name")]),
                   dcc.Link("← whole city", href="/", className="back-link", id="district-back")],
                  className="page-head"),

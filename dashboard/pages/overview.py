@@ -36,6 +36,7 @@ def layout(layers: list[str] | None = None, focus: dict | None = None) -> html.D
     return html.Div(className="overview", children=[
         dcc.Store(id="overview-view", data={"layers": layers, "focus": focus}),
         dcc.Store(id="overview-version"),  # {version: {domain: v}, view, t} the page shows; None until painted
+        dcc.Store(id="overview-map-size"),  # [width, height] of the map in the browser (callbacks: measure_map)
         html.Div(id="overview-alerts", className="overview-alerts"),  # the active alerts (callbacks/alerts)
         html.Div(className="overview-top", children=[
             html.Div(className="overview-left", children=[

@@ -8,7 +8,9 @@
   window.fetch = function (input, init) {
     return original.apply(this, arguments).then(function (response) {
       var url = typeof input === "string" ? input : (input && input.url) || "";
-      if (response.status === 401 && url.indexOf("/_dash-") >= 0 && !reloading) {
+      // A wall never reloads into a sign-in form: it keeps its picture and says so itself (assets/wall.js).
+      var wall = document.getElementById("wall");
+      if (response.status === 401 && url.indexOf("/_dash-") >= 0 && !reloading && !wall) {
         reloading = true;
         window.location.reload();
       }

@@ -16,11 +16,15 @@ import orjson
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from callbacks.timeline import save_note
 from dashboard import refresh as refresh_state
+from dashboard.auth import require_role
 from dashboard.maps import apply_map_data
 from dashboard.pages import emergency as emergency_page
+from dashboard.pages.timeline import notes_table
 from dashboard.reads import emergency as reads
 from dashboard.store import StoreUnavailable
+from feeds.annotations import Annotations
 
 
 def gather(store, focus: dict, shown_version, theme_changed: bool) -> dict:
@@ -141,6 +145,36 @@ def register(app, store, settings) -> None:
         if out[7] is not no_update:
             out[7] = refresh_state.showing(out[7], view)
         return tuple(out)
+
+    # Notes on the incident of the drill-down: the list re-sent only when the notes changed; the add box
+    # saves through callbacks.timeline.save_note, which checks the coordinator role first.
+    @app.callback(Output("emergency-notes-list", "children"), Output("emergency-notes-shown", "data"),
+                  Input("tick", "n_intervals"), Input("emergency-note-saved", "data"),
+                  State("emergency-focus", "data"), State("emergency-notes-shown", "data"))
+    def incident_notes(_, __, focus, shown):
+        incident = (focus or {}).get("incident")
+        if not incident:
+            raise PreventUpdate
+        book = Annotations(store.r, store.keys)
+        try:
+            version = store.call(book.version)
+            if refresh_state.shown_version(shown, [incident]) == version:
+                raise PreventUpdate
+            notes = store.call(book.list, f"incident:{incident}")
+        except StoreUnavailable:
+            raise PreventUpdate
+        return (notes_table(store.city, notes, "emergency-notes-table"), refresh_state.showing(version, [incident]))
+
+    @app.callback(Output("emergency-note-msg", "children"), Output("emergency-note-text", "value"),
+                  Output("emergency-note-saved", "data"),
+                  Input("emergency-note-add", "n_clicks"), State("emergency-note-text", "value"),
+                  State("emergency-note-at", "value"), State("emergency-focus", "data"), prevent_initial_call=True)
+    def add_incident_note(n_clicks, text, at_text, focus):
+        require_role("coordinator")
+        incident = (focus or {}).get("incident")
+        if not n_clicks or not incident:
+            raise PreventUpdate
+        return save_note(store, f"incident:{incident}", text, at_text)
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("emergency-map", "clickData"),
                   prevent_initial_call=True)

@@ -1,23 +1,130 @@
-"""The overview page's refresh: one callback for every tile of the view."""
+"""The overview's refresh: one callback for every tile of the view; layer toggles and map clicks.
+
+A tick first reads the six KPI version counters (one round trip). With nothing new it sends nothing
+(204), except every AGES_EVERY_S when the cards, score, tables and layer ages are re-sent so ages and
+stale statuses keep moving. When a domain's version moved, its cards and the map traces of its layer
+(a Patch of those traces only) go out; the score, district table and district shading follow the
+global version. The whole map goes out once per view (layers, focus, theme).
+"""
 from __future__ import annotations
 
-from dash import Input, Output
+import time
+
+from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard import citymap
+from dashboard import refresh as refresh_state
+from dashboard.maps import apply_map_data
 from dashboard.pages import overview as overview_page
+from dashboard.reads import citymap as map_reads
 from dashboard.store import StoreUnavailable
-from feeds.kpi.catalogue import CATALOGUE
+from feeds.kpi.catalogue import CATALOGUE, DOMAIN_ORDER
+
+AGES_EVERY_S = 15  # with no new data, ages and stale statuses are still re-sent this often
+
+
+def plan(store, view: list, shown, theme_changed: bool, now: float) -> dict:
+    """What this tick must send (raises StoreUnavailable): versions, first paint, changed domains, ages due."""
+    painted = refresh_state.shown_version(shown, view)
+    first = painted is None or theme_changed
+    versions = map_reads.versions(store)
+    ages_due = first or now - float((shown or {}).get("t") or 0) >= AGES_EVERY_S
+    changed = {d for d in map_reads.DOMAINS if first or versions[d] != (painted or {}).get(d)}
+    all_changed = first or versions["all"] != (painted or {}).get("all")
+    return {"first": first, "versions": versions, "changed": changed, "all": all_changed, "ages": ages_due}
+
+
+def map_figure(store, settings, p: dict, kpis: dict[str, dict], layers: list[str], theme: str,
+               district: str | None, focus: dict | None, now: float):
+    """The whole map (first paint) or a Patch of the districts and the changed layers' traces; no_update
+    when none of them changed."""
+    send = [layer for layer in layers if p["first"] or citymap.LAYER_DOMAIN[layer] in p["changed"]]
+    if not send and not p["all"]:
+        return no_update
+    entities = {layer: map_reads.layer_entities(store, layer, kpis, district) for layer in send}
+    data = citymap.map_data(store.city, layers, kpis, entities, now, with_districts=p["all"])
+    if p["first"]:
+        n_buses = len(entities.get("buses", {}).get("vehicles", []))
+        base = citymap.skeleton(store.city, layers, theme, settings.map_tile_url, district, focus, n_buses)
+    else:
+        base = Patch()
+    return apply_map_data(base, data)
+
+
+def layers_search(chosen: list[str] | None, search: str | None) -> str:
+    """The URL query after a layer toggle: the other parameters kept, ``layers`` set (dropped for all)."""
+    from urllib.parse import parse_qs
+
+    query = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+    return citymap.query_with(query, layers=citymap.layers_param(chosen or []))
 
 
 def register(app, store, settings) -> None:
     ids = list(CATALOGUE)
+    domain_outputs = []
+    for d in DOMAIN_ORDER:
+        domain_outputs += [Output(f"overview-domain-{d}", "children"), Output(f"overview-domain-{d}", "className")]
 
-    @app.callback(Output("overview-body", "children"), Input("tick", "n_intervals"))
-    def refresh(_):
+    @app.callback(Output("overview-score", "children"), Output("overview-districts", "children"),
+                  Output("overview-map", "figure"), Output("overview-map-ages", "children"),
+                  *domain_outputs, Output("overview-feeds", "children"), Output("overview-version", "data"),
+                  Input("tick", "n_intervals"), Input("theme", "data"),
+                  State("overview-view", "data"), State("overview-version", "data"))
+    def refresh(_, theme, view_data, shown):
+        theme = theme or "dark"
+        view_data = view_data or {}
+        layers = [layer for layer in view_data.get("layers") or [] if layer in citymap.LAYERS]
+        focus = citymap.focus_of(view_data.get("focus"))
+        view = [layers, focus and [focus["lat"], focus["lon"], focus["zoom"]], theme]
+        now = time.time()
         try:
-            kpis = store.kpis()
-            histories = store.histories(ids)
-            feeds = store.feeds()
+            p = plan(store, view, shown, ctx.triggered_id == "theme", now)
+            if not (p["first"] or p["changed"] or p["all"] or p["ages"]):
+                raise PreventUpdate  # nothing new: nothing sent
+            kpis = {k["id"]: k for k in store.kpis(now=now)}
+            send_cards = {d for d in DOMAIN_ORDER if p["ages"] or d in p["changed"]}
+            histories = store.histories(ids) if send_cards or p["all"] else {}
+            feeds = store.feeds(now) if p["ages"] or p["all"] else None
+            figure = map_figure(store, settings, p, kpis, layers, theme, None, focus, now)
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        return overview_page.render(kpis, histories, feeds)
+        city = store.city
+        score = overview_page.score_panel(kpis, histories, city) if p["all"] or p["ages"] else no_update
+        table_key = overview_page.district_table_key(city, kpis)
+        same_table = not p["first"] and table_key == (shown or {}).get("table")
+        districts = overview_page.district_table(city, kpis) if not same_table else no_update
+        ages = citymap.ages_line(kpis, layers) if p["all"] or p["ages"] else no_update
+        fed = {f["domain"] for f in feeds} if feeds is not None else None
+        sections = []
+        for d in DOMAIN_ORDER:
+            if d in send_cards and fed is not None:
+                sections += list(overview_page.domain_section(d, kpis, histories, d in fed))
+            else:
+                sections += [no_update, no_update]
+        feed_panel = overview_page.feed_table(feeds) if feeds is not None else no_update
+        stored = refresh_state.showing(p["versions"], view)
+        stored["t"] = now if p["ages"] else (shown or {}).get("t", now)
+        stored["table"] = table_key
+        return (score, districts, figure, ages, *sections, feed_panel, stored)
+
+    @app.callback(Output("url", "search", allow_duplicate=True), Input("overview-layers", "value"),
+                  State("url", "search"), prevent_initial_call=True)
+    def toggle_layers(chosen, search):
+        return layers_search(chosen, search)
+
+    @app.callback(Output("url", "href", allow_duplicate=True), Input("overview-map", "clickData"),
+                  State("overview-view", "data"), prevent_initial_call=True)
+    def drill_down(click, view_data):
+        point = ((click or {}).get("points") or [{}])[0]
+        return drill_href(point, (view_data or {}).get("layers") or [], store.city.district_ids())
+
+
+def drill_href(point: dict, layers: list[str], district_ids: list[str]):
+    """Where a map click goes; a district keeps the map's layers in its URL."""
+    target = citymap.click_target(point, layers, district_ids)
+    if target is None:
+        return no_update
+    if target.startswith("/district/"):
+        target += citymap.query_with({}, layers=citymap.layers_param(layers))
+    return target

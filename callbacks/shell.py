@@ -5,7 +5,7 @@ import time
 from datetime import datetime
 from urllib.parse import parse_qs
 
-from dash import Input, Output, State, html
+from dash import ClientsideFunction, Input, Output, State, html
 
 from dashboard.pages import domain as domain_page
 from dashboard.shell import nav_links
@@ -92,3 +92,11 @@ def register(app, store, settings) -> None:
         message = [html.Strong("Data source unreachable. "),
                    f"Showing the last picture, from {since}. Reconnecting automatically…"]
         return "● OFFLINE", "conn conn-down", message, "banner", last_ok
+
+    # The web server stops answering (down, hung, network cut): the browser notices that no callback
+    # has been answered for a while (assets/wall.js) and says so; the first answer clears it.
+    app.clientside_callback(
+        ClientsideFunction("connection", "desk"),
+        Output("server-banner", "children"), Output("server-banner", "className"),
+        Input("clock-tick", "n_intervals"), State("tick", "interval"), State("city-tz", "data"),
+    )

@@ -57,10 +57,12 @@ def status_badge(status: str) -> html.Span:
 
 
 def kpi_card(kpi: dict, history: list[float] | None = None, value: float | None = None,
-             status: str | None = None, href: str | None = None) -> html.Div:
+             status: str | None = None, href: str | None = None, trend: bool = True) -> html.Div:
     """One KPI: name, big value, unit, target, status colour and word, trend, as-of age.
 
-    ``value``/``status`` override the citywide figure (a district's card)."""
+    ``value``/``status`` override the citywide figure (a district's card). ``trend``: a "trend →" link
+    to the KPI's trend page /kpi/<id>. A card with ``href`` is a link to that page (the overview's cards
+    open their domain) and its trend link sits beside it in a wrapper, not inside (no link in a link)."""
     value = kpi["value"] if value is None and status is None else value
     status = status or kpi["status"]
     if status == "ok" and kpi.get("direction") == "none":
@@ -77,5 +79,12 @@ def kpi_card(kpi: dict, history: list[float] | None = None, value: float | None 
         html.Div(("as of " + format_age(kpi["age_s"])) if kpi["age_s"] is not None else "no data yet",
                  className="kpi-age"),
     ]
+    link = dcc.Link("trend →", href=f"/kpi/{kpi['id']}", className="kpi-trend",
+                    id=dom_id(kpi["id"]) + "-trend", title=f"{kpi['name']}: history, districts, notes, CSV")
+    if trend and not href:
+        body.append(link)
     card = html.Div(body, id=dom_id(kpi["id"]), className=f"kpi-card status-{status}", title=title)
-    return dcc.Link(card, href=href, className="kpi-link") if href else card
+    if not href:
+        return card
+    linked = dcc.Link(card, href=href, className="kpi-link")
+    return html.Div([linked, link], className="kpi-link-wrap") if trend else linked

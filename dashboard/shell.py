@@ -34,6 +34,7 @@ def shell(city_name: str, timezone: str, refresh_ms: int) -> html.Div:
                       html.Span(city_name, className="brand-city")], className="brand"),
             html.Nav(id="nav", className="nav", children=nav_links("/")),
             html.Div(className="topbar-right", children=[
+                html.Span(id="alert-badge", className="alert-badge hidden"),  # filled by callbacks/alerts.py
                 html.Div(id="user-badge", className="user-badge"),  # who is signed in; sign out (callbacks/account.py)
                 html.Span(id="conn", className="conn conn-live", children="● LIVE"),
                 html.Span(id="clock", className="clock"),
@@ -41,5 +42,8 @@ def shell(city_name: str, timezone: str, refresh_ms: int) -> html.Div:
             ]),
         ]),
         html.Div(id="banner", className="banner hidden"),
+        # The web server itself not answering: decided in the browser (assets/wall.js), since a dead
+        # server cannot say so.
+        html.Div(id="server-banner", className="banner hidden"),
         html.Main(id="page", className="page"),
     ])

@@ -1,6 +1,12 @@
 """Screenshots of running pages in headless Chromium, for the README and for looking at the UI.
 
     python docs/screenshot.py http://127.0.0.1:8050/traffic docs/traffic.png [--size 1920x1080] [--wait 6]
+    python docs/screenshot.py "http://127.0.0.1:8050/wall?views=emergency&interval=600" docs/wall-4k.png --size 3840x2160
+
+Every page needs a signed-in screen: give a kiosk link (``...?kiosk=TOKEN``, from
+``python -m feeds kiosk add NAME``); the screen signs in and is sent on to the page.
+``--size`` is the page's viewport (the screen a wall shows it on), exactly: 3840x2160 is a 4K screen at
+100 % scaling. Console errors of the page are printed, so a shot also checks the page is clean.
 """
 from __future__ import annotations
 
@@ -17,8 +23,13 @@ def shoot(url: str, out: str, size: str = "1920x1080", wait: float = 6.0, click:
                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
                 f"--window-size={size.replace('x', ',')}"):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=opts)
     try:
+        width, height = (int(v) for v in size.split("x"))
+        # The window's size includes the browser's own frame: set the page's viewport itself.
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
         driver.get(url)
         time.sleep(wait)
         # Software WebGL on a busy machine can take seconds: wait for a map to have painted, if any.
@@ -27,6 +38,9 @@ def shoot(url: str, out: str, size: str = "1920x1080", wait: float = 6.0, click:
             driver.find_element("css selector", click).click()
             time.sleep(wait)
         driver.save_screenshot(out)
+        for entry in driver.get_log("browser"):
+            if entry.get("level") == "SEVERE":
+                print("console:", entry.get("message"))
     finally:
         driver.quit()
 

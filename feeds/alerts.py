@@ -40,6 +40,14 @@ class AlertError(Exception):
     """An operator action that cannot be done (unknown alert, already cleared, empty comment)."""
 
 
+class UnknownAlert(AlertError):
+    """No alert has this id (the API answers 404)."""
+
+
+class AlertCleared(AlertError):
+    """The alert has cleared: it can no longer be acknowledged or assigned (the API answers 409)."""
+
+
 def more_severe(severity: str) -> str:
     """One step up the scale; critical stays critical."""
     i = SEVERITIES.index(severity)
@@ -185,7 +193,7 @@ class AlertBook:
     def acknowledge(self, alert_id: str, by: str, now: float | None = None) -> dict:
         def change(a):
             if a["state"] == "cleared":
-                raise AlertError(f"alert {alert_id} has cleared")
+                raise AlertCleared(f"alert {alert_id} has cleared")
             if a["acknowledged"]:
                 return None
             a.update(acknowledged=True, state="acknowledged", acknowledged_at=now_, acknowledged_by=by,
@@ -200,7 +208,7 @@ class AlertBook:
 
         def change(a):
             if a["state"] == "cleared":
-                raise AlertError(f"alert {alert_id} has cleared")
+                raise AlertCleared(f"alert {alert_id} has cleared")
             if a["assignee"] == assignee:
                 return None
             before = a["assignee"]
@@ -218,6 +226,8 @@ class AlertBook:
             raise AlertError(f"a comment is at most {MAX_COMMENT_CHARS} characters")
 
         def change(a):
+            if a["state"] == "cleared":
+                raise AlertCleared(f"alert {alert_id} has cleared")
             a["comments"].append({"at": now_, "by": by, "text": text})
             a["updated_at"] = now_
             return "commented", {"text": text}
@@ -227,7 +237,7 @@ class AlertBook:
 
     def clear_by_operator(self, alert_id: str, by: str, now: float | None = None) -> dict:
         if self.get(alert_id) is None:
-            raise AlertError(f"no alert {alert_id}")
+            raise UnknownAlert(f"no alert {alert_id}")
         return self._must(self._clear_id(alert_id, now, by, "cleared by an operator"), alert_id)
 
     # --- internals --------------------------------------------------------------------
@@ -235,7 +245,7 @@ class AlertBook:
         if alert is None:
             current = self.get(alert_id)
             if current is None:
-                raise AlertError(f"no alert {alert_id}")
+                raise UnknownAlert(f"no alert {alert_id}")
             return current  # nothing to change (already acknowledged, same assignee)
         return alert
 

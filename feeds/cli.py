@@ -1,4 +1,4 @@
-"""The feed runner CLI: ``python -m feeds list | run | simulate``, and the accounts of sign-in:
+"""The feed runner CLI: ``python -m feeds list | run | simulate | alerts``, and the accounts of sign-in:
 ``python -m feeds users | kiosk | tokens`` (see feeds.accounts).
 
 Exit codes: 0 success; 1 a batch failed (source or Redis unreachable); 2 bad flags or
@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                 run.add_argument(flag, dest=f"opt_{key}", help=f"{help_} [{cls.name}]")
     sim = sub.add_parser("simulate", help="run the simulated city")
     sim.add_argument("--ticks", type=int, metavar="N", help="stop after N rounds (default: run until stopped)")
+    alerts = sub.add_parser("alerts", help="evaluate the alert rules (also done by run and simulate)")
+    alerts.add_argument("--once", action="store_true", help="evaluate once, print what changed, then exit")
+    alerts.add_argument("--interval", type=float, metavar="S",
+                        help="seconds between evaluations (default: CITY_CONFIG alerts.evaluate_every_s)")
     add_account_commands(sub)
     return p
 
@@ -198,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         load_dotenv()
         settings = Settings.from_env()
         city = load_city(settings.city_config)
+        from feeds.alert_rules import config_rules
+
+        if args.command in ("run", "simulate", "alerts"):
+            config_rules(city)  # a bad alert rule: one line, exit 2, before anything runs
         if args.command == "run":
             unknown = [n for n in args.names if n not in ADAPTERS]
             if unknown:
@@ -261,7 +269,41 @@ def main(argv: list[str] | None = None) -> int:
             runner = Runner(r, keys, city, KpiEngine(r, keys, city))
             run_simulation(runner, city, _stop_on_signals(), ticks=args.ticks)
             return 0
+        if args.command == "alerts":
+            return _alerts(args, settings, city)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _alerts(args, settings: Settings, city) -> int:
+    """``python -m feeds alerts [--once] [--interval S]``: the alert evaluator on its own."""
+    from feeds.alert_rules import config_rules, evaluate
+
+    if args.interval is not None and args.interval <= 0:
+        raise ConfigError(f"--interval must be positive, got {args.interval:g}")
+    section, _ = config_rules(city)  # a bad rule: one line, exit 2, before connecting
+    r = _connect(settings)
+    keys = Keys(settings.key_prefix)
+    if args.once:
+        try:
+            s = evaluate(r, keys, city)
+        except redis.RedisError as e:
+            print(f"alerts: failed: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
+        print(f"alerts: {s['rules']} rules, {s['raised']} raised, {s['updated']} still open, "
+              f"{s['cleared']} cleared, {s['escalated']} escalated, {s['pending']} pending")
+        return 0
+    interval = args.interval or section.evaluate_every_s
+    stop = _stop_on_signals()
+    while not stop.is_set():
+        try:
+            s = evaluate(r, keys, city)
+            if s["raised"] or s["cleared"] or s["escalated"]:
+                logging.getLogger("feeds.alerts").info("%d raised, %d cleared, %d escalated",
+                                                       s["raised"], s["cleared"], s["escalated"])
+        except redis.RedisError as e:
+            logging.getLogger("feeds.alerts").error("evaluation failed: %s: %s", type(e).__name__, e)
+        stop.wait(interval)
     return 0

@@ -399,4 +399,8 @@ class Runner:
                     log.error("%s: batch failed (%s: %s); next try in %.0f s", a.name, type(e).__name__, e, wait)
                     self.record_failure(a, f"{type(e).__name__}: {e}")
                     due[a.name] = t + wait
+            alerts = getattr(self.engine, "alerts", None)
+            if alerts is not None:  # feed-silence alerts fire even when no batch arrives
+                alerts.tick()
+                due["(alerts)"] = time.monotonic() + alerts.next_due_in()
             stop.wait(max(0.05, min(due.values()) - time.monotonic()))

@@ -131,6 +131,26 @@ def generate(seed: int = 7) -> dict:
                         "water_points": spread(6, "WQ")},
         "emergency": {"stations": stations},
         "services": {"centres": centres},
+        "alerts": alert_rules(),
+    }
+
+
+def alert_rules() -> dict:
+    """The sample city's alert rules (docs/alerts.md): what an operations centre would page on."""
+    return {
+        "escalate_after_s": 600,
+        "evaluate_every_s": 5,
+        "rules": [
+            {"id": "ems-turnout", "kpi": "emergency.turnout_p90_s", "when": "breach", "for_s": 60,
+             "severity": "major", "title": "EMS turnout too slow"},
+            {"id": "aqi-unhealthy", "kpi": "environment.aqi", "district": "*", "when": {"op": ">", "value": 150},
+             "severity": "critical", "title": "Unhealthy air"},
+            {"id": "feed-silent", "feed": "*", "no_data_s": 300, "severity": "major"},
+            {"id": "tti-district", "kpi": "traffic.travel_time_index", "district": "*", "when": "breach",
+             "for_s": 120, "severity": "minor", "title": "Traffic congested"},
+            {"id": "service-wait", "kpi": "services.wait_min", "when": "breach", "for_s": 120,
+             "severity": "warning", "title": "Long waits at service centres"},
+        ],
     }
 
 

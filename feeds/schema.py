@@ -14,7 +14,9 @@ AUDIT_RETENTION = (100_000, 30 * 24 * 3600)
 ALERT_AUDIT_RETENTION = (100_000, 90 * 24 * 3600)
 AUTH_AUDIT_RETENTION = (100_000, 365 * 24 * 3600)
 ALERT_CLOSED_RETENTION_S = 30 * 24 * 3600  # a cleared alert is kept this long for the history view
-ROAD_INCIDENT_RETENTION_S = 7 * 24 * 3600  # a closed road incident is forgotten this long after closing
+ROAD_INCIDENT_RETENTION_S = 7 * 24 * 3600
+NOTES_RETENTION_S = 90 * 24 * 3600  # annotations (timeline and incident notes) are kept this long
+NOTES_AUDIT_RETENTION = (100_000, 90 * 24 * 3600)  # a closed road incident is forgotten this long after closing
 # KPI history: at most one point per step, kept for this long.
 KPI_HISTORY_STEP_S = 60
 KPI_HISTORY_RETENTION_S = 8 * 24 * 3600
@@ -284,7 +286,51 @@ class Keys:
     def alerts_version(self) -> str:
         """Counter bumped on every alert change; pages and walls re-read alerts only when it moved."""
         return self._key("alerts", "version")
+
+    def alerts_pending(self) -> str:
+        """Hash "rule|scope" -> epoch since when its condition holds (rules with ``for_s``; silent feeds that
+        never succeeded)."""
+        return self._key("alerts", "pending")
+
+    def alert_rules(self) -> str:
+        """Hash rule id -> JSON of a rule an admin added at runtime (merged with CITY_CONFIG's rules)."""
+        return self._key("alerts", "rules")
+
+    def alert_rules_disabled(self) -> str:
+        """Hash rule id -> JSON {by, at} of a rule an admin disabled (config or runtime rule)."""
+        return self._key("alerts", "rules:disabled")
+
+    def alert_rules_audit(self) -> str:
+        """Stream: every rule added, deleted, enabled or disabled, with who and when."""
+        return self._key("alerts", "rules:audit")
     # (end of alert keys)
+
+    # --- notes (annotations of the city timeline and of incidents) ---
+    # Keys of notes use the tag {notes}: written only by feeds.annotations (operator actions).
+    def notes(self) -> str:
+        """Hash note id -> JSON of the note {id, target, at, text, by, created_at}."""
+        return self._key("notes", "all")
+
+    def notes_of(self, target: str) -> str:
+        """Sorted set note id -> the time the note is about (at), of one target ("timeline", "incident:<id>")."""
+        return self._key("notes", "target", target)
+
+    def notes_by_time(self) -> str:
+        """Sorted set note id -> at, of every note (retention, and charts that show several targets)."""
+        return self._key("notes", "time")
+
+    def notes_audit(self) -> str:
+        """Stream: every note added or deleted, with who and when (bounded by NOTES_AUDIT_RETENTION)."""
+        return self._key("notes", "audit")
+
+    def notes_seq(self) -> str:
+        """Counter: the number part of the next note id."""
+        return self._key("notes", "seq")
+
+    def notes_version(self) -> str:
+        """Counter bumped on every note change; trend charts re-read notes only when it moved."""
+        return self._key("notes", "version")
+    # (end of notes keys)
 
     # --- sign-in (accounts, kiosk and API tokens, sessions) ---
     # Keys of sign-in use the tag {auth}: written by feeds.accounts (the CLI and the admin page) and by

@@ -50,9 +50,13 @@ def test_gunicorn_serves_the_app_and_answers_concurrent_callbacks(r, redis_url, 
                 time.sleep(0.2)
         assert status == 200 and orjson.loads(body)["redis"] == "up"
         # The first callbacks of fresh threaded workers, all at once (the warm-up's reason to exist).
-        call = orjson.dumps({"output": "overview-body.children", "outputs": {"id": "overview-body", "property": "children"},
+        outputs = [("conn", "children"), ("conn", "className"), ("banner", "children"), ("banner", "className"),
+                   ("last-ok", "data")]
+        call = orjson.dumps({"output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+                             "outputs": [{"id": i, "property": p} for i, p in outputs],
                              "inputs": [{"id": "tick", "property": "n_intervals", "value": 0}],
-                             "changedPropIds": ["tick.n_intervals"], "state": []})
+                             "changedPropIds": ["tick.n_intervals"],
+                             "state": [{"id": "last-ok", "property": "data", "value": None}]})
         token = bearer(r, keys, "viewer")  # every worker shares the accounts (and the secret key) in Redis
         with ThreadPoolExecutor(16) as pool:
             results = list(pool.map(lambda _: get(base + "/_dash-update-component", call, token), range(32)))

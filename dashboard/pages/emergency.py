@@ -17,6 +17,7 @@ from dash import dcc, html
 
 from dashboard.components import format_age, format_value, kpi_card, status_badge
 from dashboard.maps import base_layout, district_layer, district_values, map_graph
+from dashboard.pages.timeline import can_annotate, note_box
 from feeds.adapters.emergency import BUSY, EmergencyConfig
 from feeds.config import City
 from feeds.timeparse import zone
@@ -42,17 +43,19 @@ def page(store, query: dict) -> html.Div:
     if district not in store.city.district_ids():
         district = None
     incident = (query.get("incident") or "").strip() or None
-    return layout(store.city, district, incident)
+    return layout(store.city, district, incident, can_annotate())
 
 
-def layout(city: City, district: str | None, incident: str | None) -> html.Div:
+def layout(city: City, district: str | None, incident: str | None, annotate: bool = False) -> html.Div:
     names = {d.id: d.name for d in city.districts}
     if incident:
         heading = [html.H1(["Emergency — incident ", html.Span(incident, id="emergency-incident-name")]),
                    dcc.Link("← dispatch panel", href="/emergency", className="back-link", id="emergency-back")]
     elif district:
         heading = [html.H1(["Emergency — ", html.Span(names[district], id="emergency-district-name")]),
-                   dcc.Link("← whole city", href="/emergency", className="back-link", id="emergency-back")]
+                   dcc.Link("← whole city", href="/emergency", className="back-link", id="emergency-back"),
+                   dcc.Link(f"All of {names[district]} →", href=f"/district/{district}", className="back-link",
+                            id="emergency-district-all")]
     else:
         heading = [html.H1("Emergency dispatch — whole city"),
                    html.Span("Click an incident for its timeline, a district for its calls.", className="muted")]
@@ -63,6 +66,7 @@ def layout(city: City, district: str | None, incident: str | None) -> html.Div:
         html.Div([*heading, html.Div(id="emergency-asof", className="kpi-age")], className="page-head"),
         html.Div(id="emergency-cards", className="cards emergency-cards"),
         html.Div(id="emergency-detail", className="emergency-detail"),
+        *([incident_notes(incident, annotate)] if incident else []),
         # The queue and the unit board first: on a 1920x1080 wall both are in view with the cards;
         # the map and the district compliance table follow.
         html.Div(className="emergency-body", children=[
@@ -74,6 +78,18 @@ def layout(city: City, district: str | None, incident: str | None) -> html.Div:
                      className="panel map-panel"),
             html.Div(id="emergency-districts", className="panel districts-panel"),
         ]),
+    ])
+
+
+def incident_notes(incident: str, annotate: bool) -> html.Div:
+    """Coordinators' notes on the incident (callbacks/emergency.py fills the list); the add box only for a
+    coordinator. Outside the drill-down panel, so a refresh of the panel never wipes a note being typed."""
+    return html.Div(className="panel incident-notes", id="emergency-notes", children=[
+        dcc.Store(id="emergency-note-saved"),
+        dcc.Store(id="emergency-notes-shown"),
+        html.H3("Notes on this incident"),
+        html.Div(id="emergency-notes-list"),
+        note_box("emergency", f"Add a note to incident {incident}") if annotate else html.Div(),
     ])
 
 
@@ -406,18 +422,23 @@ def _polygon_view(city: City, district: str):
     return ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2), city.zoom + 1.2
 
 
+def incident_unit_traces() -> list[dict]:
+    """The empty incidents and units traces (map_data fills them); the integrated city map uses them too."""
+    return [{"type": "scattermap", "mode": "markers", "name": "incidents (P1 red, P2 orange, P3 yellow)",
+             "lon": [], "lat": [], "text": [], "customdata": [],
+             "marker": {"size": [], "color": [], "opacity": 0.95},
+             "hovertemplate": "%{text}<br>click for the timeline<extra></extra>"},
+            {"type": "scattermap", "mode": "markers", "name": "units (green available)",
+             "lon": [], "lat": [], "text": [], "customdata": [],
+             "marker": {"size": 11, "color": [], "opacity": 0.9},
+             "hovertemplate": "%{text}<extra></extra>"}]
+
+
 def map_skeleton(city: City, focus: str | None, theme: str, tile_url: str | None, center=None) -> dict:
     c, zoom = _polygon_view(city, focus) if focus else (center, city.zoom + 1 if center else None)
     return {
         "data": [district_layer(city, {}, "travel 90th s", theme, TRAVEL_SCALE, 120, 420, focus),
-                 {"type": "scattermap", "mode": "markers", "name": "incidents (P1 red, P2 orange, P3 yellow)",
-                  "lon": [], "lat": [], "text": [], "customdata": [],
-                  "marker": {"size": [], "color": [], "opacity": 0.95},
-                  "hovertemplate": "%{text}<br>click for the timeline<extra></extra>"},
-                 {"type": "scattermap", "mode": "markers", "name": "units (green available)",
-                  "lon": [], "lat": [], "text": [], "customdata": [],
-                  "marker": {"size": 11, "color": [], "opacity": 0.9},
-                  "hovertemplate": "%{text}<extra></extra>"}],
+                 *incident_unit_traces()],
         "layout": base_layout(city, theme, tile_url, c, zoom, uirevision=f"emergency-{focus or 'city'}"),
     }
 

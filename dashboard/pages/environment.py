@@ -62,7 +62,9 @@ def layout(city: City, district: str | None, station: str | None) -> html.Div:
                    dcc.Link("← whole city", href="/environment", className="back-link", id="environment-back")]
     elif district:
         heading = [html.H1(["Environment — ", html.Span(names[district], id="environment-district-name")]),
-                   dcc.Link("← whole city", href="/environment", className="back-link", id="environment-back")]
+                   dcc.Link("← whole city", href="/environment", className="back-link", id="environment-back"),
+                   dcc.Link(f"All of {names[district]} →", href=f"/district/{district}", className="back-link",
+                            id="environment-district-all")]
     else:
         heading = [html.H1("Environment — whole city"),
                    html.Span("Click a station or a district on the map, or a row of the table.", className="muted")]
@@ -171,6 +173,15 @@ def _points(name: str, colour: str, size: int, opacity: float = 0.95) -> dict:
             "marker": {"size": size, "color": colour, "opacity": opacity}, "hovertemplate": "%{text}<extra></extra>"}
 
 
+def air_traces(theme: str) -> list[dict]:
+    """The halo and one empty trace per AQI category (map_data fills them, at HALO..); the integrated
+    city map uses them too."""
+    halo = {**_points("", "#0b1220" if theme == "dark" else "#334155", 25, 0.9), "hoverinfo": "skip",
+            "showlegend": False}
+    halo.pop("hovertemplate")
+    return [halo] + [_points(name, colour, 20) for name, colour in AIR_TRACES]
+
+
 def map_skeleton(city: City, district: str | None, theme: str, tile_url: str | None,
                  centre: tuple[float, float] | None = None) -> dict:
     """The figure's structure without live data: sent once; refreshes patch its arrays."""
@@ -191,10 +202,7 @@ def map_skeleton(city: City, district: str | None, theme: str, tile_url: str | N
         "text": [""] * len(ids), "hovertemplate": "%{text}<br>click to see its stations<extra></extra>",
         "name": "Districts (worst station's AQI)", "showlegend": False,
     }
-    halo = {**_points("", "#0b1220" if theme == "dark" else "#334155", 25, 0.9), "hoverinfo": "skip",
-            "showlegend": False}
-    halo.pop("hovertemplate")
-    traces = [districts, halo] + [_points(name, colour, 20) for name, colour in AIR_TRACES]
+    traces = [districts, *air_traces(theme)]
     traces += [_points("noise: under the limit", NOISE_OK, 11, 0.8), _points("noise: over the limit", NOISE_OVER, 13),
                _points("water: in range", WATER_OK, 11, 0.8), _points("water: alert", WATER_ALERT, 15)]
     layout = base_layout(city, theme, tile_url, centre, zoom, uirevision=f"environment-{district or 'city'}")

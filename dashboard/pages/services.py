@@ -137,15 +137,20 @@ def centre_badge(status: str) -> html.Span:
 CENTRES, REQUESTS = 1, 2
 
 
+def centre_trace() -> dict:
+    """The empty centres trace (map_data fills it at CENTRES); the integrated city map uses it too."""
+    return {"type": "scattermap", "mode": "markers", "name": "service centres (colour = wait)", "lon": [], "lat": [],
+            "text": [], "customdata": [], "marker": {"size": [], "color": [], "opacity": 0.95},
+            "hovertemplate": "%{text}<br>click to drill down<extra></extra>"}
+
+
 def map_skeleton(city: City, theme: str, tile_url: str | None, kpis: dict[str, dict], focus_point=None) -> dict:
     warn = kpis["services.wait_min"]["warn"] or 30
     center = focus_point
     return {
         "data": [
             district_layer(city, {}, "mean wait (min)", theme, WAIT_SCALE, 0.0, warn * 1.5),
-            {"type": "scattermap", "mode": "markers", "name": "service centres (colour = wait)", "lon": [], "lat": [],
-             "text": [], "customdata": [], "marker": {"size": [], "color": [], "opacity": 0.95},
-             "hovertemplate": "%{text}<br>click to drill down<extra></extra>"},
+            centre_trace(),
             {"type": "scattermap", "mode": "markers", "name": "open requests", "lon": [], "lat": [], "text": [],
              "marker": {"size": 9, "color": "#a78bfa", "opacity": 0.85}, "hovertemplate": "%{text}<extra></extra>"},
         ],

@@ -31,7 +31,9 @@ def layout(city: City, district: str | None) -> html.Div:
     names = {d.id: d.name for d in city.districts}
     if district:
         heading = [html.H1(["Traffic — ", html.Span(names[district], id="traffic-district-name")]),
-                   dcc.Link("← whole city", href="/traffic", className="back-link", id="traffic-back")]
+                   dcc.Link("← whole city", href="/traffic", className="back-link", id="traffic-back"),
+                   dcc.Link(f"All of {names[district]} →", href=f"/district/{district}", className="back-link",
+                            id="traffic-district-all")]
     else:
         heading = [html.H1("Traffic — whole city"),
                    html.Span("Click a district on the map or in the table to drill down.", className="muted")]
@@ -71,12 +73,17 @@ def cards(kpis: dict[str, dict], histories: dict[str, list[float]], focus: str |
 DISTRICTS, FIRST_BAND, HOVER, INCIDENTS = 0, 1, 1 + len(line_traces([], "dark")), 2 + len(line_traces([], "dark"))
 
 
+def link_traces(theme: str) -> list[dict]:
+    """The empty speed-band, link hover and road incident traces (map_data fills them from FIRST_BAND on);
+    the integrated city map uses them too."""
+    return [*line_traces([], theme), link_hover_trace([]), incidents_trace([])]
+
+
 def map_skeleton(city: City, focus: str | None, theme: str, tile_url: str | None) -> dict:
     """The figure's structure without live data: sent once; refreshes patch its arrays."""
     center, zoom = _polygon_view(city, focus) if focus else (None, None)
     return {
-        "data": [district_layer(city, {}, "TTI", theme, TTI_SCALE, 1.0, 1.8, focus), *line_traces([], theme),
-                 link_hover_trace([]), incidents_trace([])],
+        "data": [district_layer(city, {}, "TTI", theme, TTI_SCALE, 1.0, 1.8, focus), *link_traces(theme)],
         "layout": base_layout(city, theme, tile_url, center, zoom, uirevision=f"traffic-{focus or 'city'}"),
     }
 
@@ -124,7 +131,10 @@ def district_table(city: City, kpis: dict[str, dict]) -> list:
             html.Td(format_value(inc[d.id]["value"], 0)),
             html.Td(status_badge(worst)),
         ], className=f"row-{worst}"))
-    return [html.H3("Districts, worst first"),
+    age = kpis["traffic.travel_time_index"].get("age_s")
+    return [html.H3(["Districts, worst first", html.Span(" · map and table as of " + format_age(age)
+                                                         if age is not None else " · no data yet",
+                                                         className="panel-age")]),
             html.Table([html.Thead(html.Tr([html.Th(h) for h in ("district", "TTI", "congested %", "coverage %",
                                                                   "incidents", "")])),
                         html.Tbody(rows)], className="table", id="district-table")]

@@ -152,6 +152,20 @@ def district_data(city, kpis: dict[str, dict], theme: str = "dark") -> dict[int,
                         "marker": {"opacity": opacity, "line": {"color": THEME_OUTLINE[theme], "width": 1.5}}}}
 
 
+def bus_traces(cfg: TransitConfig, cluster: bool) -> list[dict]:
+    """One empty trace per delay band (map_data fills them); the integrated city map uses them too."""
+    traces = []
+    for label, colour in delay_bands(cfg):
+        trace = {"type": "scattermap", "mode": "markers", "lon": [], "lat": [], "text": [], "customdata": [],
+                 "name": label, "marker": {"size": 13, "color": colour, "opacity": 0.95},
+                 "hovertemplate": "bus %{text}<br>click for its trip<extra></extra>"}
+        if cluster:  # thousands of buses: clusters (counts) at city zoom, single buses when zoomed in
+            trace["cluster"] = {"enabled": True, "maxzoom": 14, "color": colour, "opacity": 0.85,
+                                "size": [14, 20, 28], "step": [10, 50]}
+        traces.append(trace)
+    return traces
+
+
 def map_skeleton(city, routes: dict, stops: dict, route: str | None, theme: str, tile_url: str | None,
                  cfg: TransitConfig, n_vehicles: int) -> dict:
     """The figure's structure and its static parts (route lines, stops): sent once; refreshes patch
@@ -181,15 +195,7 @@ def map_skeleton(city, routes: dict, stops: dict, route: str | None, theme: str,
          "marker": {"size": 8, "color": "#e5e7eb" if theme == "dark" else "#111827"}, "name": "stops",
          "hovertemplate": "stop %{text}<extra></extra>", "showlegend": bool(route)},
     ]
-    cluster = n_vehicles > CLUSTER_ABOVE and not route
-    for label, colour in delay_bands(cfg):
-        trace = {"type": "scattermap", "mode": "markers", "lon": [], "lat": [], "text": [], "customdata": [],
-                 "name": label, "marker": {"size": 13, "color": colour, "opacity": 0.95},
-                 "hovertemplate": "bus %{text}<br>click for its trip<extra></extra>"}
-        if cluster:  # thousands of buses: clusters (counts) at city zoom, single buses when zoomed in
-            trace["cluster"] = {"enabled": True, "maxzoom": 14, "color": colour, "opacity": 0.85,
-                                "size": [14, 20, 28], "step": [10, 50]}
-        data.append(trace)
+    data.extend(bus_traces(cfg, n_vehicles > CLUSTER_ABOVE and not route))
     center, zoom = None, None
     if route_stops:
         lo_lon, hi_lon = min(s["lon"] for s in route_stops), max(s["lon"] for s in route_stops)

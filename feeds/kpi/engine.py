@@ -42,6 +42,9 @@ class KpiEngine:
         self.city = city
         self.links = configured_links(city)
         self.district_ids = city.district_ids()
+        from feeds.alert_rules import Evaluator
+
+        self.alerts = Evaluator(r, keys, city)  # alert rules judged after every recompute (a bad rule: ConfigError)
 
     # --- inputs -----------------------------------------------------------------------
     def freshness(self, health: dict) -> float:
@@ -69,6 +72,8 @@ class KpiEngine:
         current.update(stored)
         stored["city.score"] = self._city_score(current, now)
         self._store(stored)
+        current["city.score"] = stored["city.score"]
+        self.alerts.run(now, values=current)  # the values just read and written: no second read
         return stored
 
     def _judged(self, kpi_id: str, c: Computed, freshness: float, now: float) -> dict:

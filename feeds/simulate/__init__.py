@@ -40,6 +40,11 @@ def run_simulation(runner: Runner, city: City, stop: threading.Event, ticks: int
                 log.debug(res.line())
             except Exception as e:  # keep the demo alive through a Redis restart
                 log.error("simulated %s: %s: %s", adapter.name, type(e).__name__, e)
+        alerts = getattr(runner.engine, "alerts", None)
+        wake = min(due)
+        if alerts is not None:  # feed-silence alerts fire even when no batch arrives
+            alerts.tick()
+            wake = min(wake, time.monotonic() + alerts.next_due_in())
         rounds += 1
         if ticks is None or rounds < ticks:
-            stop.wait(max(0.05, min(due) - time.monotonic()))
+            stop.wait(max(0.05, wake - time.monotonic()))

@@ -86,9 +86,16 @@ def route_to(path: str) -> dict:
                          [("url", "pathname", path), ("url", "search", "")], changed=["url.pathname"])
 
 
+def overview_refresh(n: int) -> dict:
+    from tests.test_overview_callback import ALL, overview_outputs
+
+    return callback_body(overview_outputs(), [("tick", "n_intervals", 1), ("theme", "data", "dark")],
+                         [("overview-view", "data", {"layers": ALL, "focus": None}), ("overview-version", "data", None)],
+                         ["tick.n_intervals"])
+
+
 CALLBACKS = [
-    ("overview refresh", "viewer",
-     lambda n: callback_body([("overview-body", "children")], [("tick", "n_intervals", 1)], changed=["tick.n_intervals"])),
+    ("overview refresh", "viewer", overview_refresh),
     ("routing to a page", "viewer", lambda n: route_to("/traffic")),
     ("admin: add a user", "admin",
      lambda n: admin_action("admin-add-user", new_name=f"new-{n}", new_role="viewer", new_password="long enough pw")),
@@ -101,7 +108,13 @@ CALLBACKS = [
 ]
 
 API_ACTIONS: list[tuple[str, str, dict, str]] = [
-    # (method, path, request kwargs, least role): state-changing API routes, e.g. alert acknowledgement.
+    # (method, path with {parameters} as in OpenAPI, request kwargs, least role). An unknown id answers 404:
+    # access was granted, which is what this table checks.
+    ("POST", "/api/v1/alerts/{alert_id}/ack", {}, "coordinator"),
+    ("POST", "/api/v1/alerts/{alert_id}/assign", {"json": {"assignee": "ana"}}, "coordinator"),
+    ("POST", "/api/v1/alerts/{alert_id}/comment", {"json": {"text": "crew on the way"}}, "coordinator"),
+    ("POST", "/api/v1/annotations", {"json": {"target": "timeline", "text": "water main repaired"}}, "coordinator"),
+    ("DELETE", "/api/v1/annotations/{note_id}", {}, "coordinator"),
 ]
 
 
@@ -203,8 +216,9 @@ def test_state_changing_api_routes(app, clients):
             for method in rule.methods - {"GET", "HEAD", "OPTIONS"}:
                 assert (method, re.sub(r"<[^>]+>", "<>", rule.rule)) in listed, f"{method} {rule.rule}: add it to API_ACTIONS"
     for method, path, kwargs, least in API_ACTIONS:
+        url = re.sub(r"\{(\w+)\}", lambda m: SAMPLE_PARAMS.get(m.group(1), "x"), path)
         for who, client in clients.items():
-            check(who, least, client.open(path, method=method, **kwargs).status_code, f"{method} {path}")
+            check(who, least, client.open(url, method=method, **kwargs).status_code, f"{method} {path}")
 
 
 def test_the_admin_page_is_not_drawn_for_anyone_else_even_through_the_router(clients):

@@ -381,7 +381,8 @@ class _Gate:
             user, why = self.accounts.check_login(name, request.form.get("password", ""),
                                                   self.section.max_failures, self.section.lockout_s)
         except (redis.RedisError, OSError) as e:
-            return self.login_form(nxt, f"Sign-in is unavailable: the data store is unreachable ({type(e).__name__}).", 503)
+            return self.login_form(nxt, "Sign-in is unavailable: the data store is unreachable "
+                                        f"({type(e).__name__}).", 503)
         if user is None:
             log.info("sign-in refused for %r: %s", name[:64], why)
             return self.login_form(nxt, why[:1].upper() + why[1:] + ".", 401)

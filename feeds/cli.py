@@ -124,7 +124,8 @@ def run_accounts(args, settings: Settings) -> int:
             elif args.action == "list":
                 for u in accounts.users():
                     state = "disabled" if u.get("disabled") else "enabled"
-                    print(f"{u['name']:24} {u['role']:12} {state:9} created {_when(u['created_at'])} by {u['created_by']}")
+                    created = f"created {_when(u['created_at'])} by {u['created_by']}"
+                    print(f"{u['name']:24} {u['role']:12} {state:9} {created}")
             elif args.action == "role":
                 accounts.set_role(args.name, args.role, by=by)
                 print(f"user {args.name} is now {args.role}")
@@ -145,8 +146,8 @@ def run_accounts(args, settings: Settings) -> int:
                 print(f"wall link: {base}/wall?kiosk={token}")
             elif args.action == "list":
                 for kiosk in accounts.kiosks():
-                    state = f"revoked {_when(kiosk['revoked_at'])} by {kiosk['revoked_by']}" if kiosk.get("revoked_at") \
-                        else "live"
+                    state = (f"revoked {_when(kiosk['revoked_at'])} by {kiosk['revoked_by']}"
+                             if kiosk.get("revoked_at") else "live")
                     print(f"{kiosk['name']:24} created {_when(kiosk['created_at'])} by {kiosk['created_by']}  {state}")
             elif args.action == "revoke":
                 accounts.revoke_kiosk(args.name, by=by)
@@ -160,7 +161,8 @@ def run_accounts(args, settings: Settings) -> int:
                 for tok in accounts.api_tokens():
                     state = f"revoked {_when(tok['revoked_at'])} by {tok['revoked_by']}" if tok.get("revoked_at") \
                         else "live"
-                    print(f"{tok['name']:24} {tok['role']:12} created {_when(tok['created_at'])} by {tok['created_by']}  {state}")
+                    created = f"created {_when(tok['created_at'])} by {tok['created_by']}"
+                    print(f"{tok['name']:24} {tok['role']:12} {created}  {state}")
             elif args.action == "revoke":
                 accounts.revoke_api_token(args.name, by=by)
                 print(f"API token {args.name} revoked")

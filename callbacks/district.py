@@ -7,7 +7,7 @@ import time
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.overview import drill_href, layers_search, map_figure, measure_map, plan
+from callbacks.overview import map_controls, map_figure, plan
 from dashboard import citymap
 from dashboard import refresh as refresh_state
 from dashboard.pages import district as district_page
@@ -49,15 +49,4 @@ def register(app, store, settings) -> None:
         stored["t"] = now if p["ages"] else (shown or {}).get("t", now)
         return (score, figure, ages, *sections, stored)
 
-    measure_map(app, "district")
-
-    @app.callback(Output("url", "search", allow_duplicate=True), Input("district-layers", "value"),
-                  State("url", "search"), prevent_initial_call=True)
-    def toggle_layers(chosen, search):
-        return layers_search(chosen, search)
-
-    @app.callback(Output("url", "href", allow_duplicate=True), Input("district-map", "clickData"),
-                  State("district-view", "data"), prevent_initial_call=True)
-    def drill_down(click, view_data):
-        point = ((click or {}).get("points") or [{}])[0]
-        return drill_href(point, (view_data or {}).get("layers") or [], store.city.district_ids())
+    map_controls(app, store, "district")

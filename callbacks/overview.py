@@ -120,15 +120,21 @@ def register(app, store, settings) -> None:
         stored["table"] = table_key
         return (score, districts, figure, ages, *sections, feed_panel, stored)
 
-    measure_map(app, "overview")
+    map_controls(app, store, "overview")
 
-    @app.callback(Output("url", "search", allow_duplicate=True), Input("overview-layers", "value"),
+
+def map_controls(app, store, page: str) -> None:
+    """The city map's controls on a page (overview, district): its size, the layer toggles into the URL,
+    and a click that drills down."""
+    measure_map(app, page)
+
+    @app.callback(Output("url", "search", allow_duplicate=True), Input(f"{page}-layers", "value"),
                   State("url", "search"), prevent_initial_call=True)
     def toggle_layers(chosen, search):
         return layers_search(chosen, search)
 
-    @app.callback(Output("url", "href", allow_duplicate=True), Input("overview-map", "clickData"),
-                  State("overview-view", "data"), prevent_initial_call=True)
+    @app.callback(Output("url", "href", allow_duplicate=True), Input(f"{page}-map", "clickData"),
+                  State(f"{page}-view", "data"), prevent_initial_call=True)
     def drill_down(click, view_data):
         point = ((click or {}).get("points") or [{}])[0]
         return drill_href(point, (view_data or {}).get("layers") or [], store.city.district_ids())

@@ -218,57 +218,18 @@ class Accounts:
         """A new kiosk token for the screen ``name`` (shown once: only its SHA-256 is kept). A revoked
         screen's name may be given a new token; a live one may not."""
         check_name(name, "screen name")
-        now = time.time() if now is None else now
-        token = new_token(KIOSK_PREFIX)
-        digest = sha256(token)
-
-        def tx(pipe):
-            old = pipe.hget(self.keys.auth_kiosks(), name)
-            if old and not orjson.loads(old).get("revoked_at"):
-                raise AccountError(f"screen {name!r} has a live kiosk token: revoke it first")
-            pipe.multi()
-            if old:
-                pipe.hdel(self.keys.auth_kiosk_index(), orjson.loads(old)["sha256"])
-            pipe.hset(self.keys.auth_kiosks(), name, orjson.dumps(
-                {"name": name, "sha256": digest, "created_at": now, "created_by": by,
-                 "revoked_at": None, "revoked_by": None}))
-            pipe.hset(self.keys.auth_kiosk_index(), digest, name)
-            self._audit(pipe, "kiosk.add", by, name, now)
-
-        self.r.transaction(tx, self.keys.auth_kiosks())
-        return token
+        return self._add_token(self.keys.auth_kiosks(), self.keys.auth_kiosk_index(), KIOSK_PREFIX, name, by, now,
+                               f"screen {name!r} has a live kiosk token: revoke it first", "kiosk.add", {})
 
     def revoke_kiosk(self, name: str, by: str, now: float | None = None) -> dict:
-        now = time.time() if now is None else now
-
-        def tx(pipe):
-            raw = pipe.hget(self.keys.auth_kiosks(), name)
-            if not raw:
-                raise AccountError(f"no screen {name!r}")
-            record = orjson.loads(raw)
-            if record.get("revoked_at"):
-                raise AccountError(f"screen {name!r} is revoked already")
-            record.update(revoked_at=now, revoked_by=by)
-            pipe.multi()
-            pipe.hset(self.keys.auth_kiosks(), name, orjson.dumps(record))
-            pipe.hdel(self.keys.auth_kiosk_index(), record["sha256"])
-            self._audit(pipe, "kiosk.revoke", by, name, now)
-            return record
-
-        record = self.r.transaction(tx, self.keys.auth_kiosks(), value_from_callable=True)
+        record = self._revoke_token(self.keys.auth_kiosks(), self.keys.auth_kiosk_index(), name, by, now,
+                                    f"screen {name!r}", "kiosk.revoke")
         self.end_sessions("kiosk", name)
         return record
 
     def kiosk_for_token(self, token: str) -> dict | None:
         """The live screen a kiosk token belongs to, or None."""
-        if not isinstance(token, str) or not token.startswith(KIOSK_PREFIX):
-            return None
-        digest = sha256(token)
-        name = self.r.hget(self.keys.auth_kiosk_index(), digest)
-        record = self.kiosk(_s(name)) if name else None
-        if record is None or record.get("revoked_at") or record["sha256"] != digest:
-            return None
-        return record
+        return self._record_for_token(self.keys.auth_kiosks(), self.keys.auth_kiosk_index(), KIOSK_PREFIX, token)
 
     # ----------------------------------------------------------------------- API tokens
     def api_tokens(self) -> list[dict]:
@@ -278,52 +239,68 @@ class Accounts:
     def add_api_token(self, name: str, role: str, by: str, now: float | None = None) -> str:
         check_name(name, "token name")
         check_role(role)
-        now = time.time() if now is None else now
-        token = new_token(API_PREFIX)
-        digest = sha256(token)
-
-        def tx(pipe):
-            old = pipe.hget(self.keys.auth_api_tokens(), name)
-            if old and not orjson.loads(old).get("revoked_at"):
-                raise AccountError(f"API token {name!r} exists and is live: revoke it first")
-            pipe.multi()
-            if old:
-                pipe.hdel(self.keys.auth_api_token_index(), orjson.loads(old)["sha256"])
-            pipe.hset(self.keys.auth_api_tokens(), name, orjson.dumps(
-                {"name": name, "role": role, "sha256": digest, "created_at": now, "created_by": by,
-                 "revoked_at": None, "revoked_by": None}))
-            pipe.hset(self.keys.auth_api_token_index(), digest, name)
-            self._audit(pipe, "token.add", by, name, now, role=role)
-
-        self.r.transaction(tx, self.keys.auth_api_tokens())
-        return token
+        return self._add_token(self.keys.auth_api_tokens(), self.keys.auth_api_token_index(), API_PREFIX, name, by,
+                               now, f"API token {name!r} exists and is live: revoke it first", "token.add",
+                               {"role": role})
 
     def revoke_api_token(self, name: str, by: str, now: float | None = None) -> dict:
-        now = time.time() if now is None else now
-
-        def tx(pipe):
-            raw = pipe.hget(self.keys.auth_api_tokens(), name)
-            if not raw:
-                raise AccountError(f"no API token {name!r}")
-            record = orjson.loads(raw)
-            if record.get("revoked_at"):
-                raise AccountError(f"API token {name!r} is revoked already")
-            record.update(revoked_at=now, revoked_by=by)
-            pipe.multi()
-            pipe.hset(self.keys.auth_api_tokens(), name, orjson.dumps(record))
-            pipe.hdel(self.keys.auth_api_token_index(), record["sha256"])
-            self._audit(pipe, "token.revoke", by, name, now)
-            return record
-
-        return self.r.transaction(tx, self.keys.auth_api_tokens(), value_from_callable=True)
+        return self._revoke_token(self.keys.auth_api_tokens(), self.keys.auth_api_token_index(), name, by, now,
+                                  f"API token {name!r}", "token.revoke")
 
     def api_token_for(self, token: str) -> dict | None:
         """The live API token record a Bearer token matches, or None."""
-        if not isinstance(token, str) or not token.startswith(API_PREFIX):
+        return self._record_for_token(self.keys.auth_api_tokens(), self.keys.auth_api_token_index(), API_PREFIX,
+                                      token)
+
+    # --- kiosk and API tokens alike: records by name, an index sha256 -> name ---------------
+    def _add_token(self, records: str, index: str, prefix: str, name: str, by: str, now: float | None,
+                   live_error: str, action: str, extra: dict) -> str:
+        now = time.time() if now is None else now
+        token = new_token(prefix)
+        digest = sha256(token)
+
+        def tx(pipe):
+            old = pipe.hget(records, name)
+            if old and not orjson.loads(old).get("revoked_at"):
+                raise AccountError(live_error)
+            pipe.multi()
+            if old:
+                pipe.hdel(index, orjson.loads(old)["sha256"])
+            pipe.hset(records, name, orjson.dumps(
+                {"name": name, **extra, "sha256": digest, "created_at": now, "created_by": by,
+                 "revoked_at": None, "revoked_by": None}))
+            pipe.hset(index, digest, name)
+            self._audit(pipe, action, by, name, now, **extra)
+
+        self.r.transaction(tx, records)
+        return token
+
+    def _revoke_token(self, records: str, index: str, name: str, by: str, now: float | None, what: str,
+                      action: str) -> dict:
+        now = time.time() if now is None else now
+
+        def tx(pipe):
+            raw = pipe.hget(records, name)
+            if not raw:
+                raise AccountError(f"no {what}")
+            record = orjson.loads(raw)
+            if record.get("revoked_at"):
+                raise AccountError(f"{what} is revoked already")
+            record.update(revoked_at=now, revoked_by=by)
+            pipe.multi()
+            pipe.hset(records, name, orjson.dumps(record))
+            pipe.hdel(index, record["sha256"])
+            self._audit(pipe, action, by, name, now)
+            return record
+
+        return self.r.transaction(tx, records, value_from_callable=True)
+
+    def _record_for_token(self, records: str, index: str, prefix: str, token: str) -> dict | None:
+        if not isinstance(token, str) or not token.startswith(prefix):
             return None
         digest = sha256(token)
-        name = self.r.hget(self.keys.auth_api_token_index(), digest)
-        raw = self.r.hget(self.keys.auth_api_tokens(), name) if name else None
+        name = self.r.hget(index, digest)
+        raw = self.r.hget(records, _s(name)) if name else None
         record = orjson.loads(raw) if raw else None
         if record is None or record.get("revoked_at") or record["sha256"] != digest:
             return None

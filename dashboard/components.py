@@ -52,6 +52,15 @@ def sparkline_svg(values: list[float], colour: str, width: int = 160, height: in
     return "data:image/svg+xml;utf8," + quote(svg)
 
 
+def district_heading(domain: str, title: str, district: str, name: str) -> list:
+    """A domain page's heading for its district drill-down: the title, back to the whole city, and on to
+    everything in the district (``/district/<id>``)."""
+    return [html.H1([f"{title} — ", html.Span(name, id=f"{domain}-district-name")]),
+            dcc.Link("← whole city", href=f"/{domain}", className="back-link", id=f"{domain}-back"),
+            dcc.Link(f"All of {name} →", href=f"/district/{district}", className="back-link",
+                     id=f"{domain}-district-all")]
+
+
 def status_badge(status: str) -> html.Span:
     return html.Span(STATUS_LABEL.get(status, status.upper()), className=f"badge badge-{status}")
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from dash import dcc, html
 
-from dashboard.components import format_age, format_value, kpi_card, status_badge
+from dashboard.components import district_heading, format_age, format_value, kpi_card, status_badge
 from dashboard.maps import base_layout, district_layer, district_values, map_graph
 from dashboard.pages.timeline import can_annotate, note_box
 from feeds.adapters.emergency import BUSY, EmergencyConfig
@@ -52,10 +52,7 @@ def layout(city: City, district: str | None, incident: str | None, annotate: boo
         heading = [html.H1(["Emergency — incident ", html.Span(incident, id="emergency-incident-name")]),
                    dcc.Link("← dispatch panel", href="/emergency", className="back-link", id="emergency-back")]
     elif district:
-        heading = [html.H1(["Emergency — ", html.Span(names[district], id="emergency-district-name")]),
-                   dcc.Link("← whole city", href="/emergency", className="back-link", id="emergency-back"),
-                   dcc.Link(f"All of {names[district]} →", href=f"/district/{district}", className="back-link",
-                            id="emergency-district-all")]
+        heading = district_heading("emergency", "Emergency", district, names[district])
     else:
         heading = [html.H1("Emergency dispatch — whole city"),
                    html.Span("Click an incident for its timeline, a district for its calls.", className="muted")]

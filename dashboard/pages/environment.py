@@ -15,7 +15,7 @@ from datetime import datetime
 
 from dash import dcc, html
 
-from dashboard.components import format_age, kpi_card
+from dashboard.components import district_heading, format_age, kpi_card
 from dashboard import maps
 from dashboard.maps import NO_DATA_COLOUR, base_layout, map_graph
 from feeds.config import City, ConfigError
@@ -61,10 +61,7 @@ def layout(city: City, district: str | None, station: str | None) -> html.Div:
         heading = [html.H1(["Environment — station ", html.Span(station, id="environment-station-name")]),
                    dcc.Link("← whole city", href="/environment", className="back-link", id="environment-back")]
     elif district:
-        heading = [html.H1(["Environment — ", html.Span(names[district], id="environment-district-name")]),
-                   dcc.Link("← whole city", href="/environment", className="back-link", id="environment-back"),
-                   dcc.Link(f"All of {names[district]} →", href=f"/district/{district}", className="back-link",
-                            id="environment-district-all")]
+        heading = district_heading("environment", "Environment", district, names[district])
     else:
         heading = [html.H1("Environment — whole city"),
                    html.Span("Click a station or a district on the map, or a row of the table.", className="muted")]

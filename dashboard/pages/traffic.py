@@ -9,7 +9,7 @@ import time
 
 from dash import dcc, html
 
-from dashboard.components import format_age, format_value, kpi_card, status_badge
+from dashboard.components import district_heading, format_age, format_value, kpi_card, status_badge
 from dashboard.maps import (base_layout, district_layer, district_values, incidents_trace, line_traces,
                             link_hover_trace, map_graph)
 from feeds.config import City
@@ -30,10 +30,7 @@ def page(store, query: dict) -> html.Div:
 def layout(city: City, district: str | None) -> html.Div:
     names = {d.id: d.name for d in city.districts}
     if district:
-        heading = [html.H1(["Traffic — ", html.Span(names[district], id="traffic-district-name")]),
-                   dcc.Link("← whole city", href="/traffic", className="back-link", id="traffic-back"),
-                   dcc.Link(f"All of {names[district]} →", href=f"/district/{district}", className="back-link",
-                            id="traffic-district-all")]
+        heading = district_heading("traffic", "Traffic", district, names[district])
     else:
         heading = [html.H1("Traffic — whole city"),
                    html.Span("Click a district on the map or in the table to drill down.", className="muted")]

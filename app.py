@@ -19,6 +19,7 @@ from callbacks import register_all
 from dashboard import auth
 from dashboard.api import make_api
 from dashboard.shell import shell
+from dashboard.sharedcache import Shared
 from dashboard.store import Store
 from feeds.config import ROOT, City, ConfigError, Settings, load_city, load_dotenv
 from feeds.redis_conn import EmbeddedRedis, connect
@@ -35,6 +36,7 @@ def create_app(settings: Settings, city: City | None = None) -> Dash:
     app = Dash(__name__, title="City Brain", update_title=None, assets_folder=str(ROOT / "assets"),
                suppress_callback_exceptions=True)
     app.layout = shell(city.name, city.timezone, int(settings.refresh_s * 1000))
+    store.shared = Shared(app.server, settings.redis_url, store.keys, settings.refresh_s)
     health, api = make_api(store)
     app.server.register_blueprint(health)
     app.server.register_blueprint(api)

@@ -1,17 +1,27 @@
 """The traffic page: refresh of cards, map and side panel; a map click drills down.
 
-The first refresh (and a theme change) sends the whole map; later ones send a Patch of the live
-arrays, and only when the KPI version shows new data arrived.
+The first refresh (and a theme change) sends the whole map; later ones, only when the KPI version shows
+new data arrived, send a Patch of what differs from the arrays the screen shows (dashboard.sharedcache).
+The map's arrays and the side panel are computed once per (view, version) for every screen and worker.
 """
 from __future__ import annotations
 
-from dash import Input, Output, Patch, State, ctx, no_update
+from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import refresh as refresh_state
-from dashboard.maps import apply_map_data
+from dashboard import sharedcache
+from dashboard.maps import dense_network
 from dashboard.pages import traffic as traffic_page
 from dashboard.store import StoreUnavailable
+
+
+def view_frame(store, kpis: dict[str, dict], focus: str | None) -> dict:
+    """The map's live arrays (kept as a frame) and the side panel of one view at the current data."""
+    links, incidents = traffic_page.in_focus(store.links(), store.open_road_incidents(), focus)
+    data = traffic_page.map_data(store.city, kpis, links, incidents, dense_network(store.city))
+    return {**sharedcache.with_frame(store, data),
+            "side": traffic_page.side_panel(store.city, kpis, links, incidents, focus)}
 
 
 def register(app, store, settings) -> None:
@@ -22,30 +32,26 @@ def register(app, store, settings) -> None:
     def refresh(_, theme, focus, shown_version):
         if focus not in store.city.district_ids():
             focus = None  # the page validates it; a hand-made request must not 500
+        theme = theme or "dark"
         try:
             version = store.version("traffic")
             kpis = {k["id"]: k for k in store.kpis(domain="traffic")}
             histories = store.histories(list(traffic_page.TRAFFIC_KPIS))
-            view = [focus, theme or "dark"]  # the map shows (version, view): see dashboard.refresh
+            view = [focus, theme]  # the map shows (version, view): see dashboard.refresh
             painted = refresh_state.shown_version(shown_version, view)
             first = painted is None or ctx.triggered_id == "theme"
-            if first or version != painted:
-                links = store.links()
-                incidents = store.open_road_incidents()
-            else:
-                links = incidents = None
+            frame = (sharedcache.compute(store, "traffic", [version, focus], lambda: view_frame(store, kpis, focus))
+                     if first or version != painted else None)
+            cards = traffic_page.cards(kpis, histories, focus)
+            if frame is None:  # nothing new: ages and statuses only
+                return cards, no_update, no_update, no_update
+            figure = sharedcache.map_update(
+                store, first, lambda: traffic_page.map_skeleton(store.city, focus, theme, settings.map_tile_url,
+                                                                dense_network(store.city)),
+                frame, (shown_version or {}).get("map"))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        cards = traffic_page.cards(kpis, histories, focus)
-        if links is None:  # nothing new: ages and statuses only
-            return cards, no_update, no_update, no_update
-        shown, shown_incidents = traffic_page.in_focus(links, incidents, focus)
-        data = traffic_page.map_data(store.city, kpis, shown, shown_incidents)
-        base = (traffic_page.map_skeleton(store.city, focus, theme or "dark", settings.map_tile_url) if first
-                else Patch())
-        figure = apply_map_data(base, data)
-        side = traffic_page.side_panel(store.city, kpis, shown, shown_incidents, focus)
-        return cards, figure, side, refresh_state.showing(version, view)
+        return cards, figure, frame["side"], {**refresh_state.showing(version, view), "map": frame["token"]}
 
     @app.callback(Output("url", "search"), Input("traffic-map", "clickData"), prevent_initial_call=True)
     def drill_down(click):

@@ -105,6 +105,44 @@ def line_traces(links, theme: str) -> list[dict]:
     return traces
 
 
+# A dense road network (a large city: thousands of links) is drawn as thin grey roads, sent once per view,
+# with one dot per link coloured by its speed band: a refresh then carries one small number per link
+# (its % of free flow), not every link's geometry regrouped by band.
+DENSE_LINKS = 1000
+ROAD_COLOUR = "#5b6678"
+
+
+def dense_network(city: City) -> bool:
+    """Whether the city's road network is drawn dense (decided by the city, so it never flips mid-view)."""
+    return len(city.traffic.links) > DENSE_LINKS
+
+
+def _band_scale() -> list:
+    """Colours over 0..100 % of free flow by the speed bands; 0 (no reading) grey."""
+    scale = [[0, NO_DATA_COLOUR], [0.005, NO_DATA_COLOUR]]
+    for lo, colour, _ in reversed(SPEED_BANDS):
+        hi = next((b[0] for b in reversed(SPEED_BANDS) if b[0] > lo), 1.0)
+        scale += [[max(lo, 0.005), colour], [hi, colour]]
+    return scale
+
+
+def ratio_pct(link) -> int:
+    """A link's speed as a whole % of free flow; 0: no reading (a reading of 0 km/h counts as none)."""
+    return 0 if link.ratio is None else max(1, int(link.ratio * 100))  # floor: the band edges agree with band_of
+
+
+def dense_traces(theme: str) -> list[dict]:
+    """The dense network's traces, in line_traces' + link_hover_trace's positions: the bands (legend
+    only), the roads, the coloured dots."""
+    bands = line_traces([], theme)
+    bands[-1].update(name="road links", line={"color": ROAD_COLOUR, "width": 1.5})
+    dots = link_hover_trace([])
+    dots.update(marker={"size": 7, "opacity": 0.95, "color": [], "cmin": 0, "cmax": 100,
+                        "colorscale": _band_scale(), "showscale": False},
+                hovertemplate="%{text}<br>%{marker.color} % of free flow (0: no reading)<extra></extra>")
+    return [*bands, dots]
+
+
 def link_hover_trace(links) -> dict:
     lon, lat, text, ids = [], [], [], []
     for link in links:

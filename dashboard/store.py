@@ -48,6 +48,7 @@ class Store:
         self.config_links = {link.id: link for link in city.traffic.links}
         self.link_districts = {lid: info.district for lid, info in configured_links(city).items()}
         self.link_midpoints = {link.id: polyline_midpoint(link.points) for link in city.traffic.links}
+        self.shared = None  # the web workers' shared cache (dashboard.sharedcache.Shared), set by the app
 
     def call(self, fn, *args):
         """Run one Redis call; StoreUnavailable when Redis does not answer."""

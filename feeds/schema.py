@@ -390,6 +390,11 @@ class Keys:
         pages use it to skip unchanged refreshes."""
         return self._key("kpi", "version") if domain is None else self._key("kpi", "version", domain)
 
+    def shared_cache(self) -> str:
+        """Prefix of the web workers' shared cache (flask-caching on Redis): what one refresh tick computed
+        for a view at a data version, so fifty screens compute it once; entries expire by themselves."""
+        return self._key("cache", "")
+
     # --- operations -------------------------------------------------------------------
     def deadletter(self) -> str:
         """Stream of rejected records: adapter, reason, raw payload, time."""

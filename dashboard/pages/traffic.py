@@ -10,8 +10,8 @@ import time
 from dash import dcc, html
 
 from dashboard.components import district_heading, format_age, format_value, kpi_card, status_badge
-from dashboard.maps import (base_layout, district_layer, district_values, incidents_trace, line_traces,
-                            link_hover_trace, map_graph)
+from dashboard.maps import (SPEED_BANDS, base_layout, dense_traces, district_layer, district_values,
+                            incidents_trace, line_traces, link_hover_trace, map_graph, ratio_pct)
 from feeds.config import City
 
 TRAFFIC_KPIS = ("traffic.travel_time_index", "traffic.congested_share_pct", "traffic.coverage_pct",
@@ -70,17 +70,18 @@ def cards(kpis: dict[str, dict], histories: dict[str, list[float]], focus: str |
 DISTRICTS, FIRST_BAND, HOVER, INCIDENTS = 0, 1, 1 + len(line_traces([], "dark")), 2 + len(line_traces([], "dark"))
 
 
-def link_traces(theme: str) -> list[dict]:
+def link_traces(theme: str, dense: bool = False) -> list[dict]:
     """The empty speed-band, link hover and road incident traces (map_data fills them from FIRST_BAND on);
-    the integrated city map uses them too."""
-    return [*line_traces([], theme), link_hover_trace([]), incidents_trace([])]
+    the integrated city map uses them too. ``dense``: the large city's roads and dots (maps.dense_traces)."""
+    links = dense_traces(theme) if dense else [*line_traces([], theme), link_hover_trace([])]
+    return [*links, incidents_trace([])]
 
 
-def map_skeleton(city: City, focus: str | None, theme: str, tile_url: str | None) -> dict:
+def map_skeleton(city: City, focus: str | None, theme: str, tile_url: str | None, dense: bool = False) -> dict:
     """The figure's structure without live data: sent once; refreshes patch its arrays."""
     center, zoom = _polygon_view(city, focus) if focus else (None, None)
     return {
-        "data": [district_layer(city, {}, "TTI", theme, TTI_SCALE, 1.0, 1.8, focus), *link_traces(theme)],
+        "data": [district_layer(city, {}, "TTI", theme, TTI_SCALE, 1.0, 1.8, focus), *link_traces(theme, dense)],
         "layout": base_layout(city, theme, tile_url, center, zoom, uirevision=f"traffic-{focus or 'city'}"),
     }
 
@@ -92,14 +93,31 @@ def in_focus(links, incidents: list[dict], focus: str | None) -> tuple[list, lis
     return [link for link in links if link.district == focus], [i for i in incidents if i.get("district") == focus]
 
 
-def map_data(city: City, kpis: dict[str, dict], shown, shown_incidents: list[dict]) -> dict[int, dict]:
-    """The live arrays of each trace, by trace position: what a refresh sends."""
+def map_data(city: City, kpis: dict[str, dict], shown, shown_incidents: list[dict],
+             dense: bool = False) -> dict[int, dict]:
+    """The live arrays of each trace, by trace position: what a refresh sends (dashboard.sharedcache's
+    diff_patch leaves out what the screen already has: in a dense network, the roads and the dots' places)."""
     tti_values = {d: v["value"] for d, v in kpis["traffic.travel_time_index"]["by_district"].items()}
     out = {DISTRICTS: district_values(city, tti_values, "TTI", 1.0)}
-    for i, trace in enumerate(line_traces(shown, "dark")):
-        out[FIRST_BAND + i] = {"lon": trace["lon"], "lat": trace["lat"]}
-    hover = link_hover_trace(shown)
-    out[HOVER] = {k: hover[k] for k in ("lon", "lat", "text", "customdata")}
+    if dense:
+        roads = line_traces([], "dark")
+        lons, lats = roads[-1]["lon"], roads[-1]["lat"]
+        for link in shown:
+            lons.extend(p[0] for p in link.points)
+            lats.extend(p[1] for p in link.points)
+            lons.append(None)
+            lats.append(None)
+        for i in range(len(SPEED_BANDS)):
+            out[FIRST_BAND + i] = {"lon": [], "lat": []}
+        out[FIRST_BAND + len(SPEED_BANDS)] = {"lon": lons, "lat": lats}
+        out[HOVER] = {"lon": [link.mid[0] for link in shown], "lat": [link.mid[1] for link in shown],
+                      "text": [link.name for link in shown], "customdata": [link.id for link in shown],
+                      "marker.color": [ratio_pct(link) for link in shown]}
+    else:
+        for i, trace in enumerate(line_traces(shown, "dark")):
+            out[FIRST_BAND + i] = {"lon": trace["lon"], "lat": trace["lat"]}
+        hover = link_hover_trace(shown)
+        out[HOVER] = {k: hover[k] for k in ("lon", "lat", "text", "customdata")}
     inc = incidents_trace(shown_incidents)
     out[INCIDENTS] = {"lon": inc["lon"], "lat": inc["lat"], "text": inc["text"], "marker.color": inc["marker"]["color"]}
     return out

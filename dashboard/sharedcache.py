@@ -1,0 +1,129 @@
+"""What every screen and web worker share within a refresh tick: flask-caching on the Redis backend.
+
+A page's heavy part (reading every link, bus or station and shaping the map's live arrays and the side
+panel) depends only on its view and on its domain's data version, so it is computed once per (view,
+version) by whichever screen asks first and read by the other forty-nine from the cache. Keyed by the
+version, never by time alone: new data is a new key, so no screen is ever handed the old picture.
+
+The map's live arrays are also kept by their digest (a "frame"). A page stores the digest of the frame
+it shows; the next refresh looks that frame up and sends a Patch of only the fields and items that
+differ (``diff_patch``). A frame no longer in the cache (expired, or another view) means the arrays go
+whole, as before. Entries expire by themselves; the cache lives under the deployment's key prefix
+(``Keys.shared_cache``), so tests and benches each have their own.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+from dash import Patch
+from flask_caching import Cache
+
+from feeds.schema import Keys
+
+FRAME_TTL_S = 600  # a screen that missed ten minutes of ticks repaints its arrays whole
+ASSIGN_COST = 100  # bytes of one Patch assignment of a single list item (location, operation, value)
+_JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def digest(obj) -> str:
+    """A short content digest of any JSON-able value (dict keys may be ints)."""
+    return hashlib.blake2b(orjson.dumps(obj, option=_JSON_OPTS), digest_size=12).hexdigest()
+
+
+class Shared:
+    """The shared cache of one app: ``tick_s`` is the page refresh tick (what a view's render may lag)."""
+
+    def __init__(self, server, redis_url: str, keys: Keys, tick_s: float):
+        self.tick_s = max(1, int(round(tick_s)))
+        self.cache = Cache(config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url,
+                                   "CACHE_KEY_PREFIX": keys.shared_cache(), "CACHE_DEFAULT_TIMEOUT": self.tick_s * 3})
+        self.cache.init_app(server)
+
+    def compute(self, name: str, key, fn, ttl_s: float | None = None):
+        """``fn()``, computed once per ``(name, key)`` across workers while the entry lives (``ttl_s``,
+        default three ticks). ``key`` must hold whatever the result depends on: the data version and the
+        view. A cache that does not answer costs a recompute, never an error."""
+        ck = f"{name}:{digest(key)}"
+        hit = self.cache.get(ck)
+        if hit is not None:
+            return hit
+        value = fn()
+        self.cache.set(ck, value, timeout=int(ttl_s or self.tick_s * 3))
+        return value
+
+    def frame(self, data: dict) -> str:
+        """Keep a map's live arrays under their digest (what a screen that shows them will be diffed
+        against); returns the digest."""
+        token = digest(data)
+        self.cache.set(f"frame:{token}", data, timeout=FRAME_TTL_S)
+        return token
+
+    def shown_frame(self, token) -> dict | None:
+        """The arrays a screen says it shows, or None when they are not (or no longer) kept."""
+        if not isinstance(token, str) or not token.isalnum() or len(token) > 64:
+            return None
+        return self.cache.get(f"frame:{token}")
+
+
+def diff_patch(previous: dict | None, data: dict[int, dict], patch=None):
+    """A Patch taking a map from ``previous`` live arrays to ``data`` (both ``{trace: {field: value}}``, as
+    dashboard.maps.apply_map_data takes them): unchanged fields are left out; a list of the same length
+    with few changed items gets those items only; anything else goes whole. ``previous`` None: every
+    field whole."""
+    patch = Patch() if patch is None else patch
+    for i, fields in data.items():
+        old_fields = (previous or {}).get(i) or {}
+        for field, value in fields.items():
+            old = old_fields.get(field, _MISSING)
+            if old == value:
+                continue
+            *path, last = field.split(".")
+            target = patch["data"][i]
+            for part in path:
+                target = target[part]
+            changed = _changed_items(old, value)
+            if changed is not None:
+                for k in changed:
+                    target[last][k] = value[k]
+            else:
+                target[last] = value
+    return patch
+
+
+def _changed_items(old, new) -> list[int] | None:
+    """Indices where two equally long lists differ, when assigning those items alone is the smaller
+    message; None when the whole list is."""
+    if not (isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and new):
+        return None
+    changed = [k for k, (a, b) in enumerate(zip(old, new)) if a != b]
+    if len(changed) * ASSIGN_COST >= len(orjson.dumps(new, option=_JSON_OPTS)):
+        return None
+    return changed
+
+
+_MISSING = object()
+
+
+def compute(store, name: str, key, fn):
+    """``store.shared.compute`` when the app has a shared cache, else ``fn()`` (a bare Store)."""
+    shared = getattr(store, "shared", None)
+    return shared.compute(name, key, fn) if shared else fn()
+
+
+def with_frame(store, data: dict) -> dict:
+    """A map's live arrays and the digest they are kept under: ``{"data", "token"}``."""
+    shared = getattr(store, "shared", None)
+    return {"data": data, "token": shared.frame(data) if shared else None}
+
+
+def map_update(store, first: bool, skeleton, frame: dict, shown_token):
+    """The map output of a refresh: the skeleton with the live arrays on first paint (``skeleton`` is
+    called then only), else a Patch of what differs from the frame the screen shows."""
+    from dashboard.maps import apply_map_data
+
+    if first:
+        return apply_map_data(skeleton(), frame["data"])
+    shared = getattr(store, "shared", None)
+    previous = shared.shown_frame(shown_token) if shared else None
+    return diff_patch(previous, frame["data"])

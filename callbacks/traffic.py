@@ -18,8 +18,11 @@ from dashboard.store import StoreUnavailable
 
 def view_frame(store, kpis: dict[str, dict], focus: str | None) -> dict:
     """The map's live arrays (kept as a frame) and the side panel of one view at the current data."""
-    links, incidents = traffic_page.in_focus(store.links(), store.open_road_incidents(), focus)
-    data = traffic_page.map_data(store.city, kpis, links, incidents, dense_network(store.city))
+    readings = store.link_readings()
+    incidents = traffic_page.in_focus([], store.open_road_incidents(), focus)[1]
+    data = traffic_page.map_data(store.city, kpis, traffic_page.map_links(store, focus, readings), incidents,
+                                 dense_network(store.city))
+    links = store.links(focus, readings) if focus else []  # the district's slowest links (the city's: KPIs only)
     return {**sharedcache.with_frame(store, data),
             "side": traffic_page.side_panel(store.city, kpis, links, incidents, focus)}
 
@@ -45,13 +48,13 @@ def register(app, store, settings) -> None:
             cards = traffic_page.cards(kpis, histories, focus)
             if frame is None:  # nothing new: ages and statuses only
                 return cards, no_update, no_update, no_update
-            figure = sharedcache.map_update(
+            figure, token = sharedcache.map_update(
                 store, first, lambda: traffic_page.map_skeleton(store.city, focus, theme, settings.map_tile_url,
                                                                 dense_network(store.city)),
                 frame, (shown_version or {}).get("map"))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        return cards, figure, frame["side"], {**refresh_state.showing(version, view), "map": frame["token"]}
+        return cards, figure, frame["side"], {**refresh_state.showing(version, view), "map": token}
 
     @app.callback(Output("url", "search"), Input("traffic-map", "clickData"), prevent_initial_call=True)
     def drill_down(click):

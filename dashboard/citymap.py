@@ -15,7 +15,7 @@ import math
 from dash import dcc, html
 
 from dashboard.components import STATUS_COLOUR, STATUS_LABEL, format_age, format_value
-from dashboard.maps import SPEED_BANDS, base_layout, district_layer
+from dashboard.maps import SPEED_BANDS, base_layout, dense_network, district_layer
 from dashboard.pages import emergency as emergency_page
 from dashboard.pages import environment as env_page
 from dashboard.pages import services as services_page
@@ -131,9 +131,9 @@ def trace_at(layers: list[str], curve: int) -> tuple[str | None, int]:
     return None, 0
 
 
-def _empty_traces(layer: str, theme: str, cluster: bool, city: City | None) -> list[dict]:
+def _empty_traces(layer: str, theme: str, cluster: bool, city: City | None, dense: bool = False) -> list[dict]:
     if layer == "traffic":
-        return traffic_page.link_traces(theme)
+        return traffic_page.link_traces(theme, dense)
     if layer == "buses":  # the bands' labels come from the city's on-time window, their number does not
         return transit_page.bus_traces(transit_config(city) if city else TransitConfig(), cluster)
     if layer == "air":
@@ -179,8 +179,10 @@ def size_zoom(size) -> float:
 
 
 def skeleton(city: City, layers: list[str], theme: str, tile_url: str | None, district: str | None = None,
-             focus: dict | None = None, n_buses: int = 0, zoom_offset: float = 0.0) -> dict:
-    """The figure's structure, without live data: sent once per view; refreshes patch its arrays."""
+             focus: dict | None = None, n_buses: int = 0, zoom_offset: float = 0.0, dense: bool | None = None) -> dict:
+    """The figure's structure, without live data: sent once per view; refreshes patch its arrays.
+    ``dense``: the road network as roads and dots (default: as the city's size says, maps.dense_network)."""
+    dense = dense_network(city) if dense is None else dense
     districts = district_layer(city, {}, "city score", theme, _status_scale(), 0, len(STATUS_STEPS), district)
     districts["z"] = [0.5] * len(city.districts)
     districts["name"] = "Districts (city score)"
@@ -191,7 +193,7 @@ def skeleton(city: City, layers: list[str], theme: str, tile_url: str | None, di
     cluster = n_buses > transit_page.CLUSTER_ABOVE and not district
     for layer in LAYERS:
         if layer in layers:
-            data.extend(_empty_traces(layer, theme, cluster, city))
+            data.extend(_empty_traces(layer, theme, cluster, city, dense))
     center, zoom = district_view(city, district) if district else (None, city.zoom + CITY_ZOOM_IN)
     zoom += zoom_offset
     if focus:
@@ -240,10 +242,11 @@ def domain_worst(city: City, kpis: dict[str, dict]) -> dict[str, dict[str, tuple
     return out
 
 
-def layer_fields(layer: str, city: City, kpis: dict[str, dict], entities: dict, now: float) -> dict[int, dict]:
+def layer_fields(layer: str, city: City, kpis: dict[str, dict], entities: dict, now: float,
+                 dense: bool = False) -> dict[int, dict]:
     """A layer's live arrays by trace position within the layer, from its domain page's ``map_data``."""
     if layer == "traffic":
-        data = traffic_page.map_data(city, kpis, entities["links"], entities["incidents"])
+        data = traffic_page.map_data(city, kpis, entities["links"], entities["incidents"], dense)
         return {i - traffic_page.FIRST_BAND: f for i, f in data.items() if i >= traffic_page.FIRST_BAND}
     if layer == "buses":
         data = transit_page.map_data(entities["vehicles"], entities["names"], transit_config(city), now)
@@ -260,13 +263,14 @@ def layer_fields(layer: str, city: City, kpis: dict[str, dict], entities: dict, 
 
 
 def map_data(city: City, layers: list[str], kpis: dict[str, dict], entities: dict[str, dict], now: float,
-             with_districts: bool = True) -> dict[int, dict]:
+             with_districts: bool = True, dense: bool | None = None) -> dict[int, dict]:
     """The live arrays, by trace position in the whole figure, of the districts (if asked) and of every
     layer in ``entities`` (the layers whose data is sent this time)."""
+    dense = dense_network(city) if dense is None else dense
     out = {DISTRICTS: district_fields(city, kpis)} if with_districts else {}
     for layer, (first, _) in slots(layers).items():
         if layer in entities:
-            for i, fields in layer_fields(layer, city, kpis, entities[layer], now).items():
+            for i, fields in layer_fields(layer, city, kpis, entities[layer], now, dense).items():
                 out[first + i] = fields
     return out
 

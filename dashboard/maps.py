@@ -126,9 +126,9 @@ def _band_scale() -> list:
     return scale
 
 
-def ratio_pct(link) -> int:
-    """A link's speed as a whole % of free flow; 0: no reading (a reading of 0 km/h counts as none)."""
-    return 0 if link.ratio is None else max(1, int(link.ratio * 100))  # floor: the band edges agree with band_of
+def ratio_pct(ratio: float | None) -> int:
+    """A speed ratio as a whole % of free flow; 0: no reading (a reading of 0 km/h counts as none)."""
+    return 0 if ratio is None else max(1, int(ratio * 100))  # floor: the band edges agree with band_of
 
 
 def dense_traces(theme: str) -> list[dict]:

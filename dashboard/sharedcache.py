@@ -117,13 +117,23 @@ def with_frame(store, data: dict) -> dict:
     return {"data": data, "token": shared.frame(data) if shared else None}
 
 
-def map_update(store, first: bool, skeleton, frame: dict, shown_token):
-    """The map output of a refresh: the skeleton with the live arrays on first paint (``skeleton`` is
-    called then only), else a Patch of what differs from the frame the screen shows."""
+def map_update(store, first: bool, skeleton, frame: dict, shown_token, partial: bool = False):
+    """The map output of a refresh and the token of the frame the screen will show: on first paint the
+    skeleton with the live arrays (``skeleton`` is called then only), else a Patch of what differs from the
+    frame the screen shows. Screens that show the same frame get the same Patch, computed once.
+
+    ``partial``: ``frame`` holds only the traces that changed (the city map's changed layers); the screen's
+    frame with these traces replaced is kept as the new one."""
     from dashboard.maps import apply_map_data
 
-    if first:
-        return apply_map_data(skeleton(), frame["data"])
     shared = getattr(store, "shared", None)
-    previous = shared.shown_frame(shown_token) if shared else None
-    return diff_patch(previous, frame["data"])
+    if first:
+        return apply_map_data(skeleton(), frame["data"]), frame["token"]
+
+    def diff():
+        previous = shared.shown_frame(shown_token) if shared else None
+        patch = diff_patch(previous, frame["data"])
+        if not partial:
+            return patch, frame["token"]
+        return patch, (shared.frame({**(previous or {}), **frame["data"]}) if shared else None)
+    return compute(store, "patch", [shown_token, frame["token"], partial], diff)

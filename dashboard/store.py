@@ -145,14 +145,23 @@ class Store:
         return out
 
     # --- traffic ------------------------------------------------------------------
-    def links(self) -> list[LinkState]:
+    def link_readings(self) -> tuple[dict[str, dict], dict[str, str]]:
+        """(link id -> newest reading {"v", "t", ...}, learnt link id -> its raw meta JSON), one round trip."""
         pipe = self.r.pipeline(transaction=False)
         pipe.hgetall(self.keys.link_latest())
         pipe.hgetall(self.keys.link_meta())
         latest, meta = self._call(pipe.execute)
+        return {lid: orjson.loads(v) for lid, v in latest.items()}, meta
+
+    def links(self, district: str | None = None, readings=None) -> list[LinkState]:
+        """Every link (configured, then learnt from a feed) with its newest reading; ``district``: only
+        that district's; ``readings``: what link_readings() returned, if already read."""
+        latest, meta = self.link_readings() if readings is None else readings
         out = []
         for lid, link in self.config_links.items():
-            reading = orjson.loads(latest[lid]) if lid in latest else None
+            if district is not None and self.link_districts[lid] != district:
+                continue
+            reading = latest.get(lid)
             speed = reading["v"] if reading else None
             out.append(LinkState(lid, link.name, self.link_districts[lid], link.points, self.link_midpoints[lid],
                                  link.free_flow_kmh, speed,
@@ -162,7 +171,9 @@ class Store:
             if lid in self.config_links:
                 continue
             m = orjson.loads(m)
-            reading = orjson.loads(latest[lid]) if lid in latest else None
+            if district is not None and m.get("district") != district:
+                continue
+            reading = latest.get(lid)
             mid = tuple(m["mid"]) if "mid" in m else polyline_midpoint(m["points"])
             out.append(LinkState(lid, m.get("name", ""), m.get("district"), m["points"], mid, None,
                                  reading["v"] if reading else None, None, reading["t"] if reading else None))

@@ -6,12 +6,13 @@ zoomed to it. The URL carries the state, so the view can be shared.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from dash import dcc, html
 
 from dashboard.components import district_heading, format_age, format_value, kpi_card, status_badge
-from dashboard.maps import (SPEED_BANDS, base_layout, dense_traces, district_layer, district_values,
-                            incidents_trace, line_traces, link_hover_trace, map_graph, ratio_pct)
+from dashboard.maps import (SPEED_BANDS, base_layout, dense_network, dense_traces, district_layer,
+                            district_values, incidents_trace, line_traces, link_hover_trace, map_graph, ratio_pct)
 from feeds.config import City
 
 TRAFFIC_KPIS = ("traffic.travel_time_index", "traffic.congested_share_pct", "traffic.coverage_pct",
@@ -100,19 +101,12 @@ def map_data(city: City, kpis: dict[str, dict], shown, shown_incidents: list[dic
     tti_values = {d: v["value"] for d, v in kpis["traffic.travel_time_index"]["by_district"].items()}
     out = {DISTRICTS: district_values(city, tti_values, "TTI", 1.0)}
     if dense:
-        roads = line_traces([], "dark")
-        lons, lats = roads[-1]["lon"], roads[-1]["lat"]
-        for link in shown:
-            lons.extend(p[0] for p in link.points)
-            lats.extend(p[1] for p in link.points)
-            lons.append(None)
-            lats.append(None)
+        net = shown if isinstance(shown, DenseLinks) else DenseLinks.of(shown)
         for i in range(len(SPEED_BANDS)):
             out[FIRST_BAND + i] = {"lon": [], "lat": []}
-        out[FIRST_BAND + len(SPEED_BANDS)] = {"lon": lons, "lat": lats}
-        out[HOVER] = {"lon": [link.mid[0] for link in shown], "lat": [link.mid[1] for link in shown],
-                      "text": [link.name for link in shown], "customdata": [link.id for link in shown],
-                      "marker.color": [ratio_pct(link) for link in shown]}
+        out[FIRST_BAND + len(SPEED_BANDS)] = {"lon": net.roads_lon, "lat": net.roads_lat}
+        out[HOVER] = {"lon": net.lon, "lat": net.lat, "text": net.text, "customdata": net.ids,
+                      "marker.color": net.colour}
     else:
         for i, trace in enumerate(line_traces(shown, "dark")):
             out[FIRST_BAND + i] = {"lon": trace["lon"], "lat": trace["lat"]}
@@ -121,6 +115,62 @@ def map_data(city: City, kpis: dict[str, dict], shown, shown_incidents: list[dic
     inc = incidents_trace(shown_incidents)
     out[INCIDENTS] = {"lon": inc["lon"], "lat": inc["lat"], "text": inc["text"], "marker.color": inc["marker"]["color"]}
     return out
+
+
+@dataclass
+class DenseLinks:
+    """A dense road network's map arrays (maps.dense_traces): roads, and one dot per link coloured by its %
+    of free flow. Everything but ``colour`` comes from the city description and is built once per process."""
+    roads_lon: list
+    roads_lat: list
+    lon: list
+    lat: list
+    text: list
+    ids: list
+    colour: list
+
+    @classmethod
+    def of(cls, links) -> "DenseLinks":
+        """From link states (any mix of configured and learnt links)."""
+        net = cls([], [], [], [], [], [], [])
+        for link in links:
+            net.roads_lon.extend([*(p[0] for p in link.points), None])
+            net.roads_lat.extend([*(p[1] for p in link.points), None])
+            net.lon.append(link.mid[0])
+            net.lat.append(link.mid[1])
+            net.text.append(link.name)
+            net.ids.append(link.id)
+            net.colour.append(ratio_pct(link.ratio))
+        return net
+
+
+def dense_links(store, focus: str | None, readings) -> DenseLinks:
+    """The dense map's arrays from ``store.link_readings()``: the configured links' fixed parts are built
+    once per process and view; only each link's colour (and any link learnt from a feed) is read."""
+    memo = store.__dict__.setdefault("_dense_links", {})
+    if focus not in memo:
+        configured = [link for link in store.links(focus, ({}, {})) if link.id in store.config_links]
+        memo[focus] = (DenseLinks.of(configured), [link.free_flow_kmh for link in configured])
+    fixed, free_flow = memo[focus]
+    latest, meta = readings
+    colour = []
+    for lid, ff in zip(fixed.ids, free_flow):
+        reading = latest.get(lid)
+        colour.append(ratio_pct(reading["v"] / ff if reading and reading["v"] else None))
+    net = DenseLinks(fixed.roads_lon, fixed.roads_lat, fixed.lon, fixed.lat, fixed.text, fixed.ids, colour)
+    learnt = [link for link in store.links(focus, readings) if link.id not in store.config_links] if meta else []
+    if learnt:  # links a feed reported that the city description lacks (rare in a configured city)
+        more = DenseLinks.of(learnt)
+        net = DenseLinks(*(a + b for a, b in zip(vars(net).values(), vars(more).values())))
+    return net
+
+
+def map_links(store, focus: str | None, readings=None):
+    """What the map draws of the links in view: DenseLinks for a dense network, else the link states."""
+    readings = store.link_readings() if readings is None else readings
+    if dense_network(store.city):
+        return dense_links(store, focus, readings)
+    return store.links(focus, readings)
 
 
 def side_panel(city: City, kpis: dict[str, dict], shown, shown_incidents: list[dict], focus: str | None) -> list:

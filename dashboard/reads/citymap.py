@@ -28,8 +28,8 @@ def versions(store) -> dict[str, int]:
 def layer_entities(store, layer: str, kpis: dict[str, dict], district: str | None = None) -> dict:
     """What one layer draws, all of the city's or one district's."""
     if layer == "traffic":
-        links, incidents = traffic_page.in_focus(store.links(), store.open_road_incidents(), district)
-        return {"links": links, "incidents": incidents}
+        incidents = traffic_page.in_focus([], store.open_road_incidents(), district)[1]
+        return {"links": traffic_page.map_links(store, district), "incidents": incidents}
     if layer == "buses":
         routes, _, _ = transit_reads.static(store)
         vehicles = transit_reads.vehicles(store)

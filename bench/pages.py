@@ -154,8 +154,11 @@ class Screen:
     def refresh(self) -> tuple[float, int]:
         spec = self.spec
         outputs = [tuple(o.rsplit(".", 1)) for o in spec.outputs]
+        # In the callback's order of State: focus, then the page's own (view, id), the stores, the map size.
         state = [*([(spec.focus[0], "data", spec.focus[1])] if spec.focus else []),
-                 *spec.extra_state, *[(s, "data", v) for s, v in self.stores.items()]]
+                 *[x for x in spec.extra_state if not x[0].endswith("-map-size")],
+                 *[(s, "data", v) for s, v in self.stores.items()],
+                 *[x for x in spec.extra_state if x[0].endswith("-map-size")]]
         took, size, response = dash_refresh(self.client, outputs, state)
         for s in self.stores:
             if s in response:
@@ -181,7 +184,7 @@ def measure(client, store, spec: PageSpec, mover, ticks: int) -> dict:
     return out
 
 
-def figures(ctx: BenchContext) -> list[Figure]:
+def figures(ctx: BenchContext, quiet: bool = True) -> list[Figure]:
     from app import create_app
     from tests.auth_helpers import signed_in
 
@@ -207,11 +210,11 @@ def figures(ctx: BenchContext) -> list[Figure]:
         app = create_app(Settings(ctx.url, 8050, None, keys.prefix, 5, None), city)
         client = signed_in(app, r, keys, "viewer")
         client.get("/_dash-layout")
-        store = app.server.view_functions  # noqa: F841  (the app is built; its store is below)
         from dashboard.store import Store
 
         bare = Store(r, keys, city)  # the naive page: the same reads, no shared cache
         for spec in _all_pages():
+            started = time.perf_counter()
             got = measure(client, bare, spec, mover, ticks)
             n_naive = 3 if ctx.quick else max(5, ctx.repeat)
             naive_ms, naive_bytes = naive_times(bare, spec, n_naive)
@@ -231,6 +234,9 @@ def figures(ctx: BenchContext) -> list[Figure]:
                 else:
                     figs.append(Figure(f"bytes, {spec.path}, first paint, large city", "KiB", kib, "", None,
                                        "naive page", naive_bytes / 1024, ""))
+            if not quiet:
+                print_figures(figs[-6:])
+                print(f"({spec.path}: {time.perf_counter() - started:.0f} s)\n", flush=True)
     finally:
         cleanup(r, keys)
     return figs
@@ -249,7 +255,8 @@ def main() -> None:
         _all_pages = lambda: [s for s in everything() if s.path in chosen]  # noqa: E731
     with bench_redis() as url:
         start = time.perf_counter()
-        figs = figures(BenchContext(url=url, repeat=args.repeat, quick=args.quick))
+        figs = figures(BenchContext(url=url, repeat=args.repeat, quick=args.quick), quiet=False)
+        print("\nAll pages:\n")
         print_figures(figs)
         print(f"\n{time.perf_counter() - start:.0f} s; load average {' '.join(f'{x:.2f}' for x in __import__('os').getloadavg())}")
 

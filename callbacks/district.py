@@ -37,7 +37,8 @@ def register(app, store, settings) -> None:
             if not (p["first"] or p["changed"] or p["all"] or p["ages"]):
                 raise PreventUpdate  # nothing new: nothing sent
             kpis = {k["id"]: k for k in store.kpis(now=now)}
-            figure = map_figure(store, settings, p, kpis, layers, theme, district, focus, now, zoom_offset)
+            figure, token = map_figure(store, settings, p, kpis, layers, theme, district, focus, now, zoom_offset,
+                                       (shown or {}).get("map"))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         every = p["all"] or p["ages"]
@@ -47,6 +48,7 @@ def register(app, store, settings) -> None:
                     for d in DOMAIN_ORDER]
         stored = refresh_state.showing(p["versions"], view)
         stored["t"] = now if p["ages"] else (shown or {}).get("t", now)
+        stored["map"] = token
         return (score, figure, ages, *sections, stored)
 
     map_controls(app, store, "district")

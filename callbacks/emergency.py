@@ -19,7 +19,7 @@ from dash.exceptions import PreventUpdate
 from callbacks.timeline import save_note
 from dashboard import refresh as refresh_state
 from dashboard.auth import require_role
-from dashboard.maps import apply_map_data
+from dashboard import sharedcache
 from dashboard.pages import emergency as emergency_page
 from dashboard.pages.timeline import notes_table
 from dashboard.reads import emergency as reads
@@ -28,20 +28,23 @@ from feeds.annotations import Annotations
 
 
 def gather(store, focus: dict, shown_version, theme_changed: bool) -> dict:
-    """Everything one refresh needs from Redis (raises StoreUnavailable)."""
+    """Everything one refresh needs from Redis (raises StoreUnavailable); read once per (view, version)
+    for every screen and worker (dashboard.sharedcache)."""
     focus = focus or {}
     version = store.version("emergency")
     first = shown_version is None or theme_changed
-    data = {
-        "version": version, "first": first,
-        "kpis": {k["id"]: k for k in store.kpis(domain="emergency")},
-        "histories": store.histories(list(emergency_page.EMERGENCY_KPIS)),
-        "incidents": reads.active_incidents(store),
-        "units": reads.units(store),
-        "closed": reads.closed_incidents(store) if focus.get("district") else [],
-        "incident": reads.incident(store, focus["incident"]) if focus.get("incident") else None,
-    }
-    return data
+
+    def read():
+        return {
+            "kpis": {k["id"]: k for k in store.kpis(domain="emergency")},
+            "histories": store.histories(list(emergency_page.EMERGENCY_KPIS)),
+            "incidents": reads.active_incidents(store),
+            "units": reads.units(store),
+            "closed": reads.closed_incidents(store) if focus.get("district") else [],
+            "incident": reads.incident(store, focus["incident"]) if focus.get("incident") else None,
+        }
+    shared = sharedcache.compute(store, "emergency", [version, focus.get("district"), focus.get("incident")], read)
+    return {"version": version, "first": first, **shared}
 
 
 def _hash(obj) -> str:
@@ -104,14 +107,17 @@ def render(store, settings, data: dict, focus: dict, theme: str, now: float):
         inc = data["incident"]
         if inc and inc.get("lon") is not None:
             center = (inc["lon"], inc["lat"])
-        live = emergency_page.map_data(city, kpis, incidents if not inc else [*incidents, {**inc, "status": "active"}],
-                                       units, now)
-        base = (emergency_page.map_skeleton(city, district, theme or "dark", settings.map_tile_url, center)
-                if first else Patch())
-        figure = apply_map_data(base, live)
+        frame = sharedcache.view_frame(
+            store, "emergency-map", [district, incident_id], data["version"],
+            lambda: (emergency_page.map_data(city, kpis, incidents if not inc else [*incidents, {**inc, "status": "active"}],
+                                             units, now), {}))
+        figure, token = sharedcache.map_update(
+            store, first, lambda: emergency_page.map_skeleton(city, district, theme or "dark", settings.map_tile_url,
+                                                              center), frame, data.get("shown_map"))
         version = data["version"]
     else:
-        figure, version = no_update, no_update
+        figure, version, token = no_update, no_update, data.get("shown_map")
+    digests["map"] = token
     return cards, asof, detail, queue, board, districts, figure, version, digests
 
 
@@ -141,6 +147,7 @@ def register(app, store, settings) -> None:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         data["shown_version"] = shown
         data["shown_digest"] = shown_digest if shown is not None else None
+        data["shown_map"] = (shown_digest or {}).get("map") if shown is not None else None
         out = list(render(store, settings, data, focus, theme, time.time()))
         if out[7] is not no_update:
             out[7] = refresh_state.showing(out[7], view)

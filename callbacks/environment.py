@@ -1,21 +1,36 @@
 """The environment page: refresh of banner, cards, map, station table and station drill-down;
 a click on the map drills down to a station or a district.
 
-The first refresh (and a theme change) sends the whole map; later ones send a Patch of the live
-arrays, and only when the KPI version shows that new data arrived.
+The first refresh (and a theme change) sends the whole map; later ones, only when the KPI version shows
+that new data arrived (or ages are due), send a Patch of what differs from the arrays the screen shows
+(dashboard.sharedcache), computed once per view and version for every screen and worker.
 """
 from __future__ import annotations
 
 import time
 
-from dash import Input, Output, Patch, State, ctx, no_update
+from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard import sharedcache
 from dashboard.pages import environment as env_page
 from dashboard.reads import environment as env_reads
 from dashboard.store import StoreUnavailable
 
 AGES_EVERY_S = 30  # with no new data the table and map are still redone this often, so ages keep counting
+
+
+def build(store, kpis: dict[str, dict], district, sid, theme: str) -> tuple[dict, dict]:
+    """One view's map arrays, station table and station drill-down at the current data."""
+    stations = env_reads.stations(store)
+    station = env_reads.station(store, sid, stations) if sid else None
+    shown = [s for s in stations if not district or s.get("district") == district]
+    centre = None
+    if station is not None and station.get("lon") is not None:
+        centre = (station["lon"], station["lat"])
+    return env_page.map_data(store.city, kpis, shown), {
+        "side": env_page.station_table(store.city, shown, district),
+        "detail": env_page.station_view(station, sid, store.city, theme) if sid else [], "centre": centre}
 
 
 def register(app, store, settings) -> None:
@@ -37,28 +52,23 @@ def register(app, store, settings) -> None:
             kpis = {k["id"]: k for k in store.kpis(domain="environment")}
             histories = store.histories(list(env_page.ENV_KPIS))
             first = shown.get("view") != view or ctx.triggered_id == "theme"
-            stations = station = None
-            ages_due = time.time() - float(shown.get("t") or 0) >= AGES_EVERY_S
-            if first or version != shown.get("v") or ages_due:
-                stations = env_reads.stations(store)
-                if sid:
-                    station = env_reads.station(store, sid, stations)
+            now = time.time()
+            ages_due = now - float(shown.get("t") or 0) >= AGES_EVERY_S
+            banner = env_page.banner(kpis, district)
+            cards = env_page.cards(kpis, histories, district)
+            if not (first or version != shown.get("v") or ages_due):  # nothing new: ages and statuses only
+                return banner, cards, no_update, no_update, no_update, no_update
+            # Computed once per view, version and ages period for every screen.
+            frame = sharedcache.view_frame(store, "environment", [view, theme], [version, int(now // AGES_EVERY_S)],
+                                           lambda: build(store, kpis, district, sid, theme))
+            figure, token = sharedcache.map_update(
+                store, first, lambda: env_page.map_skeleton(store.city, district, theme, settings.map_tile_url,
+                                                            frame["centre"]),
+                frame, shown.get("map"), apply=env_page.apply_map_data)
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        banner = env_page.banner(kpis, district)
-        cards = env_page.cards(kpis, histories, district)
-        if stations is None:  # nothing new: ages and statuses only
-            return banner, cards, no_update, no_update, no_update, no_update
-        shown = [s for s in stations if not district or s.get("district") == district]
-        centre = None
-        if station is not None and station.get("lon") is not None:
-            centre = (station["lon"], station["lat"])
-        base = (env_page.map_skeleton(store.city, district, theme, settings.map_tile_url, centre) if first
-                else Patch())
-        figure = env_page.apply_map_data(base, env_page.map_data(store.city, kpis, shown))
-        side = env_page.station_table(store.city, shown, district)
-        detail = env_page.station_view(station, sid, store.city, theme) if sid else []
-        return banner, cards, figure, side, detail, {"v": version, "view": view, "t": time.time()}
+        return banner, cards, figure, frame["side"], frame["detail"], {"v": version, "view": view, "t": now,
+                                                                        "map": token}
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("environment-map", "clickData"),
                   prevent_initial_call=True)

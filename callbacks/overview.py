@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 
-from dash import Input, Output, Patch, State, ctx, no_update
+from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import citymap
 from dashboard import refresh as refresh_state
-from dashboard.maps import apply_map_data
+from dashboard import sharedcache
 from dashboard.pages import overview as overview_page
 from dashboard.reads import citymap as map_reads
 from dashboard.store import StoreUnavailable
@@ -36,21 +36,25 @@ def plan(store, view: list, shown, theme_changed: bool, now: float) -> dict:
 
 
 def map_figure(store, settings, p: dict, kpis: dict[str, dict], layers: list[str], theme: str,
-               district: str | None, focus: dict | None, now: float, zoom_offset: float = 0.0):
-    """The whole map (first paint) or a Patch of the districts and the changed layers' traces; no_update
-    when none of them changed."""
+               district: str | None, focus: dict | None, now: float, zoom_offset: float = 0.0, shown_token=None):
+    """(figure, frame token): the whole map (first paint), or a Patch of what changed in the districts and
+    in the changed layers' traces against the frame the screen shows; (no_update, the shown token) when
+    none of them changed. The changed layers' arrays are computed once per versions for every screen."""
     send = [layer for layer in layers if p["first"] or citymap.LAYER_DOMAIN[layer] in p["changed"]]
     if not send and not p["all"]:
-        return no_update
-    entities = {layer: map_reads.layer_entities(store, layer, kpis, district) for layer in send}
-    data = citymap.map_data(store.city, layers, kpis, entities, now, with_districts=p["all"])
-    if p["first"]:
+        return no_update, shown_token
+    versions = [p["versions"][citymap.LAYER_DOMAIN[layer]] for layer in send]
+
+    def build():
+        entities = {layer: map_reads.layer_entities(store, layer, kpis, district) for layer in send}
         n_buses = len(entities.get("buses", {}).get("vehicles", []))
-        base = citymap.skeleton(store.city, layers, theme, settings.map_tile_url, district, focus, n_buses,
-                                zoom_offset)
-    else:
-        base = Patch()
-    return apply_map_data(base, data)
+        return citymap.map_data(store.city, layers, kpis, entities, now, with_districts=p["all"]), {"n_buses": n_buses}
+    frame = sharedcache.view_frame(store, "citymap", [district, layers, send, p["all"]],
+                                   [versions, p["versions"]["all"] if p["all"] else None], build)
+    return sharedcache.map_update(
+        store, p["first"], lambda: citymap.skeleton(store.city, layers, theme, settings.map_tile_url, district, focus,
+                                                    frame["n_buses"], zoom_offset),
+        frame, shown_token, partial=True)
 
 
 def measure_map(app, page: str) -> None:
@@ -98,7 +102,8 @@ def register(app, store, settings) -> None:
             send_cards = {d for d in DOMAIN_ORDER if p["ages"] or d in p["changed"]}
             histories = store.histories(ids) if send_cards or p["all"] else {}
             feeds = store.feeds(now) if p["ages"] or p["all"] else None
-            figure = map_figure(store, settings, p, kpis, layers, theme, None, focus, now, zoom_offset)
+            figure, token = map_figure(store, settings, p, kpis, layers, theme, None, focus, now, zoom_offset,
+                                       (shown or {}).get("map"))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         city = store.city
@@ -118,6 +123,7 @@ def register(app, store, settings) -> None:
         stored = refresh_state.showing(p["versions"], view)
         stored["t"] = now if p["ages"] else (shown or {}).get("t", now)
         stored["table"] = table_key
+        stored["map"] = token
         return (score, districts, figure, ages, *sections, feed_panel, stored)
 
     map_controls(app, store, "overview")

@@ -16,15 +16,14 @@ from dashboard.pages import traffic as traffic_page
 from dashboard.store import StoreUnavailable
 
 
-def view_frame(store, kpis: dict[str, dict], focus: str | None) -> dict:
-    """The map's live arrays (kept as a frame) and the side panel of one view at the current data."""
+def build(store, kpis: dict[str, dict], focus: str | None) -> tuple[dict, dict]:
+    """The map's live arrays and the side panel of one view at the current data."""
     readings = store.link_readings()
     incidents = traffic_page.in_focus([], store.open_road_incidents(), focus)[1]
     data = traffic_page.map_data(store.city, kpis, traffic_page.map_links(store, focus, readings), incidents,
                                  dense_network(store.city))
     links = store.links(focus, readings) if focus else []  # the district's slowest links (the city's: KPIs only)
-    return {**sharedcache.with_frame(store, data),
-            "side": traffic_page.side_panel(store.city, kpis, links, incidents, focus)}
+    return data, {"side": traffic_page.side_panel(store.city, kpis, links, incidents, focus)}
 
 
 def register(app, store, settings) -> None:
@@ -43,8 +42,8 @@ def register(app, store, settings) -> None:
             view = [focus, theme]  # the map shows (version, view): see dashboard.refresh
             painted = refresh_state.shown_version(shown_version, view)
             first = painted is None or ctx.triggered_id == "theme"
-            frame = (sharedcache.compute(store, "traffic", [version, focus], lambda: view_frame(store, kpis, focus))
-                     if first or version != painted else None)
+            frame = (sharedcache.view_frame(store, "traffic", focus, version, lambda: build(store, kpis, focus),
+                                            slots=False) if first or version != painted else None)
             cards = traffic_page.cards(kpis, histories, focus)
             if frame is None:  # nothing new: ages and statuses only
                 return cards, no_update, no_update, no_update

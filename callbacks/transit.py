@@ -1,21 +1,54 @@
 """The transit page: one refresh of cards, map, side panel, drill-down and alerts; a bus click drills down.
 
-The first refresh (and a theme change) sends the whole map; later ones send a Patch of the buses'
-arrays only, and only when the KPI version shows that new data arrived.
+The first refresh (and a theme change) sends the whole map; later ones, only when the KPI version shows
+that new data arrived, send a Patch of what differs from the arrays the screen shows (a bus keeps its
+place in its delay band's trace: dashboard.sharedcache.keep_slots). Map, tables and alerts are computed
+once per (view, version) for every screen and worker.
 """
 from __future__ import annotations
 
 import time
 
-from dash import Input, Output, Patch, State, ctx, no_update
+from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import refresh as refresh_state
-from dashboard.maps import apply_map_data
+from dashboard import sharedcache
 from dashboard.pages import transit as transit_page
 from dashboard.reads import transit as reads
 from dashboard.store import StoreUnavailable
 from feeds.adapters.transit_gtfs import transit_config
+
+
+def build(store, cfg, kpis: dict[str, dict], route, vehicle_id, sort: str, theme: str) -> tuple[dict, dict]:
+    """One view's map arrays, side panel, drill-down and alerts at the current data (raises StoreUnavailable)."""
+    now = time.time()
+    routes, stops, _ = reads.static(store)
+    vehicles = reads.vehicles(store)
+    alerts = transit_page.alerts_in_force(reads.alerts(store), now)
+    stats = reads.route_stats(store, route) if route else {}
+    trip = None
+    if vehicle_id:
+        vehicle = reads.vehicle(store, vehicle_id)
+        sched, update = reads.trip(store, vehicle["trip"]) if vehicle and vehicle.get("trip") else (None, None)
+        trip = transit_page.trip_panel(vehicle, sched, update, stops, now)
+    names = transit_page.route_names(routes)
+    shown = [v for v in vehicles if v["r"] == route] if route else vehicles
+    # The map shows buses that report (the KPI's freshness limit, from the feed's newest time);
+    # a silent one (a breakdown) stays listed in the route's table as "not reporting".
+    newest = max((v["t"] for v in vehicles), default=0)
+    live = [v for v in shown if v["t"] >= newest - cfg.vehicle_fresh_s]
+    short = {rid: r.get("short_name") or rid for rid, r in routes.items()}
+    data = {**transit_page.map_data(live, short, cfg, now), **transit_page.district_data(store.city, kpis, theme)}
+    if route:
+        side = transit_page.route_side(route, shown, stops, names, now, newest - cfg.vehicle_fresh_s)
+        detail = transit_page.route_detail(routes.get(route, {}), stops, stats, cfg, theme, trip, kpis)
+    else:
+        side = transit_page.routes_table(kpis, routes, sort)
+        detail = []
+    alerts_shown = [a for a in alerts if route in a["routes"]] if route else alerts
+    return data, {"side": side, "detail": detail, "alerts": transit_page.alerts_panel(alerts_shown, names, now),
+                  "n_live": len(live)}
 
 
 def register(app, store, settings) -> None:
@@ -30,7 +63,6 @@ def register(app, store, settings) -> None:
         focus = focus or {}
         route, vehicle_id, sort = focus.get("route"), focus.get("vehicle"), focus.get("sort") or "on_time"
         theme = theme or "dark"
-        now = time.time()
         try:
             version = store.version("transit")
             kpis = {k["id"]: k for k in store.kpis(domain="transit")}
@@ -38,39 +70,21 @@ def register(app, store, settings) -> None:
             view = [route, vehicle_id, sort, theme]  # the page shows (version, view): see dashboard.refresh
             shown = refresh_state.shown_version(shown_version, view)
             first = shown is None or ctx.triggered_id == "theme"
+            cards = transit_page.cards(kpis, histories, route)
             if not (first or version != shown):
-                return transit_page.cards(kpis, histories, route), no_update, no_update, no_update, no_update, no_update
-            routes, stops, _ = reads.static(store)
-            vehicles = reads.vehicles(store)
-            alerts = transit_page.alerts_in_force(reads.alerts(store), now)
-            stats = reads.route_stats(store, route) if route else {}
-            trip = None
-            if vehicle_id:
-                vehicle = reads.vehicle(store, vehicle_id)
-                sched, update = reads.trip(store, vehicle["trip"]) if vehicle and vehicle.get("trip") else (None, None)
-                trip = transit_page.trip_panel(vehicle, sched, update, stops, now)
+                return cards, no_update, no_update, no_update, no_update, no_update
+            frame = sharedcache.view_frame(store, "transit", view, version,
+                                           lambda: build(store, cfg, kpis, route, vehicle_id, sort, theme))
+
+            def skeleton():
+                routes, stops, _ = reads.static(store)
+                return transit_page.map_skeleton(store.city, routes, stops, route, theme, settings.map_tile_url, cfg,
+                                                 frame["n_live"])
+            figure, token = sharedcache.map_update(store, first, skeleton, frame, (shown_version or {}).get("map"))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        names = transit_page.route_names(routes)
-        shown = [v for v in vehicles if v["r"] == route] if route else vehicles
-        # The map shows buses that report (the KPI's freshness limit, from the feed's newest time);
-        # a silent one (a breakdown) stays listed in the route's table as "not reporting".
-        newest = max((v["t"] for v in vehicles), default=0)
-        live = [v for v in shown if v["t"] >= newest - cfg.vehicle_fresh_s]
-        short = {rid: r.get("short_name") or rid for rid, r in routes.items()}
-        data = {**transit_page.map_data(live, short, cfg, now), **transit_page.district_data(store.city, kpis, theme)}
-        base = (transit_page.map_skeleton(store.city, routes, stops, route, theme, settings.map_tile_url, cfg,
-                                          len(live)) if first else Patch())
-        figure = apply_map_data(base, data)
-        if route:
-            side = transit_page.route_side(route, shown, stops, names, now, newest - cfg.vehicle_fresh_s)
-            detail = transit_page.route_detail(routes.get(route, {}), stops, stats, cfg, theme, trip, kpis)
-        else:
-            side = transit_page.routes_table(kpis, routes, sort)
-            detail = []
-        alerts_shown = [a for a in alerts if route in a["routes"]] if route else alerts
-        return (transit_page.cards(kpis, histories, route), figure, side, detail,
-                transit_page.alerts_panel(alerts_shown, names, now), refresh_state.showing(version, view))
+        return (cards, figure, frame["side"], frame["detail"], frame["alerts"],
+                {**refresh_state.showing(version, view), "map": token})
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("transit-map", "clickData"),
                   prevent_initial_call=True)

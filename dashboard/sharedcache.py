@@ -68,9 +68,9 @@ class Shared:
 
 def diff_patch(previous: dict | None, data: dict[int, dict], patch=None):
     """A Patch taking a map from ``previous`` live arrays to ``data`` (both ``{trace: {field: value}}``, as
-    dashboard.maps.apply_map_data takes them): unchanged fields are left out; a list of the same length
-    with few changed items gets those items only; anything else goes whole. ``previous`` None: every
-    field whole."""
+    dashboard.maps.apply_map_data takes them): unchanged fields are left out; a list with few changed
+    items gets those items only (and the items it gained or lost at its end); anything else goes whole.
+    ``previous`` None: every field whole."""
     patch = Patch() if patch is None else patch
     for i, fields in data.items():
         old_fields = (previous or {}).get(i) or {}
@@ -82,24 +82,59 @@ def diff_patch(previous: dict | None, data: dict[int, dict], patch=None):
             target = patch["data"][i]
             for part in path:
                 target = target[part]
-            changed = _changed_items(old, value)
-            if changed is not None:
-                for k in changed:
-                    target[last][k] = value[k]
-            else:
+            if not _patch_items(target[last], old, value):
                 target[last] = value
     return patch
 
 
-def _changed_items(old, new) -> list[int] | None:
-    """Indices where two equally long lists differ, when assigning those items alone is the smaller
-    message; None when the whole list is."""
-    if not (isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and new):
-        return None
-    changed = [k for k, (a, b) in enumerate(zip(old, new)) if a != b]
-    if len(changed) * ASSIGN_COST >= len(orjson.dumps(new, option=_JSON_OPTS)):
-        return None
-    return changed
+def _patch_items(target, old, new) -> bool:
+    """Put on ``target`` (a Patch location) the item changes taking list ``old`` to list ``new``, when they
+    make a smaller message than ``new`` whole; False (nothing put) otherwise."""
+    if not (isinstance(old, list) and isinstance(new, list) and new and old):
+        return False
+    common = min(len(old), len(new))
+    changed = [k for k in range(common) if old[k] != new[k]]
+    ops = len(changed) + (len(old) - common) + (1 if len(new) > common else 0)
+    whole = len(orjson.dumps(new, option=_JSON_OPTS))
+    if ops * ASSIGN_COST + (len(orjson.dumps(new[common:], option=_JSON_OPTS)) if len(new) > common else 0) >= whole:
+        return False
+    for k in changed:
+        target[k] = new[k]
+    for k in range(len(old) - 1, common - 1, -1):  # lost at the end: from the last, so indices hold
+        del target[k]
+    if len(new) > common:
+        target.extend(new[common:])
+    return True
+
+
+def keep_slots(previous: dict | None, data: dict[int, dict], key: str = "customdata") -> dict[int, dict]:
+    """``data`` with each trace's entries reordered so that an entity (named by its ``key`` item) keeps the
+    index it had in ``previous``'s same trace: one that left frees its slot for one that arrived (or for
+    the trace's last entry), arrivals beyond that go at the end. Then a marker that moves from one trace to
+    another (a bus turning late) costs a few items in each, not the rest of both traces (diff_patch).
+    The list fields as long as the trace's ``key`` list are reordered together; the rest is kept."""
+    out = {}
+    for i, fields in data.items():
+        keys = fields.get(key)
+        old = ((previous or {}).get(i) or {}).get(key)
+        if not (isinstance(keys, list) and isinstance(old, list) and keys):
+            out[i] = fields
+            continue
+        ident = [tuple(k) if isinstance(k, list) else k for k in keys]
+        where = {k: j for j, k in enumerate(ident)}
+        old_ids = [tuple(k) if isinstance(k, list) else k for k in old]
+        kept = set(old_ids) & set(where)
+        arrivals = iter([j for j, k in enumerate(ident) if k not in kept])
+        order = [where[k] if k in kept else next(arrivals, None) for k in old_ids]
+        for h in range(len(order)):  # a slot still free: the last entry moves into it
+            while order and order[-1] is None:
+                order.pop()
+            if h < len(order) and order[h] is None:
+                order[h] = order.pop()
+        order += list(arrivals)
+        n = len(keys)
+        out[i] = {f: ([v[j] for j in order] if isinstance(v, list) and len(v) == n else v) for f, v in fields.items()}
+    return out
 
 
 _MISSING = object()
@@ -117,22 +152,47 @@ def with_frame(store, data: dict) -> dict:
     return {"data": data, "token": shared.frame(data) if shared else None}
 
 
-def map_update(store, first: bool, skeleton, frame: dict, shown_token, partial: bool = False):
+def view_frame(store, name: str, view, version, build, slots: bool = True) -> dict:
+    """What a page shows of ``view`` at data ``version``, computed once for every screen and worker:
+    ``build()`` -> (map live arrays, {other parts}); returns ``{"data", "token", **other parts}``.
+    ``slots``: markers keep the trace index they had in this view's previous frame (keep_slots)."""
+    def make():
+        data, parts = build()
+        shared = getattr(store, "shared", None)
+        if shared is None:
+            return {"data": data, "token": None, **parts}
+        last_key = f"last:{name}:{digest(view)}"
+        if slots:
+            data = keep_slots(shared.shown_frame(shared.cache.get(last_key)), data)
+        frame = with_frame(store, data)
+        shared.cache.set(last_key, frame["token"], timeout=FRAME_TTL_S)
+        return {**frame, **parts}
+    return compute(store, name, [version, view], make)
+
+
+def map_update(store, first: bool, skeleton, frame: dict, shown_token, partial: bool = False, apply=None):
     """The map output of a refresh and the token of the frame the screen will show: on first paint the
     skeleton with the live arrays (``skeleton`` is called then only), else a Patch of what differs from the
     frame the screen shows. Screens that show the same frame get the same Patch, computed once.
 
     ``partial``: ``frame`` holds only the traces that changed (the city map's changed layers); the screen's
-    frame with these traces replaced is kept as the new one."""
+    frame with these traces replaced is kept as the new one. ``apply``: the page's own apply_map_data when
+    its arrays carry more than traces (keys that are not trace indices, e.g. an annotation); such entries
+    go through it, whole, when they changed."""
     from dashboard.maps import apply_map_data
 
+    apply = apply or apply_map_data
     shared = getattr(store, "shared", None)
     if first:
-        return apply_map_data(skeleton(), frame["data"]), frame["token"]
+        return apply(skeleton(), frame["data"]), frame["token"]
 
     def diff():
         previous = shared.shown_frame(shown_token) if shared else None
-        patch = diff_patch(previous, frame["data"])
+        data = frame["data"]
+        patch = diff_patch(previous, {i: f for i, f in data.items() if isinstance(i, int)})
+        other = {k: v for k, v in data.items() if not isinstance(k, int) and (previous or {}).get(k) != v}
+        if other:
+            apply(patch, other)
         if not partial:
             return patch, frame["token"]
         return patch, (shared.frame({**(previous or {}), **frame["data"]}) if shared else None)

@@ -107,6 +107,12 @@ def _link(children, href: str, **props) -> dict:
 
 
 # ----------------------------------------------------------------------------- pure helpers
+def minutes_text(seconds: float) -> str:
+    """An age in whole minutes: 0 min, 12 min, 2 h 03 min."""
+    m = max(0, int(seconds)) // 60
+    return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min"
+
+
 def clock_text(seconds: float | None) -> str:
     """A live timer: 0:45, 12:05, 2:03:10."""
     if seconds is None:
@@ -447,8 +453,10 @@ def map_data(city: City, kpis: dict[str, dict], incidents: list[dict], units: li
     return {
         DISTRICTS: district_values(city, travel, "travel 90th (s)", 120),
         INCIDENTS: {"lon": [i["lon"] for i in located], "lat": [i["lat"] for i in located],
+                    # The age in whole minutes: a refresh then re-sends a call's hover text once a minute,
+                    # not on every tick (the queue beside the map counts the seconds).
                     "text": [f"P{i.get('priority') or 3} {i['id']}: {i.get('type')}<br>age "
-                             f"{clock_text(now - i['opened']) if i.get('opened') else '—'}" for i in located],
+                             f"{minutes_text(now - i['opened']) if i.get('opened') else '—'}" for i in located],
                     "customdata": [i["id"] for i in located],
                     "marker.color": [PRIORITY_COLOUR.get(i.get("priority"), "#facc15") for i in located],
                     "marker.size": [22 if i.get("priority") == 1 else 17 for i in located]},

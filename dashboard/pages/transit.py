@@ -223,8 +223,8 @@ def map_data(vehicles: list[dict], names: dict[str, str], cfg: TransitConfig, no
     bands = [{"lon": [], "lat": [], "text": [], "customdata": []} for _ in range(5)]
     for v in vehicles:
         b = bands[band_of(v.get("dl"), cfg)]
-        b["lon"].append(v["lon"])
-        b["lat"].append(v["lat"])
+        b["lon"].append(round(v["lon"], 5))  # 1 m: GTFS-RT's float32 would print 17 digits each
+        b["lat"].append(round(v["lat"], 5))
         # Short hover text: with 2,000 buses every byte of it is sent on each refresh.
         b["text"].append(f"{v['label']} · {names.get(v['r'], v['r'])} · {delay_text(v.get('dl'))}")
         b["customdata"].append([v["id"], v["r"]])

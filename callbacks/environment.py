@@ -54,10 +54,10 @@ def register(app, store, settings) -> None:
             first = shown.get("view") != view or ctx.triggered_id == "theme"
             now = time.time()
             ages_due = now - float(shown.get("t") or 0) >= AGES_EVERY_S
-            banner = env_page.banner(kpis, district)
-            cards = env_page.cards(kpis, histories, district)
+            live = {"banner": env_page.banner(kpis, district), "cards": env_page.cards(kpis, histories, district)}
             if not (first or version != shown.get("v") or ages_due):  # nothing new: ages and statuses only
-                return banner, cards, no_update, no_update, no_update, no_update
+                outs, digests = sharedcache.send_parts(store, first, live, shown.get("parts"))
+                return outs["banner"], outs["cards"], no_update, no_update, no_update, {**shown, "parts": digests}
             # Computed once per view, version and ages period for every screen.
             frame = sharedcache.view_frame(store, "environment", [view, theme], [version, int(now // AGES_EVERY_S)],
                                            lambda: build(store, kpis, district, sid, theme))
@@ -65,10 +65,12 @@ def register(app, store, settings) -> None:
                 store, first, lambda: env_page.map_skeleton(store.city, district, theme, settings.map_tile_url,
                                                             frame["centre"]),
                 frame, shown.get("map"), apply=env_page.apply_map_data)
+            outs, digests = sharedcache.send_parts(store, first, {**live, "side": frame["side"],
+                                                                  "detail": frame["detail"]}, shown.get("parts"))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        return banner, cards, figure, frame["side"], frame["detail"], {"v": version, "view": view, "t": now,
-                                                                        "map": token}
+        return (outs["banner"], outs["cards"], figure, outs["side"], outs["detail"],
+                {"v": version, "view": view, "t": now, "map": token, "parts": digests})
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("environment-map", "clickData"),
                   prevent_initial_call=True)

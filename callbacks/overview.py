@@ -120,10 +120,17 @@ def register(app, store, settings) -> None:
             else:
                 sections += [no_update, no_update]
         feed_panel = overview_page.feed_table(feeds) if feeds is not None else no_update
+        # Each output goes as a Patch of what changed in it since what this screen shows (dashboard.sharedcache).
+        names = ["score", "districts", "ages", *[f"s{i}" for i in range(len(sections))], "feeds"]
+        outs, digests = sharedcache.send_parts(store, p["first"], dict(zip(names, [score, districts, ages, *sections,
+                                                                                   feed_panel])), (shown or {}).get("parts"))
+        score, districts, ages, feed_panel = outs["score"], outs["districts"], outs["ages"], outs["feeds"]
+        sections = [outs[f"s{i}"] for i in range(len(sections))]
         stored = refresh_state.showing(p["versions"], view)
         stored["t"] = now if p["ages"] else (shown or {}).get("t", now)
         stored["table"] = table_key
         stored["map"] = token
+        stored["parts"] = digests
         return (score, districts, figure, ages, *sections, feed_panel, stored)
 
     map_controls(app, store, "overview")

@@ -45,15 +45,20 @@ def register(app, store, settings) -> None:
             frame = (sharedcache.view_frame(store, "traffic", focus, version, lambda: build(store, kpis, focus),
                                             slots=False) if first or version != painted else None)
             cards = traffic_page.cards(kpis, histories, focus)
+            stored = shown_version if painted is not None else {}
             if frame is None:  # nothing new: ages and statuses only
-                return cards, no_update, no_update, no_update
+                outs, digests = sharedcache.send_parts(store, first, {"cards": cards}, stored.get("parts"))
+                return outs["cards"], no_update, no_update, {**stored, "parts": digests}
             figure, token = sharedcache.map_update(
                 store, first, lambda: traffic_page.map_skeleton(store.city, focus, theme, settings.map_tile_url,
                                                                 dense_network(store.city)),
-                frame, (shown_version or {}).get("map"))
+                frame, stored.get("map"))
+            outs, digests = sharedcache.send_parts(store, first, {"cards": cards, "side": frame["side"]},
+                                                   stored.get("parts"))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        return cards, figure, frame["side"], {**refresh_state.showing(version, view), "map": token}
+        return outs["cards"], figure, outs["side"], {**refresh_state.showing(version, view), "map": token,
+                                                     "parts": digests}
 
     @app.callback(Output("url", "search"), Input("traffic-map", "clickData"), prevent_initial_call=True)
     def drill_down(click):

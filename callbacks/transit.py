@@ -47,8 +47,9 @@ def build(store, cfg, kpis: dict[str, dict], route, vehicle_id, sort: str, theme
         side = transit_page.routes_table(kpis, routes, sort)
         detail = []
     alerts_shown = [a for a in alerts if route in a["routes"]] if route else alerts
-    return data, {"side": side, "detail": detail, "alerts": transit_page.alerts_panel(alerts_shown, names, now),
-                  "n_live": len(live)}
+    return data, {"parts": sharedcache.kept_parts(store, {
+        "side": side, "detail": detail, "alerts": transit_page.alerts_panel(alerts_shown, names, now)}),
+        "n_live": len(live)}
 
 
 def register(app, store, settings) -> None:
@@ -70,9 +71,12 @@ def register(app, store, settings) -> None:
             view = [route, vehicle_id, sort, theme]  # the page shows (version, view): see dashboard.refresh
             shown = refresh_state.shown_version(shown_version, view)
             first = shown is None or ctx.triggered_id == "theme"
-            cards = transit_page.cards(kpis, histories, route)
-            if not (first or version != shown):
-                return cards, no_update, no_update, no_update, no_update, no_update
+            cards = sharedcache.kept_parts(store, {"cards": transit_page.cards(kpis, histories, route)})
+            stored = shown_version if shown is not None else {}
+            if not (first or version != shown):  # nothing new: ages and statuses only
+                outs, digests = sharedcache.parts_update(store, first, cards, stored.get("parts"))
+                return outs["cards"], no_update, no_update, no_update, no_update, {**stored, "parts": {
+                    **stored.get("parts", {}), **digests}}
             frame = sharedcache.view_frame(store, "transit", view, version,
                                            lambda: build(store, cfg, kpis, route, vehicle_id, sort, theme))
 
@@ -80,11 +84,12 @@ def register(app, store, settings) -> None:
                 routes, stops, _ = reads.static(store)
                 return transit_page.map_skeleton(store.city, routes, stops, route, theme, settings.map_tile_url, cfg,
                                                  frame["n_live"])
-            figure, token = sharedcache.map_update(store, first, skeleton, frame, (shown_version or {}).get("map"))
+            figure, token = sharedcache.map_update(store, first, skeleton, frame, stored.get("map"))
+            outs, digests = sharedcache.parts_update(store, first, {**cards, **frame["parts"]}, stored.get("parts"))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        return (cards, figure, frame["side"], frame["detail"], frame["alerts"],
-                {**refresh_state.showing(version, view), "map": token})
+        return (outs["cards"], figure, outs["side"], outs["detail"], outs["alerts"],
+                {**refresh_state.showing(version, view), "map": token, "parts": digests})
 
     @app.callback(Output("url", "search", allow_duplicate=True), Input("transit-map", "clickData"),
                   prevent_initial_call=True)

@@ -140,15 +140,20 @@ def keep_slots(previous: dict | None, data: dict[int, dict], key: str = "customd
 _MISSING = object()
 
 
+def _shared(store) -> Shared | None:
+    """The app's shared cache (None for a bare Store: everything is computed in place)."""
+    return getattr(store, "shared", None)
+
+
 def compute(store, name: str, key, fn):
     """``store.shared.compute`` when the app has a shared cache, else ``fn()`` (a bare Store)."""
-    shared = getattr(store, "shared", None)
+    shared = _shared(store)
     return shared.compute(name, key, fn) if shared else fn()
 
 
 def with_frame(store, data: dict) -> dict:
     """A map's live arrays and the digest they are kept under: ``{"data", "token"}``."""
-    shared = getattr(store, "shared", None)
+    shared = _shared(store)
     return {"data": data, "token": shared.frame(data) if shared else None}
 
 
@@ -158,7 +163,7 @@ def view_frame(store, name: str, view, version, build, slots: bool = True) -> di
     ``slots``: markers keep the trace index they had in this view's previous frame (keep_slots)."""
     def make():
         data, parts = build()
-        shared = getattr(store, "shared", None)
+        shared = _shared(store)
         if shared is None:
             return {"data": data, "token": None, **parts}
         last_key = f"last:{name}:{digest(view)}"
@@ -182,7 +187,7 @@ def map_update(store, first: bool, skeleton, frame: dict, shown_token, partial: 
     from dashboard.maps import apply_map_data
 
     apply = apply or apply_map_data
-    shared = getattr(store, "shared", None)
+    shared = _shared(store)
     if first:
         return apply(skeleton(), frame["data"]), frame["token"]
 
@@ -197,3 +202,106 @@ def map_update(store, first: bool, skeleton, frame: dict, shown_token, partial: 
             return patch, frame["token"]
         return patch, (shared.frame({**(previous or {}), **frame["data"]}) if shared else None)
     return compute(store, "patch", [shown_token, frame["token"], partial], diff)
+
+
+# ----------------------------------------------------------------------------- the page's other outputs
+def as_json(value):
+    """A Dash output (components, figures, lists of them) as the plain JSON the browser holds."""
+    return orjson.loads(orjson.dumps(value, default=_component_json, option=_JSON_OPTS))
+
+
+def _component_json(obj):
+    if hasattr(obj, "to_plotly_json"):
+        return obj.to_plotly_json()
+    raise TypeError(f"not JSON: {type(obj).__name__}")
+
+
+def kept_parts(store, parts: dict[str, object]) -> dict[str, tuple[object, str]]:
+    """``{name: (its JSON, its digest)}`` of a page's outputs, each kept by digest for the next refresh's
+    diff (parts_update)."""
+    out = {}
+    shared = _shared(store)
+    for name, value in parts.items():
+        js = as_json(value)
+        token = digest(js)
+        if shared is not None:  # the same part from many screens (cards of the same second) is kept once
+            shared.cache.add(f"part:{token}", js, timeout=FRAME_TTL_S)
+        out[name] = (js, token)
+    return out
+
+
+def parts_update(store, first: bool, parts: dict[str, tuple[object, str]], shown: dict | None):
+    """Each output of ``parts`` (from kept_parts) as this screen needs it: whole on first paint or when the
+    screen's copy is unknown, nothing (no_update) when unchanged, else a Patch of the changed leaves of its
+    component tree (a table's changed cells, a card's age), whichever is smaller. Returns ({name: output},
+    {name: digest}: what the screen shows next). Screens showing the same get the same answer, computed once."""
+    from dash import no_update
+
+    shown = shown if isinstance(shown, dict) and not first else {}
+    digests = {name: token for name, (_, token) in parts.items()}
+
+    def diff():
+        shared = _shared(store)
+        out = {}
+        for name, (js, token) in parts.items():
+            before = shown.get(name)
+            if before == token:
+                out[name] = no_update
+                continue
+            old = shared.cache.get(f"part:{before}") if shared is not None and isinstance(before, str) else None
+            out[name] = js if old is None else tree_patch(old, js)
+        return out
+    if first or not shown:
+        return {name: js for name, (js, _) in parts.items()}, digests
+    return compute(store, "parts", [shown, digests], diff), digests
+
+
+def tree_patch(old, new):
+    """``new`` whole, or a Patch of the leaves where it differs from ``old`` when that is smaller."""
+    sets: list[tuple[list, object]] = []
+    _differences(old, new, [], sets)
+    if not sets:
+        return Patch()
+    cost = sum(ASSIGN_COST + len(orjson.dumps(v, option=_JSON_OPTS)) for _, v in sets)
+    if cost >= len(orjson.dumps(new, option=_JSON_OPTS)) or any(not path for path, _ in sets):
+        return new
+    patch = Patch()
+    for path, value in sets:
+        target = patch
+        for part in path[:-1]:
+            target = target[part]
+        if value is _MISSING:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+    return patch
+
+
+def _differences(old, new, path: list, out: list) -> None:
+    if old == new:
+        return
+    if isinstance(old, dict) and isinstance(new, dict) and \
+            (old.get("type"), old.get("namespace")) == (new.get("type"), new.get("namespace")):
+        for k, v in new.items():
+            if k not in old:
+                out.append((path + [k], v))
+            elif old[k] != v:
+                _differences(old[k], v, path + [k], out)
+        out.extend((path + [k], _MISSING) for k in old if k not in new)
+        return
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (a, b) in enumerate(zip(old, new)):
+            _differences(a, b, path + [i], out)
+        return
+    out.append((path, new))
+
+
+def send_parts(store, first: bool, values: dict[str, object], shown: dict | None):
+    """parts_update for outputs computed in this refresh; a value that is already no_update stays so.
+    Returns ({name: output}, {name: digest} of every part the screen shows next)."""
+    from dash import no_update
+
+    live = {name: v for name, v in values.items() if v is not no_update}
+    outs, digests = parts_update(store, first, kept_parts(store, live), shown)
+    kept = {} if first or not isinstance(shown, dict) else dict(shown)
+    return {name: outs.get(name, no_update) for name in values}, {**kept, **digests}

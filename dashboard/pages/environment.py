@@ -212,19 +212,22 @@ def map_skeleton(city: City, district: str | None, theme: str, tile_url: str | N
 
 
 def station_text(s: dict) -> str:
+    # A current station's hover says no age (the map's "as of" line does): its text then changes with its
+    # values only, and a refresh re-sends just those. A station past its freshness limit says how old.
     age = format_age(time.time() - s["as_of"]) if s.get("as_of") else "no reading yet"
+    age = "" if s.get("current") and s.get("as_of") else "<br>" + age
     if s["kind"] == "air":
         if s.get("aqi") is None:
-            return f"{s['name']}<br>no AQI (NowCast needs 2 of the last 3 hours)<br>{age}"
+            return f"{s['name']}<br>no AQI (NowCast needs 2 of the last 3 hours){age}"
         return (f"{s['name']}: AQI {s['aqi']}{'+' if s.get('beyond') else ''} {short(s['category'])}"
-                f"<br>driven by {LABELS.get(s['pollutant'], s['pollutant'])}<br>{age}")
+                f"<br>driven by {LABELS.get(s['pollutant'], s['pollutant'])}{age}")
     if s["kind"] == "noise":
         if s.get("laeq") is None:
-            return f"{s['name']}<br>no reading<br>{age}"
-        return f"{s['name']}: LAeq {s['laeq']:.1f} dB(A), {s['period']} limit {s['limit']:g}<br>{age}"
+            return f"{s['name']}<br>no reading{age}"
+        return f"{s['name']}: LAeq {s['laeq']:.1f} dB(A), {s['period']} limit {s['limit']:g}{age}"
     if s.get("alerts"):
-        return f"{s['name']}: " + "; ".join(s["alerts"]) + f"<br>{age}"
-    return f"{s['name']}: water in range<br>{age}"
+        return f"{s['name']}: " + "; ".join(s["alerts"]) + age
+    return f"{s['name']}: water in range{age}"
 
 
 def map_data(city: City, kpis: dict[str, dict], stations: list[dict]) -> dict:

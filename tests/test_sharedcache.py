@@ -1,0 +1,130 @@
+"""What a refresh sends after the first paint: only what changed (diff_patch, keep_slots), computed once per
+data version for every screen (the shared cache on Redis), and never the old picture after new data."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+import pytest
+
+from bench.city import sample_raw, with_links
+from bench.common import dash_refresh
+from dashboard.pages import traffic as traffic_page
+from dashboard.sharedcache import diff_patch, keep_slots
+from feeds.adapters.nyc_traffic import MPH_TO_KMH, NycTrafficAdapter
+from feeds.config import FeedSource, Settings, parse_city
+from feeds.framework import Runner
+from feeds.kpi.engine import KpiEngine
+from feeds.simulate.traffic import TrafficSimulator
+from feeds.timeparse import zone
+from tests.auth_helpers import signed_in
+
+
+def ops(patch) -> list[dict]:
+    return patch.to_plotly_json()["operations"]
+
+
+def test_a_patch_carries_only_the_fields_and_items_that_changed():
+    colours = list(range(100))
+    previous = {1: {"lon": [1.0, 2.0], "marker.color": colours}, 2: {"text": ["a", "b"]}}
+    data = {1: {"lon": [1.0, 2.0], "marker.color": [*colours[:7], 99, *colours[8:]]}, 2: {"text": ["a", "b"]}}
+    assert ops(diff_patch(previous, data)) == [
+        {"operation": "Assign", "location": ["data", 1, "marker", "color", 7], "params": {"value": 99}}]
+    assert ops(diff_patch(previous, previous)) == []
+
+
+def test_a_list_that_mostly_changed_or_a_screen_with_unknown_arrays_gets_it_whole():
+    previous = {1: {"lon": list(range(50))}}
+    moved = {1: {"lon": [x + 0.5 for x in range(50)]}}
+    assert ops(diff_patch(previous, moved)) == [
+        {"operation": "Assign", "location": ["data", 1, "lon"], "params": {"value": moved[1]["lon"]}}]
+    assert ops(diff_patch(None, previous)) == [
+        {"operation": "Assign", "location": ["data", 1, "lon"], "params": {"value": previous[1]["lon"]}}]
+
+
+def test_items_gained_or_lost_at_the_end_are_extended_or_deleted():
+    long = [f"bus-{i}" for i in range(60)]
+    grown = diff_patch({3: {"customdata": long}}, {3: {"customdata": [*long, "bus-new"]}})
+    assert ops(grown) == [{"operation": "Extend", "location": ["data", 3, "customdata"], "params": {"value": ["bus-new"]}}]
+    shrunk = ops(diff_patch({3: {"customdata": long}}, {3: {"customdata": long[:58]}}))
+    assert [(o["operation"], o["location"][-1]) for o in shrunk] == [("Delete", 59), ("Delete", 58)]
+
+
+def test_a_marker_changing_trace_keeps_every_other_marker_in_its_place():
+    on_time = [f"b{i}" for i in range(40)]
+    previous = {4: {"customdata": on_time, "lon": list(range(40))}, 5: {"customdata": ["x1"], "lon": [100]}}
+    # b3 turns late: the feed lists buses in another order, and b3 now belongs to trace 5.
+    rest = [b for b in reversed(on_time) if b != "b3"]
+    data = {4: {"customdata": rest, "lon": [int(b[1:]) for b in rest]},
+            5: {"customdata": ["b3", "x1"], "lon": [3, 100]}}
+    kept = keep_slots(previous, data)
+    assert kept[4]["customdata"][:3] == ["b0", "b1", "b2"] and kept[4]["customdata"][3] == "b39"  # the last fills the gap
+    assert kept[4]["lon"] == [int(b[1:]) for b in kept[4]["customdata"]]  # every array moves together
+    assert kept[5]["customdata"] == ["x1", "b3"]
+    sent = ops(diff_patch(previous, kept))
+    assert len(sent) <= 8 and len(orjson.dumps(sent)) < 1000  # not the 40 markers of trace 4 again
+
+
+# ----------------------------------------------------------------------------- the dense traffic map
+@pytest.fixture
+def dense(r, keys, redis_url):
+    """A city of 1,200 links (a dense network: roads once, a dot per link), its first reading stored."""
+    city = parse_city(with_links(sample_raw(), 1200))
+    sim = TrafficSimulator(city, 7, no_data_rate=0, malformed_rate=0)
+    runner = Runner(r, keys, city, KpiEngine(r, keys, city))
+    adapter = NycTrafficAdapter(city, FeedSource(interval_s=10))
+    runner.run_once(adapter, sim.payload(1_800_000_000), now=1_800_000_000)
+    from app import create_app
+
+    app = create_app(Settings(redis_url, 8050, None, keys.prefix, 5, None), city)
+    client = signed_in(app, r, keys, "viewer")
+    return {"city": city, "client": client, "runner": runner, "adapter": adapter}
+
+
+def traffic_refresh(client, shown):
+    outs = [("traffic-cards", "children"), ("traffic-map", "figure"), ("traffic-side", "children"),
+            ("traffic-version", "data")]
+    return dash_refresh(client, outs, [("traffic-focus", "data", None), ("traffic-version", "data", shown)])
+
+
+def one_link_slower(city, link_index: int, kmh: float, t: float) -> bytes:
+    link = city.traffic.links[link_index]
+    row = {"id": link.id, "link_id": link.id, "speed": f"{kmh / MPH_TO_KMH:.2f}", "travel_time": "60", "status": "0",
+           "data_as_of": datetime.fromtimestamp(t, zone(city.timezone)).strftime("%Y-%m-%dT%H:%M:%S.000"), "link_points": " ".join(f"{lat},{lon}" for lon, lat in link.points),
+           "owner": "SIM", "borough": "", "link_name": link.name}
+    return orjson.dumps([row])
+
+
+def test_the_dense_map_sends_geometry_once_then_only_the_changed_links_colours(dense, r, keys):
+    client, city = dense["client"], dense["city"]
+    _, first_bytes, first = traffic_refresh(client, None)
+    figure, shown = first["traffic-map"]["figure"], first["traffic-version"]["data"]
+    dots = figure["data"][traffic_page.HOVER]
+    assert len(dots["marker"]["color"]) == 1200 and figure["data"][traffic_page.FIRST_BAND + 5]["lon"]
+    before = dots["marker"]["color"][17]
+    dense["runner"].run_once(dense["adapter"], one_link_slower(city, 17, 0.3 * city.traffic.links[17].free_flow_kmh,
+                                                               1_800_000_010), now=1_800_000_010)
+    _, _, moved = traffic_refresh(client, shown)
+    sent = moved["traffic-map"]["figure"]["operations"]
+    colour_ops = [o for o in sent if o["location"][:2] == ["data", traffic_page.HOVER]]
+    assert colour_ops == [{"operation": "Assign", "location": ["data", traffic_page.HOVER, "marker", "color", 17],
+                           "params": {"value": 30}}] and before != 30
+    assert not any(o["location"][-1] in ("lon", "lat") for o in sent)  # no geometry after the first paint
+    assert len(orjson.dumps(moved["traffic-map"])) < 1000 < first_bytes / 100  # the map: ~150 bytes, not 130 KB
+    # The shared cache is this deployment's (here: this test's prefix), keyed by the data version.
+    assert list(r.scan_iter(match=keys.shared_cache() + "*", count=1000))
+
+
+def test_new_data_is_a_new_cache_entry_so_no_screen_gets_the_old_picture(dense):
+    client, city = dense["client"], dense["city"]
+    screens = [traffic_refresh(client, None)[2]["traffic-version"]["data"] for _ in range(2)]
+    assert screens[0] == screens[1]  # both painted the same frame, computed once
+    for k, (t, pct) in enumerate(((1_800_000_010, 30), (1_800_000_020, 55))):
+        free = city.traffic.links[5].free_flow_kmh
+        dense["runner"].run_once(dense["adapter"], one_link_slower(city, 5, pct / 100 * free + 0.01, t), now=t)
+        for i, shown in enumerate(screens):
+            res = traffic_refresh(client, shown)[2]
+            sent = res["traffic-map"]["figure"]["operations"]
+            assert {"operation": "Assign", "location": ["data", traffic_page.HOVER, "marker", "color", 5],
+                    "params": {"value": pct}} in sent, (k, i)
+            screens[i] = res["traffic-version"]["data"]

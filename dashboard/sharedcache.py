@@ -13,7 +13,10 @@ whole, as before. Entries expire by themselves; the cache lives under the deploy
 """
 from __future__ import annotations
 
+import array
+import base64
 import hashlib
+import sys
 
 import orjson
 from dash import Patch
@@ -82,9 +85,37 @@ def diff_patch(previous: dict | None, data: dict[int, dict], patch=None):
             target = patch["data"][i]
             for part in path:
                 target = target[part]
-            if not _patch_items(target[last], old, value):
+            typed = typed_array(value)
+            if typed is not None:  # always whole: the browser then holds a typed array, not a list
+                target[last] = typed
+            elif not _patch_items(target[last], old, value):
                 target[last] = value
     return patch
+
+
+TYPED_MIN = 64  # numeric arrays at least this long go as plotly typed arrays (base64), not JSON numbers
+_TYPECODES = (("u1", "B", 0, 255), ("i2", "h", -32768, 32767), ("i4", "i", -2**31, 2**31 - 1))
+
+
+def typed_array(value):
+    """A long list of numbers as a plotly.js typed array spec ``{"dtype", "bdata"}`` (whole numbers in the
+    smallest integer type, others as float32: 1 m at any longitude); None for anything else. A bus's
+    position then costs 5.3 bytes instead of ~10, a link's colour 1.3 instead of 3."""
+    if not isinstance(value, list) or len(value) < TYPED_MIN:
+        return None
+    if all(type(v) is int for v in value):
+        lo, hi = min(value), max(value)
+        dtype, code = next(((d, c) for d, c, a, b in _TYPECODES if a <= lo and hi <= b), (None, None))
+        if dtype is None:
+            return None
+    elif all(type(v) in (int, float) for v in value):
+        dtype, code = "f4", "f"
+    else:
+        return None
+    data = array.array(code, value)
+    if sys.byteorder != "little":
+        data.byteswap()
+    return {"dtype": dtype, "bdata": base64.b64encode(data.tobytes()).decode()}
 
 
 def _patch_items(target, old, new) -> bool:

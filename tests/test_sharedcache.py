@@ -2,6 +2,7 @@
 data version for every screen (the shared cache on Redis), and never the old picture after new data."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import orjson
@@ -25,12 +26,31 @@ def ops(patch) -> list[dict]:
 
 
 def test_a_patch_carries_only_the_fields_and_items_that_changed():
-    colours = list(range(100))
-    previous = {1: {"lon": [1.0, 2.0], "marker.color": colours}, 2: {"text": ["a", "b"]}}
-    data = {1: {"lon": [1.0, 2.0], "marker.color": [*colours[:7], 99, *colours[8:]]}, 2: {"text": ["a", "b"]}}
+    names = [f"bus {i}" for i in range(100)]
+    previous = {1: {"lon": [1.0, 2.0], "marker.text": names}, 2: {"text": ["a", "b"]}}
+    data = {1: {"lon": [1.0, 2.0], "marker.text": [*names[:7], "bus 7 · late", *names[8:]]}, 2: {"text": ["a", "b"]}}
     assert ops(diff_patch(previous, data)) == [
-        {"operation": "Assign", "location": ["data", 1, "marker", "color", 7], "params": {"value": 99}}]
+        {"operation": "Assign", "location": ["data", 1, "marker", "text", 7], "params": {"value": "bus 7 · late"}}]
     assert ops(diff_patch(previous, previous)) == []
+
+
+def decoded(spec) -> list:
+    """A plotly typed array spec back to numbers, as plotly.js decodes it."""
+    import array
+    import base64
+
+    code = {"u1": "B", "i2": "h", "i4": "i", "f4": "f"}[spec["dtype"]]
+    return array.array(code, base64.b64decode(spec["bdata"])).tolist()
+
+
+def test_long_numeric_arrays_go_whole_as_typed_arrays():
+    lons = [-73.98765 + i * 1e-4 for i in range(200)]
+    sent = ops(diff_patch({4: {"lon": lons}}, {4: {"lon": [*lons[:-1], -73.9]}}))
+    assert [o["location"] for o in sent] == [["data", 4, "lon"]] and sent[0]["params"]["value"]["dtype"] == "f4"
+    assert max(abs(a - b) for a, b in zip(decoded(sent[0]["params"]["value"]), [*lons[:-1], -73.9])) < 1e-5
+    assert len(orjson.dumps(sent)) < 0.6 * len(orjson.dumps(lons))
+    colours = ops(diff_patch(None, {7: {"marker.color": [0, 35, 99] * 30}}))[0]["params"]["value"]
+    assert colours["dtype"] == "u1" and decoded(colours) == [0, 35, 99] * 30
 
 
 def test_a_list_that_mostly_changed_or_a_screen_with_unknown_arrays_gets_it_whole():
@@ -107,10 +127,12 @@ def test_the_dense_map_sends_geometry_once_then_only_the_changed_links_colours(d
     _, _, moved = traffic_refresh(client, shown)
     sent = moved["traffic-map"]["figure"]["operations"]
     colour_ops = [o for o in sent if o["location"][:2] == ["data", traffic_page.HOVER]]
-    assert colour_ops == [{"operation": "Assign", "location": ["data", traffic_page.HOVER, "marker", "color", 17],
-                           "params": {"value": 30}}] and before != 30
+    assert [o["location"] for o in colour_ops] == [["data", traffic_page.HOVER, "marker", "color"]]
+    colours = decoded(colour_ops[0]["params"]["value"])  # one byte per link
+    assert colours[17] == 30 and before != 30
+    assert [c for i, c in enumerate(colours) if i != 17] == [c for i, c in enumerate(dots["marker"]["color"]) if i != 17]
     assert not any(o["location"][-1] in ("lon", "lat") for o in sent)  # no geometry after the first paint
-    assert len(orjson.dumps(moved["traffic-map"])) < 1000 < first_bytes / 100  # the map: ~150 bytes, not 130 KB
+    assert len(orjson.dumps(moved["traffic-map"])) < 3000 < first_bytes / 40  # the map: ~2 KB (a byte per link), not 130 KB
     # The shared cache is this deployment's (here: this test's prefix), keyed by the data version.
     assert list(r.scan_iter(match=keys.shared_cache() + "*", count=1000))
 
@@ -125,6 +147,32 @@ def test_new_data_is_a_new_cache_entry_so_no_screen_gets_the_old_picture(dense):
         for i, shown in enumerate(screens):
             res = traffic_refresh(client, shown)[2]
             sent = res["traffic-map"]["figure"]["operations"]
-            assert {"operation": "Assign", "location": ["data", traffic_page.HOVER, "marker", "color", 5],
-                    "params": {"value": pct}} in sent, (k, i)
+            colours = [o for o in sent if o["location"] == ["data", traffic_page.HOVER, "marker", "color"]]
+            assert colours and decoded(colours[0]["params"]["value"])[5] == pct, (k, i)
             screens[i] = res["traffic-version"]["data"]
+
+
+def test_the_browser_takes_the_dense_maps_typed_colour_patch(dash_duo, r, keys, redis_url):
+    """A large city's traffic map in Chromium: the dots' colours arrive as a typed-array Patch and plotly
+    draws them (the decoded colour of the slowed link), with a clean console."""
+    from tests.test_browser import no_console_errors, start
+
+    city = parse_city(with_links(sample_raw(), 1200))
+    runner = Runner(r, keys, city, KpiEngine(r, keys, city))
+    adapter = NycTrafficAdapter(city, FeedSource(interval_s=10))
+    now = time.time()
+    runner.run_once(adapter, TrafficSimulator(city, 7, no_data_rate=0, malformed_rate=0).payload(now), now=now)
+    start(dash_duo, redis_url, keys, city, path="/traffic")
+    colour = (f"var gd = document.querySelector('#traffic-map .js-plotly-plot');"
+              f"return gd && gd._fullData ? Array.from(gd._fullData[{traffic_page.HOVER}].marker.color).slice(0, 20) : null")
+    deadline = time.monotonic() + 15
+    while not dash_duo.driver.execute_script(colour) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(dash_duo.driver.execute_script(colour)) == 20
+    runner.run_once(adapter, one_link_slower(city, 17, 0.3 * city.traffic.links[17].free_flow_kmh + 0.01, now + 10),
+                    now=now + 10)
+    deadline = time.monotonic() + 15
+    while (dash_duo.driver.execute_script(colour) or [0] * 20)[17] != 30 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert dash_duo.driver.execute_script(colour)[17] == 30
+    no_console_errors(dash_duo)

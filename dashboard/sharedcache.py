@@ -289,42 +289,107 @@ def parts_update(store, first: bool, parts: dict[str, tuple[object, str]], shown
 
 def tree_patch(old, new):
     """``new`` whole, or a Patch of the leaves where it differs from ``old`` when that is smaller."""
-    sets: list[tuple[list, object]] = []
-    _differences(old, new, [], sets)
-    if not sets:
+    ops: list[tuple[str, list, object]] = []
+    _differences(old, new, [], ops)
+    if not ops:
         return Patch()
-    cost = sum(ASSIGN_COST + len(orjson.dumps(v, option=_JSON_OPTS)) for _, v in sets)
-    if cost >= len(orjson.dumps(new, option=_JSON_OPTS)) or any(not path for path, _ in sets):
+    cost = sum(ASSIGN_COST + (len(orjson.dumps(v, option=_JSON_OPTS)) if v is not _MISSING else 0) for _, _, v in ops)
+    if cost >= len(orjson.dumps(new, option=_JSON_OPTS)) or any(not path for _, path, _ in ops):
         return new
     patch = Patch()
-    for path, value in sets:
+    for op, path, value in ops:
         target = patch
         for part in path[:-1]:
             target = target[part]
-        if value is _MISSING:
+        if op == "delete":
             del target[path[-1]]
+        elif op == "insert":
+            target.insert(path[-1], value)
         else:
             target[path[-1]] = value
     return patch
 
 
 def _differences(old, new, path: list, out: list) -> None:
+    """The operations taking JSON ``old`` to ``new``, appended to ``out`` as (op, path, value), in the order
+    the browser applies them."""
     if old == new:
         return
     if isinstance(old, dict) and isinstance(new, dict) and \
             (old.get("type"), old.get("namespace")) == (new.get("type"), new.get("namespace")):
         for k, v in new.items():
             if k not in old:
-                out.append((path + [k], v))
+                out.append(("set", path + [k], v))
             elif old[k] != v:
                 _differences(old[k], v, path + [k], out)
-        out.extend((path + [k], _MISSING) for k in old if k not in new)
+        out.extend(("delete", path + [k], _MISSING) for k in old if k not in new)
         return
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (a, b) in enumerate(zip(old, new)):
-            _differences(a, b, path + [i], out)
-        return
-    out.append((path, new))
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) == len(new) and not _reordered(old, new):
+            for i, (a, b) in enumerate(zip(old, new)):
+                _differences(a, b, path + [i], out)
+            return
+        if _keyed_moves(old, new, path, out):
+            return
+    out.append(("set", path, new))
+
+
+def _key(node) -> str | None:
+    """A component's identity in a list (a table row): the first ``id`` in its subtree."""
+    if isinstance(node, dict):
+        props = node.get("props") if isinstance(node.get("props"), dict) else node
+        if isinstance(props.get("id"), str):
+            return props["id"]
+        for v in props.values():
+            k = _key(v)
+            if k is not None:
+                return k
+    elif isinstance(node, list):
+        for v in node:
+            k = _key(v)
+            if k is not None:
+                return k
+    return None
+
+
+def _reordered(old: list, new: list) -> bool:
+    keys = [_key(x) for x in old]
+    return all(k is not None for k in keys) and len(set(keys)) == len(keys) and keys != [_key(x) for x in new]
+
+
+def _keyed_moves(old: list, new: list, path: list, out: list) -> bool:
+    """A list of keyed components (rows) that gained, lost or reordered items: the rows off the longest
+    common subsequence are deleted and inserted where they now stand (the rows between them shift by
+    themselves), the others diffed in place. False when the items have no unique keys."""
+    ko, kn = [_key(x) for x in old], [_key(x) for x in new]
+    if None in ko or None in kn or len(set(ko)) != len(ko) or len(set(kn)) != len(kn):
+        return False
+    # Longest common subsequence of the keys (lists of tens of rows: the quadratic table is small).
+    n, m = len(ko), len(kn)
+    lcs = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            lcs[i][j] = lcs[i + 1][j + 1] + 1 if ko[i] == kn[j] else max(lcs[i + 1][j], lcs[i][j + 1])
+    keep, i, j = set(), 0, 0
+    while i < n and j < m:
+        if ko[i] == kn[j]:
+            keep.add(ko[i])
+            i, j = i + 1, j + 1
+        elif lcs[i + 1][j] >= lcs[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    for i in range(n - 1, -1, -1):  # from the last, so the indices still to delete hold
+        if ko[i] not in keep:
+            out.append(("delete", path + [i], _MISSING))
+    for j in range(m):  # ascending: each lands at its final index
+        if kn[j] not in keep:
+            out.append(("insert", path + [j], new[j]))
+    where = {k: i for i, k in enumerate(ko)}
+    for j in range(m):
+        if kn[j] in keep:
+            _differences(old[where[kn[j]]], new[j], path + [j], out)
+    return True
 
 
 def send_parts(store, first: bool, values: dict[str, object], shown: dict | None):

@@ -176,3 +176,52 @@ def test_the_browser_takes_the_dense_maps_typed_colour_patch(dash_duo, r, keys, 
         time.sleep(0.2)
     assert dash_duo.driver.execute_script(colour)[17] == 30
     no_console_errors(dash_duo)
+
+
+def apply_ops(doc, sent: list[dict]):
+    """Patch operations applied as the browser applies them (Assign, Delete, Insert, Extend)."""
+    for o in sent:
+        *where, last = o["location"]
+        target = doc
+        for k in where:
+            target = target[k]
+        if o["operation"] == "Assign":
+            target[last] = o["params"]["value"]
+        elif o["operation"] == "Delete":
+            del target[last]
+        elif o["operation"] == "Insert":
+            target[last].insert(o["params"]["index"], o["params"]["value"])
+        elif o["operation"] == "Extend":
+            target[last].extend(o["params"]["value"])
+    return doc
+
+
+def test_a_reordered_table_moves_its_rows_and_lands_exactly_on_the_new_one():
+    import random
+
+    from dash import dcc, html
+
+    from dashboard.sharedcache import as_json, tree_patch
+
+    def table(order, values):
+        return [html.H3("Routes"), html.Table(html.Tbody([
+            html.Tr([html.Td(dcc.Link(r, href=f"/transit?route={r}", id=f"route-link-{r}")), html.Td(values[r])])
+            for r in order]))]
+    rnd = random.Random(4)
+    routes = [f"R{i}" for i in range(40)]
+    values = {r: str(rnd.randint(50, 99)) for r in routes + ["R98", "R99"]}
+    old = as_json(table(routes, values))
+    for _ in range(30):
+        order = rnd.sample(routes + ["R98", "R99"], 40)
+        if rnd.random() < 0.5:  # mostly the old ranking, a few rows moved
+            order[:30] = sorted(order[:30], key=(routes + ["R98", "R99"]).index)
+        changed = dict(values, **{rnd.choice(order): "0"})
+        new = as_json(table(order, changed))
+        patch = tree_patch(old, new)
+        got = new if not hasattr(patch, "to_plotly_json") else apply_ops(orjson.loads(orjson.dumps(old)),
+                                                                         patch.to_plotly_json()["operations"])
+        assert got == new
+    # One row moving up the ranking: that row is sent, not the forty.
+    order = routes[:3] + [routes[12]] + routes[3:12] + routes[13:]
+    sent = tree_patch(old, as_json(table(order, values))).to_plotly_json()["operations"]
+    assert [o["operation"] for o in sent] == ["Delete", "Insert"]

@@ -151,6 +151,16 @@ def register(app, store, settings) -> None:
         out = list(render(store, settings, data, focus, theme, time.time()))
         if out[7] is not no_update:
             out[7] = refresh_state.showing(out[7], view)
+        # Cards, as-of line, drill-down, queue and district table: a Patch of what changed in each.
+        names = {0: "cards", 1: "asof", 2: "detail", 3: "queue", 5: "districts"}
+        try:
+            outs, digests = sharedcache.send_parts(store, data["first"], {n: out[i] for i, n in names.items()},
+                                                   (data["shown_digest"] or {}).get("parts"))
+        except StoreUnavailable:
+            raise PreventUpdate
+        for i, n in names.items():
+            out[i] = outs[n]
+        out[8] = {**out[8], "parts": digests}
         return tuple(out)
 
     # Notes on the incident of the drill-down: the list re-sent only when the notes changed; the add box

@@ -20,6 +20,9 @@ from dashboard.store import StoreUnavailable
 from feeds.adapters.transit_gtfs import transit_config
 
 
+TABLE_EVERY_S = 30
+
+
 def build(store, cfg, kpis: dict[str, dict], route, vehicle_id, sort: str, theme: str) -> tuple[dict, dict]:
     """One view's map arrays, side panel, drill-down and alerts at the current data (raises StoreUnavailable)."""
     now = time.time()
@@ -44,7 +47,11 @@ def build(store, cfg, kpis: dict[str, dict], route, vehicle_id, sort: str, theme
         side = transit_page.route_side(route, shown, stops, names, now, newest - cfg.vehicle_fresh_s)
         detail = transit_page.route_detail(routes.get(route, {}), stops, stats, cfg, theme, trip, kpis)
     else:
-        side = transit_page.routes_table(kpis, routes, sort)
+        # The routes ranking changes in most rows on every 5 s batch (on-time and delay per route): it is
+        # redone every TABLE_EVERY_S, saying how old it is, so a refresh carries the buses and not 40 rows.
+        bucket = int(now // TABLE_EVERY_S)
+        side = sharedcache.compute(store, "transit-routes", [sort, bucket],
+                                   lambda: transit_page.routes_table(kpis, routes, sort), ttl_s=TABLE_EVERY_S)
         detail = []
     alerts_shown = [a for a in alerts if route in a["routes"]] if route else alerts
     return data, {"parts": sharedcache.kept_parts(store, {

@@ -22,6 +22,7 @@ import orjson
 from dash import Patch
 from flask_caching import Cache
 
+from feeds.redis_conn import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S
 from feeds.schema import Keys
 
 FRAME_TTL_S = 600  # a screen that missed ten minutes of ticks repaints its arrays whole
@@ -39,8 +40,12 @@ class Shared:
 
     def __init__(self, server, redis_url: str, keys: Keys, tick_s: float):
         self.tick_s = max(1, int(round(tick_s)))
+        # The store's timeouts: a Redis that hangs costs a refresh a recompute, never a stuck worker.
+        options = {"socket_connect_timeout": CONNECT_TIMEOUT_S, "socket_timeout": SOCKET_TIMEOUT_S,
+                   "health_check_interval": 15}
         self.cache = Cache(config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url,
-                                   "CACHE_KEY_PREFIX": keys.shared_cache(), "CACHE_DEFAULT_TIMEOUT": self.tick_s * 3})
+                                   "CACHE_KEY_PREFIX": keys.shared_cache(), "CACHE_DEFAULT_TIMEOUT": self.tick_s * 3,
+                                   "CACHE_OPTIONS": options})
         self.cache.init_app(server)
 
     def compute(self, name: str, key, fn, ttl_s: float | None = None):
@@ -176,10 +181,10 @@ def _shared(store) -> Shared | None:
     return getattr(store, "shared", None)
 
 
-def compute(store, name: str, key, fn):
+def compute(store, name: str, key, fn, ttl_s: float | None = None):
     """``store.shared.compute`` when the app has a shared cache, else ``fn()`` (a bare Store)."""
     shared = _shared(store)
-    return shared.compute(name, key, fn) if shared else fn()
+    return shared.compute(name, key, fn, ttl_s) if shared else fn()
 
 
 def with_frame(store, data: dict) -> dict:

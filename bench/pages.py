@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
-import plotly.io as pio
+from plotly.io.json import to_json_plotly
 
 from bench.city import INTERVALS, LargeCityFeeds, large_city, load_state, morning
 from bench.common import BenchContext, Figure, bench_redis, cleanup, dash_refresh, pct, print_figures, target_met
@@ -142,7 +142,7 @@ def naive_refresh(client, spec: PageSpec) -> tuple[float, int]:
     for cid, props in response.items():
         for prop, value in props.items():
             parts[f"{cid}.{prop}"] = go.Figure(value) if prop == "figure" and isinstance(value, dict) else value
-    body = pio.to_json(parts, validate=True)
+    body = to_json_plotly(parts)  # go.Figure validated its data on construction
     return (time.perf_counter() - start) * 1000, len(body)
 
 

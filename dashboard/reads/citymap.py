@@ -35,8 +35,8 @@ def layer_entities(store, layer: str, kpis: dict[str, dict], district: str | Non
         vehicles = transit_reads.vehicles(store)
         # Buses that report (the KPI's freshness limit, from the feed's newest time), as on /transit.
         newest = max((v["t"] for v in vehicles), default=0)
-        live = [v for v in vehicles if v["t"] >= newest - transit_config(store.city).vehicle_fresh_s
-                and (district is None or v.get("ds") == district)]
+        oldest = newest - transit_config(store.city).vehicle_fresh_s  # once: it validates the city's transit section
+        live = [v for v in vehicles if v["t"] >= oldest and (district is None or v.get("ds") == district)]
         names = {rid: r.get("short_name") or rid for rid, r in routes.items()}
         return {"vehicles": live, "names": names}
     if layer == "air":

@@ -22,6 +22,7 @@ import orjson
 from dash import Patch
 from flask_caching import Cache
 
+from dashboard.store import StoreUnavailable
 from feeds.redis_conn import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S
 from feeds.schema import Keys
 
@@ -63,9 +64,12 @@ class Shared:
     def frame(self, data: dict) -> str:
         """Keep a map's live arrays under their digest (what a screen that shows them will be diffed
         against); returns the digest."""
+        return self.keep_frame(data)[0]
+
+    def keep_frame(self, data: dict) -> tuple[str, bool]:
+        """(digest, whether the cache took the arrays)."""
         token = digest(data)
-        self.cache.set(f"frame:{token}", data, timeout=FRAME_TTL_S)
-        return token
+        return token, bool(self.cache.set(f"frame:{token}", data, timeout=FRAME_TTL_S))
 
     def shown_frame(self, token) -> dict | None:
         """The arrays a screen says it shows, or None when they are not (or no longer) kept."""
@@ -205,10 +209,17 @@ def view_frame(store, name: str, view, version, build, slots: bool = True) -> di
         last_key = f"last:{name}:{digest(view)}"
         if slots:
             data = keep_slots(shared.shown_frame(shared.cache.get(last_key)), data)
-        frame = with_frame(store, data)
-        shared.cache.set(last_key, frame["token"], timeout=FRAME_TTL_S)
-        return {**frame, **parts}
+        token, kept = shared.keep_frame(data)
+        shared.cache.set(last_key, token, timeout=FRAME_TTL_S)
+        # The arrays stay under their token only: a screen reads them on its first paint (or a diff not yet
+        # made), not on every refresh (10,000 links' roads are a megabyte). Kept with the entry when the
+        # cache refused them.
+        return {"token": token, **parts, **({} if kept else {"data": data})}
     return compute(store, name, [version, view], make)
+
+
+class FrameLost(StoreUnavailable):
+    """A frame's arrays are no longer in the cache (evicted): the page keeps its picture this tick."""
 
 
 def map_update(store, first: bool, skeleton, frame: dict, shown_token, partial: bool = False, apply=None):
@@ -224,19 +235,27 @@ def map_update(store, first: bool, skeleton, frame: dict, shown_token, partial: 
 
     apply = apply or apply_map_data
     shared = _shared(store)
+
+    def arrays() -> dict:
+        if "data" in frame:
+            return frame["data"]
+        data = shared.shown_frame(frame["token"])
+        if data is None:  # evicted from the cache (it outlives the frame's entry): the screen repaints
+            raise FrameLost(frame["token"])
+        return data
     if first:
-        return apply(skeleton(), frame["data"]), frame["token"]
+        return apply(skeleton(), arrays()), frame["token"]
 
     def diff():
         previous = shared.shown_frame(shown_token) if shared else None
-        data = frame["data"]
+        data = arrays()
         patch = diff_patch(previous, {i: f for i, f in data.items() if isinstance(i, int)})
         other = {k: v for k, v in data.items() if not isinstance(k, int) and (previous or {}).get(k) != v}
         if other:
             apply(patch, other)
         if not partial:
             return patch, frame["token"]
-        return patch, (shared.frame({**(previous or {}), **frame["data"]}) if shared else None)
+        return patch, (shared.frame({**(previous or {}), **data}) if shared else None)
     return compute(store, "patch", [shown_token, frame["token"], partial], diff)
 
 
@@ -252,17 +271,16 @@ def _component_json(obj):
     raise TypeError(f"not JSON: {type(obj).__name__}")
 
 
-def kept_parts(store, parts: dict[str, object]) -> dict[str, tuple[object, str]]:
+def kept_parts(store, parts: dict[str, object], known: dict | None = None) -> dict[str, tuple[object, str]]:
     """``{name: (its JSON, its digest)}`` of a page's outputs, each kept by digest for the next refresh's
-    diff (parts_update)."""
-    out = {}
+    diff (parts_update), in one round trip; a part whose digest is in ``known`` (what the screen shows) is
+    kept already."""
+    out = {name: (js, digest(js)) for name, js in ((n, as_json(v)) for n, v in parts.items())}
     shared = _shared(store)
-    for name, value in parts.items():
-        js = as_json(value)
-        token = digest(js)
-        if shared is not None:  # the same part from many screens (cards of the same second) is kept once
-            shared.cache.add(f"part:{token}", js, timeout=FRAME_TTL_S)
-        out[name] = (js, token)
+    seen = set((known or {}).values()) if isinstance(known, dict) else set()
+    new = {f"part:{token}": js for js, token in out.values() if token not in seen}
+    if shared is not None and new:
+        shared.cache.set_many(new, timeout=FRAME_TTL_S)
     return out
 
 
@@ -403,6 +421,6 @@ def send_parts(store, first: bool, values: dict[str, object], shown: dict | None
     from dash import no_update
 
     live = {name: v for name, v in values.items() if v is not no_update}
-    outs, digests = parts_update(store, first, kept_parts(store, live), shown)
+    outs, digests = parts_update(store, first, kept_parts(store, live, None if first else shown), shown)
     kept = {} if first or not isinstance(shown, dict) else dict(shown)
     return {name: outs.get(name, no_update) for name in values}, {**kept, **digests}

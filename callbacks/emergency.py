@@ -127,6 +127,26 @@ def html_panel(children):
     return html.Div(children, className="panel")
 
 
+def respond(store, settings, focus: dict, theme, view: list, shown, shown_digest, theme_changed: bool,
+            now: float) -> tuple:
+    """The refresh's outputs for a screen showing ``shown`` (raises StoreUnavailable)."""
+    data = gather(store, focus, shown, theme_changed)
+    data["shown_version"] = shown
+    data["shown_digest"] = shown_digest if shown is not None else None
+    data["shown_map"] = (shown_digest or {}).get("map") if shown is not None else None
+    out = list(render(store, settings, data, focus, theme, now))
+    if out[7] is not no_update:
+        out[7] = refresh_state.showing(out[7], view)
+    # Cards, as-of line, drill-down, queue and district table: a Patch of what changed in each.
+    names = {0: "cards", 1: "asof", 2: "detail", 3: "queue", 5: "districts"}
+    outs, digests = sharedcache.send_parts(store, data["first"], {n: out[i] for i, n in names.items()},
+                                           (data["shown_digest"] or {}).get("parts"))
+    for i, n in names.items():
+        out[i] = outs[n]
+    out[8] = {**out[8], "parts": digests}
+    return tuple(out)
+
+
 def register(app, store, settings) -> None:
     @app.callback(Output("emergency-cards", "children"), Output("emergency-asof", "children"),
                   Output("emergency-detail", "children"),
@@ -141,27 +161,17 @@ def register(app, store, settings) -> None:
         focus = focus or {}
         view = [focus.get("district"), focus.get("incident"), theme or "dark"]
         shown = refresh_state.shown_version(shown_version, view)
+        theme_changed = ctx.triggered_id == "theme"
+        now = time.time()
         try:
-            data = gather(store, focus, shown, ctx.triggered_id == "theme")
+            version = store.version("emergency")
+            # Screens that show the same, in the same second, get the same answer: computed once.
+            key = [version, view, shown, shown_digest if shown is not None else None, theme_changed, int(now)]
+            return sharedcache.compute(store, "emergency-refresh", key,
+                                       lambda: respond(store, settings, focus, theme, view, shown, shown_digest,
+                                                       theme_changed, now))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        data["shown_version"] = shown
-        data["shown_digest"] = shown_digest if shown is not None else None
-        data["shown_map"] = (shown_digest or {}).get("map") if shown is not None else None
-        out = list(render(store, settings, data, focus, theme, time.time()))
-        if out[7] is not no_update:
-            out[7] = refresh_state.showing(out[7], view)
-        # Cards, as-of line, drill-down, queue and district table: a Patch of what changed in each.
-        names = {0: "cards", 1: "asof", 2: "detail", 3: "queue", 5: "districts"}
-        try:
-            outs, digests = sharedcache.send_parts(store, data["first"], {n: out[i] for i, n in names.items()},
-                                                   (data["shown_digest"] or {}).get("parts"))
-        except StoreUnavailable:
-            raise PreventUpdate
-        for i, n in names.items():
-            out[i] = outs[n]
-        out[8] = {**out[8], "parts": digests}
-        return tuple(out)
 
     # Notes on the incident of the drill-down: the list re-sent only when the notes changed; the add box
     # saves through callbacks.timeline.save_note, which checks the coordinator role first.

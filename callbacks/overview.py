@@ -75,8 +75,40 @@ def layers_search(chosen: list[str] | None, search: str | None) -> str:
     return citymap.query_with(query, layers=citymap.layers_param(chosen or []))
 
 
+def respond(store, settings, p: dict, layers: list[str], focus, theme: str, zoom_offset: float, view: list,
+            shown, now: float) -> tuple:
+    """The overview refresh's outputs for a screen showing ``shown`` (raises StoreUnavailable)."""
+    kpis = {k["id"]: k for k in store.kpis(now=now)}
+    send_cards = {d for d in DOMAIN_ORDER if p["ages"] or d in p["changed"]}
+    histories = store.histories(list(CATALOGUE)) if send_cards or p["all"] else {}
+    feeds = store.feeds(now) if p["ages"] or p["all"] else None
+    figure, token = map_figure(store, settings, p, kpis, layers, theme, None, focus, now, zoom_offset,
+                               (shown or {}).get("map"))
+    city = store.city
+    score = overview_page.score_panel(kpis, histories, city) if p["all"] or p["ages"] else no_update
+    table_key = overview_page.district_table_key(city, kpis)
+    same_table = not p["first"] and table_key == (shown or {}).get("table")
+    districts = overview_page.district_table(city, kpis) if not same_table else no_update
+    ages = citymap.ages_line(kpis, layers) if p["all"] or p["ages"] else no_update
+    fed = {f["domain"] for f in feeds} if feeds is not None else None
+    sections = []
+    for d in DOMAIN_ORDER:
+        if d in send_cards and fed is not None:
+            sections += list(overview_page.domain_section(d, kpis, histories, d in fed))
+        else:
+            sections += [no_update, no_update]
+    feed_panel = overview_page.feed_table(feeds) if feeds is not None else no_update
+    # Each output goes as a Patch of what changed in it since what this screen shows (dashboard.sharedcache).
+    names = ["score", "districts", "ages", *[f"s{i}" for i in range(len(sections))], "feeds"]
+    outs, digests = sharedcache.send_parts(store, p["first"], dict(zip(names, [score, districts, ages, *sections,
+                                                                               feed_panel])), (shown or {}).get("parts"))
+    stored = refresh_state.showing(p["versions"], view)
+    stored.update(table=table_key, map=token, parts=digests)
+    return (outs["score"], outs["districts"], figure, outs["ages"], *[outs[f"s{i}"] for i in range(len(sections))],
+            outs["feeds"], stored)
+
+
 def register(app, store, settings) -> None:
-    ids = list(CATALOGUE)
     domain_outputs = []
     for d in DOMAIN_ORDER:
         domain_outputs += [Output(f"overview-domain-{d}", "children"), Output(f"overview-domain-{d}", "className")]
@@ -98,40 +130,17 @@ def register(app, store, settings) -> None:
             p = plan(store, view, shown, ctx.triggered_id == "theme", now)
             if not (p["first"] or p["changed"] or p["all"] or p["ages"]):
                 raise PreventUpdate  # nothing new: nothing sent
-            kpis = {k["id"]: k for k in store.kpis(now=now)}
-            send_cards = {d for d in DOMAIN_ORDER if p["ages"] or d in p["changed"]}
-            histories = store.histories(ids) if send_cards or p["all"] else {}
-            feeds = store.feeds(now) if p["ages"] or p["all"] else None
-            figure, token = map_figure(store, settings, p, kpis, layers, theme, None, focus, now, zoom_offset,
-                                       (shown or {}).get("map"))
+            # Screens that show the same, in the same second, get the same answer: computed once.
+            same = {k: v for k, v in (shown or {}).items() if k != "t"}
+            key = [view, {**p, "changed": sorted(p["changed"])}, same, int(now)]
+            out = sharedcache.compute(store, "overview-refresh", key,
+                                      lambda: respond(store, settings, p, layers, focus, theme, zoom_offset, view,
+                                                      shown, now))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        city = store.city
-        score = overview_page.score_panel(kpis, histories, city) if p["all"] or p["ages"] else no_update
-        table_key = overview_page.district_table_key(city, kpis)
-        same_table = not p["first"] and table_key == (shown or {}).get("table")
-        districts = overview_page.district_table(city, kpis) if not same_table else no_update
-        ages = citymap.ages_line(kpis, layers) if p["all"] or p["ages"] else no_update
-        fed = {f["domain"] for f in feeds} if feeds is not None else None
-        sections = []
-        for d in DOMAIN_ORDER:
-            if d in send_cards and fed is not None:
-                sections += list(overview_page.domain_section(d, kpis, histories, d in fed))
-            else:
-                sections += [no_update, no_update]
-        feed_panel = overview_page.feed_table(feeds) if feeds is not None else no_update
-        # Each output goes as a Patch of what changed in it since what this screen shows (dashboard.sharedcache).
-        names = ["score", "districts", "ages", *[f"s{i}" for i in range(len(sections))], "feeds"]
-        outs, digests = sharedcache.send_parts(store, p["first"], dict(zip(names, [score, districts, ages, *sections,
-                                                                                   feed_panel])), (shown or {}).get("parts"))
-        score, districts, ages, feed_panel = outs["score"], outs["districts"], outs["ages"], outs["feeds"]
-        sections = [outs[f"s{i}"] for i in range(len(sections))]
-        stored = refresh_state.showing(p["versions"], view)
-        stored["t"] = now if p["ages"] else (shown or {}).get("t", now)
-        stored["table"] = table_key
-        stored["map"] = token
-        stored["parts"] = digests
-        return (score, districts, figure, ages, *sections, feed_panel, stored)
+        *outputs, stored = out
+        stored = {**stored, "t": now if p["ages"] else (shown or {}).get("t", now)}
+        return (*outputs, stored)
 
     map_controls(app, store, "overview")
 

@@ -10,9 +10,26 @@ from dash.exceptions import PreventUpdate
 from callbacks.overview import map_controls, map_figure, plan
 from dashboard import citymap
 from dashboard import refresh as refresh_state
+from dashboard import sharedcache
 from dashboard.pages import district as district_page
 from dashboard.store import StoreUnavailable
 from feeds.kpi.catalogue import DOMAIN_ORDER
+
+def respond(store, settings, p: dict, district: str, layers: list[str], focus, theme: str, zoom_offset: float,
+            view: list, shown, now: float) -> tuple:
+    """The district refresh's outputs for a screen showing ``shown`` (raises StoreUnavailable)."""
+    kpis = {k["id"]: k for k in store.kpis(now=now)}
+    figure, token = map_figure(store, settings, p, kpis, layers, theme, district, focus, now, zoom_offset,
+                               (shown or {}).get("map"))
+    every = p["all"] or p["ages"]
+    score = district_page.score_panel(kpis, district) if every else no_update
+    ages = citymap.ages_line(kpis, layers) if every else no_update
+    sections = [district_page.domain_section(d, kpis, district) if p["ages"] or d in p["changed"] else no_update
+                for d in DOMAIN_ORDER]
+    stored = refresh_state.showing(p["versions"], view)
+    stored["map"] = token
+    return (score, figure, ages, *sections, stored)
+
 
 def register(app, store, settings) -> None:
     domain_outputs = [Output(f"district-domain-{d}", "children") for d in DOMAIN_ORDER]
@@ -36,19 +53,14 @@ def register(app, store, settings) -> None:
             p = plan(store, view, shown, ctx.triggered_id == "theme", now)
             if not (p["first"] or p["changed"] or p["all"] or p["ages"]):
                 raise PreventUpdate  # nothing new: nothing sent
-            kpis = {k["id"]: k for k in store.kpis(now=now)}
-            figure, token = map_figure(store, settings, p, kpis, layers, theme, district, focus, now, zoom_offset,
-                                       (shown or {}).get("map"))
+            # Screens that show the same, in the same second, get the same answer: computed once.
+            same = {k: v for k, v in (shown or {}).items() if k != "t"}
+            key = [view, {**p, "changed": sorted(p["changed"])}, same, int(now)]
+            *outputs, stored = sharedcache.compute(
+                store, "district-refresh", key,
+                lambda: respond(store, settings, p, district, layers, focus, theme, zoom_offset, view, shown, now))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        every = p["all"] or p["ages"]
-        score = district_page.score_panel(kpis, district) if every else no_update
-        ages = citymap.ages_line(kpis, layers) if every else no_update
-        sections = [district_page.domain_section(d, kpis, district) if p["ages"] or d in p["changed"] else no_update
-                    for d in DOMAIN_ORDER]
-        stored = refresh_state.showing(p["versions"], view)
-        stored["t"] = now if p["ages"] else (shown or {}).get("t", now)
-        stored["map"] = token
-        return (score, figure, ages, *sections, stored)
+        return (*outputs, {**stored, "t": now if p["ages"] else (shown or {}).get("t", now)})
 
     map_controls(app, store, "district")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import time
+
 import orjson
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
@@ -49,6 +51,47 @@ def build(store, kpis: dict[str, dict], centres: list[dict], centre, centre_id, 
         "backlog": chart, "backlog_d": sharedcache.digest(chart)}
 
 
+def respond(store, settings, focus, theme, shown_version, theme_changed: bool) -> tuple:
+    """The refresh's outputs for a screen showing ``shown_version`` (raises StoreUnavailable)."""
+    focus = focus or {}
+    centre_id, rtype = focus.get("centre"), focus.get("type")
+    theme = theme or "dark"
+    kpis = {k["id"]: k for k in store.kpis(domain="services")}
+    # The view is part of the version: a refresh still in flight from the view before a click
+    # may land on this view's components (same ids); its version then names the other view,
+    # and the next tick repaints this one whole. After "#": the map frame and the two charts'
+    # digests the screen shows (dashboard.sharedcache).
+    view = f"{centre_id or ''}|{rtype or ''}|{theme}|"
+    signature = services_page.services_signature(kpis)
+    version = view + signature
+    shown, shown_map, shown_heat, shown_backlog = ((shown_version or "").split("#") + ["", "", ""])[:4]
+    shown_version = shown_version or ""
+    histories = store.histories(list(services_page.SERVICES_KPIS))
+    first = not shown or not shown.startswith(view) or theme_changed
+    centres = reads.centres(store, kpis)
+    centre = next((c for c in centres if c["id"] == centre_id), None)
+    cards = services_page.cards(kpis, histories, centre if centre_id else None)
+    parts = _parts(shown_version)
+    if not (first or version != shown):
+        outs, digests = sharedcache.send_parts(store, first, {"cards": cards}, parts)
+        return (outs["cards"], *(no_update,) * 4, _stored((shown_version.split("#") + ["", "", ""])[:4], digests),
+                *(no_update,) * 3)
+    frame = sharedcache.view_frame(store, "services", view, signature,
+                                   lambda: build(store, kpis, centres, centre, centre_id, rtype, theme))
+    point = (centre["lon"], centre["lat"]) if centre and centre["lon"] is not None else None
+    figure, token = sharedcache.map_update(
+        store, first, lambda: services_page.map_skeleton(store.city, theme, settings.map_tile_url, kpis, point),
+        frame, shown_map)
+    heat = frame["heat"] if first or frame["heat_d"] != shown_heat else no_update
+    backlog = frame["backlog"] if first or frame["backlog_d"] != shown_backlog else no_update
+    names = ["cards", "side", "h0", "h1", "h2"]
+    outs, digests = sharedcache.send_parts(store, first, dict(zip(names, [cards, frame["side"], *frame["heads"]])),
+                                           parts)
+    return (outs["cards"], figure, outs["side"], heat, backlog,
+            _stored([version, token or "", frame["heat_d"], frame["backlog_d"]], digests),
+            outs["h0"], outs["h1"], outs["h2"])
+
+
 def register(app, store, settings) -> None:
     @app.callback(Output("services-cards", "children"), Output("services-map", "figure"),
                   Output("services-side", "children"), Output("services-heat", "figure"),
@@ -58,46 +101,16 @@ def register(app, store, settings) -> None:
                   Input("tick", "n_intervals"), Input("theme", "data"),
                   State("services-focus", "data"), State("services-version", "data"))
     def refresh(_, theme, focus, shown_version):
-        focus = focus or {}
-        centre_id, rtype = focus.get("centre"), focus.get("type")
-        theme = theme or "dark"
         try:
-            kpis = {k["id"]: k for k in store.kpis(domain="services")}
-            # The view is part of the version: a refresh still in flight from the view before a click
-            # may land on this view's components (same ids); its version then names the other view,
-            # and the next tick repaints this one whole. After "#": the map frame and the two charts'
-            # digests the screen shows (dashboard.sharedcache).
-            view = f"{centre_id or ''}|{rtype or ''}|{theme}|"
-            signature = services_page.services_signature(kpis)
-            version = view + signature
-            shown, shown_map, shown_heat, shown_backlog = ((shown_version or "").split("#") + ["", "", ""])[:4]
-            shown_version = shown_version or ""
-            histories = store.histories(list(services_page.SERVICES_KPIS))
-            first = not shown or not shown.startswith(view) or ctx.triggered_id == "theme"
-            centres = reads.centres(store, kpis)
-            centre = next((c for c in centres if c["id"] == centre_id), None)
-            cards = services_page.cards(kpis, histories, centre if centre_id else None)
-            parts = _parts(shown_version)
-            if not (first or version != shown):
-                outs, digests = sharedcache.send_parts(store, first, {"cards": cards}, parts)
-                return (outs["cards"], *(no_update,) * 4, _stored((shown_version.split("#") + ["", "", ""])[:4], digests),
-                        *(no_update,) * 3)
-            frame = sharedcache.view_frame(store, "services", view, signature,
-                                           lambda: build(store, kpis, centres, centre, centre_id, rtype, theme))
-            point = (centre["lon"], centre["lat"]) if centre and centre["lon"] is not None else None
-            figure, token = sharedcache.map_update(
-                store, first, lambda: services_page.map_skeleton(store.city, theme, settings.map_tile_url, kpis, point),
-                frame, shown_map)
+            # Screens that show the same, in the same second, get the same answer: computed once. The
+            # domain's KPI version is in the key, so new data is a new answer.
+            key = [store.version("services"), focus, theme, shown_version, ctx.triggered_id == "theme",
+                   int(time.time())]
+            return sharedcache.compute(store, "services-refresh", key,
+                                       lambda: respond(store, settings, focus, theme, shown_version,
+                                                       ctx.triggered_id == "theme"))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
-        heat = frame["heat"] if first or frame["heat_d"] != shown_heat else no_update
-        backlog = frame["backlog"] if first or frame["backlog_d"] != shown_backlog else no_update
-        names = ["cards", "side", "h0", "h1", "h2"]
-        outs, digests = sharedcache.send_parts(store, first, dict(zip(names, [cards, frame["side"], *frame["heads"]])),
-                                               parts)
-        return (outs["cards"], figure, outs["side"], heat, backlog,
-                _stored([version, token or "", frame["heat_d"], frame["backlog_d"]], digests),
-                outs["h0"], outs["h1"], outs["h2"])
 
     @app.callback(Output("url", "search", allow_duplicate=True),
                   Input("services-map", "clickData"), Input("services-backlog", "clickData"),

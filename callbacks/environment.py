@@ -47,28 +47,38 @@ def register(app, store, settings) -> None:
         # while a drill-down re-rendered the page) must not pass for this one's first paint.
         view = f"{district}|{sid}"
         shown = shown_version if isinstance(shown_version, dict) else {}
+        theme_changed = ctx.triggered_id == "theme"
+        now = time.time()
         try:
             version = store.version("environment")
-            kpis = {k["id"]: k for k in store.kpis(domain="environment")}
-            histories = store.histories(list(env_page.ENV_KPIS))
-            first = shown.get("view") != view or ctx.triggered_id == "theme"
-            now = time.time()
             ages_due = now - float(shown.get("t") or 0) >= AGES_EVERY_S
-            live = {"banner": env_page.banner(kpis, district), "cards": env_page.cards(kpis, histories, district)}
-            if not (first or version != shown.get("v") or ages_due):  # nothing new: ages and statuses only
-                outs, digests = sharedcache.send_parts(store, first, live, shown.get("parts"))
-                return outs["banner"], outs["cards"], no_update, no_update, no_update, {**shown, "parts": digests}
-            # Computed once per view, version and ages period for every screen.
-            frame = sharedcache.view_frame(store, "environment", [view, theme], [version, int(now // AGES_EVERY_S)],
-                                           lambda: build(store, kpis, district, sid, theme))
-            figure, token = sharedcache.map_update(
-                store, first, lambda: env_page.map_skeleton(store.city, district, theme, settings.map_tile_url,
-                                                            frame["centre"]),
-                frame, shown.get("map"), apply=env_page.apply_map_data)
-            outs, digests = sharedcache.send_parts(store, first, {**live, "side": frame["side"],
-                                                                  "detail": frame["detail"]}, shown.get("parts"))
+            # Screens that show the same, in the same second, get the same answer: computed once.
+            same = {k: v for k, v in shown.items() if k != "t"}
+            return sharedcache.compute(
+                store, "environment-refresh", [version, view, theme, same, ages_due, theme_changed, int(now)],
+                lambda: respond(store, settings, version, view, district, sid, theme, shown, theme_changed,
+                                ages_due, now))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
+
+    def respond(store, settings, version, view, district, sid, theme, shown, theme_changed, ages_due, now):
+        """The refresh's outputs for a screen showing ``shown`` (raises StoreUnavailable)."""
+        kpis = {k["id"]: k for k in store.kpis(domain="environment")}
+        histories = store.histories(list(env_page.ENV_KPIS))
+        first = shown.get("view") != view or theme_changed
+        live = {"banner": env_page.banner(kpis, district), "cards": env_page.cards(kpis, histories, district)}
+        if not (first or version != shown.get("v") or ages_due):  # nothing new: ages and statuses only
+            outs, digests = sharedcache.send_parts(store, first, live, shown.get("parts"))
+            return outs["banner"], outs["cards"], no_update, no_update, no_update, {**shown, "parts": digests}
+        # Computed once per view, version and ages period for every screen.
+        frame = sharedcache.view_frame(store, "environment", [view, theme], [version, int(now // AGES_EVERY_S)],
+                                       lambda: build(store, kpis, district, sid, theme))
+        figure, token = sharedcache.map_update(
+            store, first, lambda: env_page.map_skeleton(store.city, district, theme, settings.map_tile_url,
+                                                        frame["centre"]),
+            frame, shown.get("map"), apply=env_page.apply_map_data)
+        outs, digests = sharedcache.send_parts(store, first, {**live, "side": frame["side"],
+                                                              "detail": frame["detail"]}, shown.get("parts"))
         return (outs["banner"], outs["cards"], figure, outs["side"], outs["detail"],
                 {"v": version, "view": view, "t": now, "map": token, "parts": digests})
 

@@ -21,7 +21,7 @@ from dashboard.api import make_api
 from dashboard.shell import shell
 from dashboard.store import Store
 from feeds.config import ROOT, City, ConfigError, Settings, load_city, load_dotenv
-from feeds.redis_conn import EmbeddedRedis, connect
+from feeds.redis_conn import EmbeddedRedis, connect, safe_url
 from feeds.schema import Keys
 
 log = logging.getLogger("citybrain")
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         create_demo_accounts(settings, settings.port, args.host)
     if simulate:
         start_simulation(settings, city)
-    log.info("City Brain on http://%s:%d/", args.host, settings.port)
+    log.info("City Brain on http://%s:%d/ (Redis %s)", args.host, settings.port, safe_url(settings.redis_url))
     app.run(host=args.host, port=settings.port, debug=False)
     return 0
 

@@ -199,3 +199,14 @@ class SentinelSet:
     def stop(self) -> None:
         for proc in self.procs.values():
             stop(proc)
+
+
+# ----------------------------------------------------------------------------- a runner batch
+def traffic_batch(runner, city, now: float):
+    """One batch of the simulated city's traffic feed (every link, none malformed) through ``runner``."""
+    from feeds.adapters.nyc_traffic import NycTrafficAdapter
+    from feeds.config import FeedSource
+    from feeds.simulate.traffic import TrafficSimulator
+
+    payload = TrafficSimulator(city, 1, no_data_rate=0, malformed_rate=0).payload(now)
+    return runner.run_once(NycTrafficAdapter(city, FeedSource(timezone=city.timezone)), payload, now=now)

@@ -31,9 +31,9 @@ from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
 from feeds.redis_conn import connect, safe_url
 from feeds.schema import Keys
-from feeds.simulate.traffic import TrafficSimulator
 from tests.auth_helpers import make_api_token, make_kiosk, make_user, signed_in
-from tests.redis_servers import BINARY, has_tls, make_certs, tls_server, wait_until
+from tests.redis_servers import BINARY, has_tls, make_certs, tls_server, traffic_batch, wait_until
+from tests.test_cli import feeds_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 TLS_PORT, APP_PORT = 18601, 18602
@@ -75,8 +75,7 @@ def test_rediss_with_a_password_and_a_private_ca(tls, tls_keys, sample_city):
         connect(f"redis://:{PASSWORD}@127.0.0.1:{TLS_PORT}/0").ping()
     # A runner batch, then the page, the API and /healthz, all through the TLS URL.
     runner = Runner(r, tls_keys, sample_city, KpiEngine(r, tls_keys, sample_city))
-    payload = TrafficSimulator(sample_city, 1, no_data_rate=0, malformed_rate=0).payload(time.time())
-    res = runner.run_once(_traffic_adapter(sample_city), payload)
+    res = traffic_batch(runner, sample_city, time.time())
     assert res.stored == len(sample_city.traffic.links)
     app = create_app(Settings(url, 8050, None, tls_keys.prefix, 5, None), sample_city)
     viewer = signed_in(app, r, tls_keys, "viewer")
@@ -85,13 +84,6 @@ def test_rediss_with_a_password_and_a_private_ca(tls, tls_keys, sample_city):
     assert viewer.get("/traffic").status_code == 200
     health = app.server.test_client().get("/healthz")
     assert health.status_code == 200 and health.json["redis"] == "up"
-
-
-def _traffic_adapter(city):
-    from feeds.adapters.nyc_traffic import NycTrafficAdapter
-    from feeds.config import FeedSource
-
-    return NycTrafficAdapter(city, FeedSource(timezone=city.timezone))
 
 
 def test_a_bad_rediss_url_names_the_server_never_the_password(tls):
@@ -113,11 +105,10 @@ def test_no_secret_in_the_logs_or_pages_of_the_app_and_the_runner(tls, tls_keys,
     user = make_user(r, tls_keys, "admin", password=user_password)
     kiosk = make_kiosk(r, tls_keys, "lobby")
     api = make_api_token(r, tls_keys, "viewer")
+    runner = feeds_cli("simulate", "--ticks", "1", redis_url=url, keys=tls_keys, env_extra={"SECRET_KEY": secret_key})
+    assert runner.returncode == 0, runner.stderr[-2000:]
     env = {k: v for k, v in os.environ.items() if k not in ("CITY_CONFIG",)}
     env.update(REDIS_URL=url, KEY_PREFIX=tls_keys.prefix, SECRET_KEY=secret_key, PORT=str(APP_PORT))
-    runner = subprocess.run([sys.executable, "-m", "feeds", "simulate", "--ticks", "1"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert runner.returncode == 0, runner.stderr[-2000:]
     log = tmp_path / "app.log"
     app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log.open("wb"),
                            stderr=subprocess.STDOUT)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -59,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     findings, skipped, audited, by_index = [], [], 0, 0
     for dep in deps:
         if "skip_reason" in dep:
-            vulns = project_advisories(dep["name"], dep.get("version", ""))
+            found = re.search(r"\(([^()\s]+)\)$", dep["skip_reason"])  # "... could not be audited: name (1.2)"
+            dep = {**dep, "version": dep.get("version") or (found.group(1) if found else "?")}
+            vulns = project_advisories(dep["name"], dep["version"])
             if vulns is None:
                 skipped.append(dep)
                 continue
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, version, vid, fixed in findings:
         print(f"  FINDING {name}=={version}: {vid} (fixed in: {fixed})")
     for dep in skipped:
-        print(f"  not audited {dep['name']}=={dep.get('version', '?')}: {dep['skip_reason']}")
+        print(f"  not audited {dep['name']}=={dep['version']}: {dep['skip_reason']}")
     return 1 if findings else 0
 
 

@@ -21,6 +21,7 @@ from feeds.kpi.engine import KpiEngine
 from feeds.redis_conn import BadRedisUrl, connect, safe_url, sentinel_parts
 from feeds.schema import Keys
 from tests.auth_helpers import signed_in
+from tests.test_access import generic_body, server_callbacks
 from tests.test_cli import feeds_cli
 from tests.redis_servers import SentinelSet, traffic_batch, wait_until
 
@@ -85,6 +86,9 @@ def test_the_app_and_the_runner_survive_the_master_stopping(tmp_path, sample_cit
         assert len([link for link in links if link["speed_kmh"] is not None]) == n_links
         assert int(r.hget(keys.feed_health("traffic"), "records")) == 2 * n_links
         assert viewer.get("/traffic").status_code == 200
+        refresh = viewer.post("/_dash-update-component",
+                              json=generic_body(*server_callbacks(app)["callbacks.traffic.refresh <- tick"]))
+        assert refresh.status_code == 200 and "traffic-cards" in refresh.get_data(as_text=True)
         # A new process (the feed CLI) finds the new master through the same URL.
         out = feeds_cli("simulate", "--ticks", "1", redis_url=url, keys=keys)
         assert out.returncode == 0, out.stderr[-2000:]

@@ -14,6 +14,7 @@ import sys
 import threading
 
 from dash import Dash
+from dash.exceptions import DependencyException
 
 from callbacks import register_all
 from dashboard import auth
@@ -38,6 +39,8 @@ def create_app(settings: Settings, city: City | None = None) -> Dash:
     health, api = make_api(store)
     app.server.register_blueprint(health)
     app.server.register_blueprint(api)
+    # An unknown path under /_dash-component-suites/ is a 404, not a server error with a traceback per request.
+    app.server.register_error_handler(DependencyException, lambda e: ("Not found", 404, {"Content-Type": "text/plain"}))
     register_all(app, store, settings)
     auth.install(app, store, settings)  # sign-in on every page, callback and API route; CSRF; headers
     return app

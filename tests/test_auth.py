@@ -260,6 +260,7 @@ def test_every_kind_of_response_has_the_security_headers(app, r, keys, sample_ci
         ("a Dash bundle", viewer.get("/_dash-component-suites/dash/deps/polyfill@7.12.1.min.js"), 200, False),
         ("the icon", anonymous.get("/_favicon.ico"), 200, False),
         ("a missing file", viewer.get("/static/nothing.css"), 404, False),
+        ("an unknown Dash bundle", viewer.get("/_dash-component-suites/dash/nothing.js"), 404, False),
         ("/healthz", anonymous.get("/healthz"), 200, False),
     ]
     dead = create_app(Settings("redis://127.0.0.1:18698/0", 8050, None, keys.prefix, 5, None), sample_city)

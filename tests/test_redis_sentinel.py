@@ -49,6 +49,19 @@ def test_a_sentinel_url_is_parsed_and_checked_at_start():
         "redis+sentinel://:***@h:1,h:2/ops?sentinel_password=***"
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("redis://:hunter2@h:6379/0", "redis://:***@h:6379/0"),
+    ("rediss://ops:hunter2@h/0?ssl_ca_certs=/etc/ca.pem", "rediss://ops:***@h/0?ssl_ca_certs=/etc/ca.pem"),
+    ("unix://:hunter2@/run/redis.sock?db=1", "unix://:***@/run/redis.sock?db=1"),
+    ("redis://h/0?password=hunter2", "redis://h/0?password=***"),
+    ("redis://u:p@ss:hunter2@h/0", "redis://u:***@h/0"),  # an unescaped @ in the password
+    ("unix:///run/a@b/redis.sock", "unix:///run/a@b/redis.sock"),  # an @ in a path is not a password
+    ("redis://h:6379/0", "redis://h:6379/0"),
+])
+def test_safe_url_masks_the_password_of_every_form(url, shown):
+    assert safe_url(url) == shown
+
+
 def test_the_app_and_the_runner_survive_the_master_stopping(tmp_path, sample_city):
     with SentinelSet(tmp_path, 18610, PASSWORD) as sentinels:
         url = sentinels.url

@@ -201,6 +201,13 @@ class BatchResult:
                 f"{self.duplicates} duplicate, {skipped} without data, {self.warnings} kept with a defect in {self.seconds * 1000:.0f} ms")
 
 
+def _future_reason(version: float, now: float) -> str:
+    """Why a record's time is not believable: too far ahead (or not a time at all)."""
+    if math.isfinite(version) and version <= EPOCH_MAX:
+        return f"time {epoch_to_iso(version)} is {version - now:,.0f} s in the future"
+    return f"time {version!r} is not a time (after 2100)"
+
+
 def trim_args(retention: tuple[int, int]) -> dict:
     """XADD arguments that bound a stream by count (the age bound is applied by trim_by_age)."""
     return {"maxlen": retention[0], "approximate": True}
@@ -254,8 +261,8 @@ class Runner:
                 log.exception("%s: validate crashed", adapter.name)
                 dead.append((f"adapter error: {type(e).__name__}: {e}", raw))
                 continue
-            if rec.version > now + MAX_FUTURE_S:
-                dead.append((f"time {epoch_to_iso(rec.version)} is {rec.version - now:,.0f} s in the future", raw))
+            if not math.isfinite(rec.version) or rec.version > now + MAX_FUTURE_S:
+                dead.append((_future_reason(rec.version, now), raw))
                 continue
             for warning in rec.warnings:
                 kept.append((f"{warning} (record kept)", raw))
@@ -332,7 +339,10 @@ class Runner:
         elif isinstance(raw, str):
             raw_text = raw[:MAX_RAW_BYTES]
         else:
-            raw_text = orjson.dumps(raw, default=str).decode()[:MAX_RAW_BYTES]
+            try:
+                raw_text = orjson.dumps(raw, default=str).decode()[:MAX_RAW_BYTES]
+            except orjson.JSONEncodeError:  # nested deeper than orjson writes (a hostile payload)
+                raw_text = repr(raw)[:MAX_RAW_BYTES]
         pipe.xadd(self.keys.deadletter(), {"adapter": feed, "reason": reason, "raw": raw_text, "at": f"{now:.3f}"},
                   **trim_args(DEADLETTER_RETENTION))
         log.warning("%s: dead letter: %s", feed, reason)

@@ -209,3 +209,11 @@ def test_an_openaq_request_uri_that_is_not_text_rejects_the_payload(r, keys, sam
     doc["_request_uri"] = True
     out = fz.check_batch(r, keys, EnvironmentAdapter(sample_city, FeedSource()), orjson.dumps(doc), None)
     assert out.payload_error == "payload: OpenAQ: _request_uri is a bool, not a URL"
+
+
+def test_a_service_type_with_a_blank_code_is_rejected_not_a_crash_of_the_runner(r, keys, sample_city):
+    rows = orjson.loads((fz.FIX / "services" / "open311_georeport_v2_bloomington_services.json").read_bytes())
+    rows[0]["service_code"] = "  "
+    out = fz.check_batch(r, keys, Open311Adapter(sample_city, FeedSource()), orjson.dumps(rows), None)
+    assert (out.stored, out.rejected) == (len(rows) - 1, 1)
+    assert dead_reasons(r, keys) == ["service type with an empty service_code '  '"]

@@ -217,3 +217,23 @@ def test_a_service_type_with_a_blank_code_is_rejected_not_a_crash_of_the_runner(
     out = fz.check_batch(r, keys, Open311Adapter(sample_city, FeedSource()), orjson.dumps(rows), None)
     assert (out.stored, out.rejected) == (len(rows) - 1, 1)
     assert dead_reasons(r, keys) == ["service type with an empty service_code '  '"]
+
+
+def test_a_gtfs_frequencies_table_without_start_time_is_a_value_error(r, keys):
+    """Found by bench/fuzz.py (atheris): a KeyError got out of load_gtfs."""
+    src = zipfile.ZipFile(fz.FIX / "transit" / "usf_bullrunner_gtfs.zip")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            dst.writestr(name, data.replace(b"start_time", b"begin_time") if name.endswith("frequencies.txt") else data)
+    with pytest.raises(ValueError, match="GTFS: a row without the required column 'start_time'"):
+        load_gtfs(out.getvalue())
+    fz.run_batch(r, fz.SEED_BY_NAME["transit/usf-schedule"], out.getvalue(), keys=keys)
+    assert dead_reasons(r, keys)[0].startswith("GTFS static")
+
+
+def test_a_csv_header_with_a_bare_carriage_return_is_an_unreadable_payload(r, keys, sample_city):
+    """Found by bench/fuzz.py (atheris): csv.Error out of the header read of the noise/water CSV."""
+    out = fz.check_batch(r, keys, EnvironmentAdapter(sample_city, FeedSource()), b"\r\0\0\0\0\0\0\0\0", None)
+    assert out.payload_error.startswith("payload: CSV unreadable: new-line character seen in unquoted field")

@@ -277,7 +277,10 @@ class EnvironmentAdapter(CityAdapter):
         except UnicodeDecodeError:
             raise Rejected("not UTF-8 text") from None
         reader = csv.DictReader(io.StringIO(text))
-        fields = {f.strip() for f in (reader.fieldnames or [])}
+        try:
+            fields = {f.strip() for f in (reader.fieldnames or [])}
+        except csv.Error as e:
+            raise Rejected(f"CSV unreadable: {e}") from None
         if fmt is None:
             fmt = "noise" if "laeq_db" in fields else "water" if fields & {"free_chlorine_mg_l", "turbidity_ntu"} else None
         need = {"noise": {"id", "laeq_db"}, "water": {"id"}}.get(fmt)

@@ -190,6 +190,13 @@ def gtfs_version(data: bytes) -> str:
 def load_gtfs(data: bytes) -> Gtfs:
     """Read a GTFS zip. Raises ValueError (one line) when it is not a usable GTFS feed."""
     try:
+        return _load_gtfs(data)
+    except KeyError as e:  # a table without a column its rows need
+        raise ValueError(f"GTFS: a row without the required column {e.args[0]!r}") from None
+
+
+def _load_gtfs(data: bytes) -> Gtfs:
+    try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise ValueError("GTFS: not a zip file") from None

@@ -202,10 +202,25 @@ class BatchResult:
 
 
 def _future_reason(version: float, now: float) -> str:
-    """Why a record's time is not believable: too far ahead (or not a time at all)."""
-    if math.isfinite(version) and version <= EPOCH_MAX:
-        return f"time {epoch_to_iso(version)} is {version - now:,.0f} s in the future"
-    return f"time {version!r} is not a time (after 2100)"
+    """Why a record's time is not believable: too far ahead, or not a time at all."""
+    if not math.isfinite(version):
+        return f"time {version!r} is not a number"
+    if version > EPOCH_MAX:
+        return f"time {version!r} is not a time (after 2100)"
+    return f"time {epoch_to_iso(version)} is {version - now:,.0f} s in the future"
+
+
+def _record_text(raw) -> str:
+    """A raw record as JSON text for its dead letter; its repr when orjson cannot write it (nested over
+    254 levels), only its type when even repr cannot (nested near 1000, as JSON may be)."""
+    try:
+        return orjson.dumps(raw, default=str).decode()
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        return repr(raw)
+    except RecursionError:
+        return f"<a {type(raw).__name__} nested too deep to show>"
 
 
 def trim_args(retention: tuple[int, int]) -> dict:
@@ -256,6 +271,9 @@ class Runner:
                 continue
             except Skipped as e:
                 result.skipped[str(e)] += 1
+                continue
+            except RecursionError:  # str() of a value nested near the 1024 levels JSON may have
+                dead.append(("record nested too deep to read", raw))
                 continue
             except Exception as e:  # an adapter bug must not lose the rest of the batch
                 log.exception("%s: validate crashed", adapter.name)
@@ -339,10 +357,7 @@ class Runner:
         elif isinstance(raw, str):
             raw_text = raw[:MAX_RAW_BYTES]
         else:
-            try:
-                raw_text = orjson.dumps(raw, default=str).decode()[:MAX_RAW_BYTES]
-            except orjson.JSONEncodeError:  # nested deeper than orjson writes (a hostile payload)
-                raw_text = repr(raw)[:MAX_RAW_BYTES]
+            raw_text = _record_text(raw)[:MAX_RAW_BYTES]
         pipe.xadd(self.keys.deadletter(), {"adapter": feed, "reason": reason, "raw": raw_text, "at": f"{now:.3f}"},
                   **trim_args(DEADLETTER_RETENTION))
         log.warning("%s: dead letter: %s", feed, reason)

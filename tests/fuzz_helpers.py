@@ -72,7 +72,8 @@ VALUES: list[Any] = WRONG_TYPES + NOT_FINITE + DATES + ENUMS + ODD_TEXT + [neste
 TOKENS = [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"123456789012345678901234567890",
           b'"\xff\xfe\xfd"', b'"\\ud800"', b'"\xc3"', b"00012", b"+1", b".5",
           # deeply nested: within orjson's read limit (1024) but not its write limit (254), and beyond both
-          b"[" * 300 + b"]" * 300, b'{"a":' * 600 + b"1" + b"}" * 600, b"[" * 2000 + b"]" * 2000]
+          b"[" * 300 + b"]" * 300, b'{"a":' * 600 + b"1" + b"}" * 600, b"[" * 1020 + b"]" * 1020,
+          b"[" * 2000 + b"]" * 2000]
 INVALID_UTF8 = [b"\xff", b"\xfe\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\x80"]
 
 

@@ -133,3 +133,12 @@ def test_the_checks_see_a_response_the_document_does_not_allow(api_schema):
         bad.request = requests.Request("GET", "http://localhost/api/v1/feeds").prepare()
         with pytest.raises(FailureGroup):
             case.validate_response(bad, checks=CHECKS)
+
+
+@pytest.mark.parametrize("url", ["/api/v1/stations/a%0Ab", "/api/v1/kpis/x%0A/history.csv", "/api/v1/%0A"])
+def test_an_api_url_no_route_matches_is_a_json_404(city_api, url):
+    """Found by this contract test: a newline in a path segment matched no rule, and Flask's HTML 404 is
+    not the document's application/json."""
+    app, auth = city_api
+    res = app.server.test_client().get(url, headers=auth)
+    assert res.status_code == 404 and res.mimetype == "application/json" and "error" in res.get_json()

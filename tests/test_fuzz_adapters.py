@@ -115,13 +115,14 @@ def test_a_request_dated_9999_is_a_dead_letter_not_a_crash_of_the_runner(r, keys
     assert any("is not a time (after 2100)" in x for x in dead_reasons(r, keys))
 
 
-def test_a_record_nested_300_deep_is_dead_lettered_with_its_text(r, keys, sample_city):
+@pytest.mark.parametrize("depth, shown", [(300, "{'id': 'RI-17'"), (1020, "<a dict nested too deep to show>")])
+def test_a_record_nested_deep_is_dead_lettered_not_a_crash_of_the_runner(r, keys, sample_city, depth, shown):
     rows = orjson.loads(fz.incidents_seed())
-    payload = orjson.dumps(rows[:1]).replace(b"40.71", b"[" * 300 + b"]" * 300)  # lat: a deep list
+    payload = orjson.dumps(rows[:1]).replace(b"40.71", b"[" * depth + b"]" * depth)  # lat: a deep list
     out = fz.check_batch(r, keys, RoadIncidentsAdapter(sample_city, FeedSource()), payload, fz.INCIDENTS_NOW)
     assert out.rejected == 1
     (_, dead), = r.xrange(keys.deadletter())
-    assert dead["reason"] == "lat/lon missing or not numbers" and dead["raw"].startswith("{'id': 'RI-17'")
+    assert dead["reason"] == "lat/lon missing or not numbers" and dead["raw"].startswith(shown)
 
 
 def transit_payload(mutate_entity=None, header_t=None) -> bytes:
@@ -237,3 +238,19 @@ def test_a_csv_header_with_a_bare_carriage_return_is_an_unreadable_payload(r, ke
     """Found by bench/fuzz.py (atheris): csv.Error out of the header read of the noise/water CSV."""
     out = fz.check_batch(r, keys, EnvironmentAdapter(sample_city, FeedSource()), b"\r\0\0\0\0\0\0\0\0", None)
     assert out.payload_error.startswith("payload: CSV unreadable: new-line character seen in unquoted field")
+
+
+@pytest.mark.parametrize("seed_name, field", [("requests/chicago_requests", "status"),
+                                              ("emergency/seattle-fire", "address"),
+                                              ("environment/sensor-community", "sensordatavalues")])
+def test_a_value_nested_1020_deep_is_a_dead_letter_not_an_adapter_error(r, keys, seed_name, field):
+    """Found by bench/fuzz.py (atheris): str() of such a value raises RecursionError in validate."""
+    seed = fz.SEED_BY_NAME[seed_name]
+    rows = orjson.loads(seed.payload())
+    mark = fz.marker(0)
+    rows[0][field] = [mark] if field == "sensordatavalues" else mark
+    payload = fz.splice(orjson.dumps(rows), {mark: b'{"value_type":' + b"[" * 1020 + b"]" * 1020 + b"}"
+                                             if field == "sensordatavalues" else b"[" * 1020 + b"]" * 1020},
+                        quoted=True)
+    fz.check_batch(r, keys, seed.make(), payload, seed.now)
+    assert "record nested too deep to read" in dead_reasons(r, keys)

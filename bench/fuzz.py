@@ -112,7 +112,7 @@ def child(target: str, redis_url: str, argv: list[str]) -> None:
             adapter = adapters[seeds.index(seed)]
             try:
                 raws = list(adapter.parse(payload))
-            except Rejected:
+            except (Rejected, RecursionError):  # the runner rejects a payload on RecursionError too
                 raws = []
             for raw in raws:
                 try:

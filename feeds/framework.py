@@ -30,6 +30,7 @@ BATCH = 2000  # records per pipelined round trip
 MAX_FUTURE_S = 300  # an observation stamped further ahead than this is a broken clock, not data
 MAX_RAW_BYTES = 1 << 20  # a dead letter keeps at most 1 MiB of raw payload
 FETCH_TIMEOUT_S = 20
+TOO_DEEP = "nested too deep to read"  # the reason of a record or payload whose reading hit Python's recursion limit
 
 
 class Rejected(Exception):
@@ -256,6 +257,8 @@ class Runner:
         try:
             raws = list(adapter.parse(payload))
         except Exception as e:  # Rejected, or a parser that crashed: the payload is kept either way
+            if isinstance(e, RecursionError):  # str() of a value nested near the 1024 levels JSON may have
+                e = Rejected(TOO_DEEP)
             reason = f"payload: {e}" if isinstance(e, Rejected) else f"payload: adapter error: {type(e).__name__}: {e}"
             if not isinstance(e, Rejected):
                 log.exception("%s: parse crashed", adapter.name)
@@ -272,8 +275,8 @@ class Runner:
             except Skipped as e:
                 result.skipped[str(e)] += 1
                 continue
-            except RecursionError:  # str() of a value nested near the 1024 levels JSON may have
-                dead.append(("record nested too deep to read", raw))
+            except RecursionError:  # as in parse
+                dead.append((TOO_DEEP, raw))
                 continue
             except Exception as e:  # an adapter bug must not lose the rest of the batch
                 log.exception("%s: validate crashed", adapter.name)

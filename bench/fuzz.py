@@ -5,13 +5,13 @@
 One atheris target per parser (the seven feed adapters, and the GTFS static zip reader), each in a
 subprocess of its own that libFuzzer stops after ``-max_total_time`` seconds (default 25 s a target,
 ``--quick`` 4 s, no API run: under a minute in all). The corpus is the real fixtures
-(tests/fuzz_helpers.py SEEDS). An input is either a payload as it is (libFuzzer mutates its bytes) or,
-when it starts with a zero byte, the choices of tests/fuzz_helpers.mutate over one of the feed's
+(tests/fuzzing.py SEEDS). An input is either a payload as it is (libFuzzer mutates its bytes) or,
+when it starts with a zero byte, the choices of tests/fuzzing.mutate over one of the feed's
 seeds (fields of the wrong type, NaN, 1970/2100 dates, invalid UTF-8, unknown enums, deep nesting).
 
 Each input goes through ``parse`` and ``validate``: anything but Rejected or Skipped is a crash. One
 input in SAMPLE_EVERY also runs through ``Runner.run_once`` on Redis under a key prefix of its own,
-with the checks of tests/fuzz_helpers.check_batch (no exception out of the runner, every record
+with the checks of tests/fuzzing.check_batch (no exception out of the runner, every record
 accounted for, every rejected one a dead letter with a reason). A crash stops the target and leaves
 the input in the work directory (printed); it belongs in tests/test_fuzz_adapters.py as a regression.
 
@@ -68,7 +68,7 @@ except ImportError:  # until bench/common.py defines them (see the brief's bench
 
 # --- the fuzz target (runs in the subprocess) ----------------------------------------------------------
 def seeds_of(target: str):
-    from tests import fuzz_helpers as fz
+    from tests import fuzzing as fz
 
     if target == "gtfs-static":
         return [s for s in fz.SEEDS if s.kind == "gtfs-zip"]
@@ -81,7 +81,7 @@ def child(target: str, redis_url: str, argv: list[str]) -> None:
     from feeds.adapters.transit_gtfs import load_gtfs
     from feeds.framework import Rejected, Skipped
     from feeds.redis_conn import connect
-    from tests import fuzz_helpers as fz
+    from tests import fuzzing as fz
 
     for name in [f"feeds.adapters.{m}" for m in MODULES[target]] + ["feeds.framework", "feeds.timeparse", "feeds.geo"]:
         instrument_module(atheris, sys.modules[name])
@@ -160,7 +160,7 @@ PROGRESS = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
 
 
 def run_target(target: str, seconds: int, redis_url: str, work: Path) -> Result:
-    from tests import fuzz_helpers as fz
+    from tests import fuzzing as fz
 
     corpus = work / target / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
@@ -194,7 +194,7 @@ def run_api_contract(examples: int) -> tuple[int, float, str]:
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_api_contract.py"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     summary = (proc.stdout.strip().splitlines() or [""])[-1]
-    failed = int(m.group(1)) if (m := re.search(r"(\d+) failed", summary)) else (0 if proc.returncode == 0 else 1)
+    failed = int(found[0]) if (found := re.findall(r"(\d+) failed", summary)) else (0 if proc.returncode == 0 else 1)
     return failed, time.perf_counter() - t0, summary
 
 

@@ -1,6 +1,6 @@
 """Every feed adapter under fuzzed payloads (hypothesis), through ``Runner.run_once`` on real Redis.
 
-The payloads start from the real fixtures (tests/fuzz_helpers.py SEEDS) and are damaged: protobuf cut
+The payloads start from the real fixtures (tests/fuzzing.py SEEDS) and are damaged: protobuf cut
 short or with out-of-range values and unknown enums, fields of the wrong type, huge strings, NaN and
 infinity, dates in 1970 and 2100, invalid UTF-8, deeply nested JSON, empty payloads. Whatever arrives,
 ``check_batch`` holds (the runner does not raise, no parser crashes, every record is accounted for,
@@ -30,7 +30,7 @@ from feeds.adapters.transit_gtfs import load_gtfs
 from feeds.config import FeedSource
 from feeds.framework import Runner
 from feeds.redis_conn import connect
-from tests import fuzz_helpers as fz
+from tests import fuzzing as fz
 
 settings.register_profile("ci", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "40")), deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -78,7 +78,7 @@ def test_a_fuzzed_batch_keeps_the_guarantees_and_the_good_records(rc, feed, data
     payload = fz.mutate(seed, seed.payload(), lambda n: data.draw(st.integers(0, max(n - 1, 0))))
     out = fz.run_batch(rc, seed, payload)
     event("payload rejected whole" if out.payload_error else "some records rejected" if out.rejected
-          else "every record stored, skipped or a duplicate")
+          else "every record stored, skipped or a repeat")
     if seed.independent:
         fz.check_good_records_kept(baseline(rc, seed), out)
 

@@ -6,7 +6,7 @@ The guarantees (``check_batch``), for any payload:
 - ``Runner.run_once`` returns: an unreadable payload is one dead letter whose reason starts with
   "payload:" and the feed's health gets ``last_error``; nothing raises out of the runner;
 - no record or payload is dead-lettered as "adapter error" (that is a parser that crashed);
-- every record parsed is stored, rejected, a duplicate or skipped: nothing is lost silently;
+- every record parsed is stored, rejected, a repeat of one stored or skipped: nothing is lost silently;
 - every rejected record is in the dead-letter stream with a non-empty reason;
 - the records of the batch that were not touched, and were stored from the unmutated seed, are stored.
 """

@@ -127,7 +127,7 @@ def used(r) -> float:
 
 
 def figures(ctx: BenchContext) -> list[Figure]:
-    minutes = 3 if ctx.quick else 8
+    minutes = 2 if ctx.quick else 8
     return measure(minutes)
 
 
@@ -182,9 +182,9 @@ def measure(minutes: int) -> list[Figure]:
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.memory")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--minutes", type=int, default=None, help="simulated minutes to measure (default 8, --quick 3)")
+    p.add_argument("--minutes", type=int, default=None, help="simulated minutes to measure (default 8, --quick 2)")
     a = p.parse_args()
-    print_figures(measure(a.minutes or (3 if a.quick else 8)))
+    print_figures(measure(a.minutes or (2 if a.quick else 8)))
 
 
 if __name__ == "__main__":

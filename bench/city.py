@@ -10,7 +10,7 @@
 
 The domain benches build smaller variants with the same pieces (``with_links``, ``with_routes``,
 ``with_environment``, ``with_stations``, ``with_centres`` on the sample city's raw config).
-Feed intervals of the large city (the issue's): links every 10 s, buses every 5 s, air and noise
+Feed intervals of the large city (the benchmarks' targets): links every 10 s, buses every 5 s, air and noise
 every 60 s (``INTERVALS``).
 """
 from __future__ import annotations
@@ -148,7 +148,7 @@ def routes_for_buses(target: int, t: float | None = None) -> tuple[int, int]:
 
 
 def large_city(n_links: int = N_LINKS, n_buses: int = N_BUSES) -> City:
-    """The issue's large city (see the module's docstring)."""
+    """The benchmarks' large city (see the module's docstring)."""
     return parse_city(large_city_raw(n_links, n_buses))
 
 

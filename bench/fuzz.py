@@ -41,29 +41,7 @@ MODULES = {"traffic": ["nyc_traffic"], "road-incidents": ["road_incidents"], "tr
            "requests": ["open311"], "services": ["service_queues"]}
 TARGETS = tuple(MODULES)
 
-try:
-    from bench.common import BenchContext, Figure
-except ImportError:  # until bench/common.py defines them (see the brief's bench conventions)
-    @dataclass
-    class Figure:
-        name: str
-        unit: str
-        value: float
-        target: str = ""
-        met: bool | None = None
-        baseline: str = ""
-        baseline_value: float | None = None
-        note: str = ""
-
-        @property
-        def ratio(self):
-            return self.value / self.baseline_value if self.value is not None and self.baseline_value else None
-
-    @dataclass
-    class BenchContext:
-        url: str
-        repeat: int = 7
-        quick: bool = False
+from bench.common import BenchContext, Figure, print_figures
 
 
 # --- the fuzz target (runs in the subprocess) ----------------------------------------------------------
@@ -224,15 +202,6 @@ def figures(ctx: BenchContext, seconds: int | None = None, targets=TARGETS, api:
         out.append(Figure(f"API contract, operations failing ({examples} examples each)", "operations", failed,
                           target="0", met=failed == 0, note=f"{summary} in {took:.0f} s"))
     return out
-
-
-def print_figures(figs: list[Figure]) -> None:
-    width = max(len(f.name) for f in figs)
-    print(f"| {'figure':{width}} | {'unit':10} | {'value':>10} | {'target':>6} | met | note")
-    print(f"|{'-' * (width + 2)}|{'-' * 12}|{'-' * 12}|{'-' * 8}|-----|-----")
-    for f in figs:
-        met = "" if f.met is None else ("yes" if f.met else "NO")
-        print(f"| {f.name:{width}} | {f.unit:10} | {f.value:>10,.0f} | {f.target:>6} | {met:3} | {f.note}")
 
 
 def main(argv: list[str] | None = None) -> int:

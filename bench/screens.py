@@ -1,0 +1,613 @@
+"""Many wall screens on gunicorn: latency of every screen's refresh, server CPU per extra screen, worker memory.
+
+    .venv/bin/python -m bench.screens [--quick] [--screens 50,100,200] [--seconds 30] [--city sample|large]
+
+Serves the app with the project's gunicorn.conf.py (2 workers x 4 threads, port 18310) on a Redis holding
+the city under a bench key prefix (KEY_PREFIX), with the simulated feeds writing through the real adapters
+the whole time, and the wall's refresh at 2 s (REFRESH_S=2). Each simulated screen is what a wall's
+browser does, over HTTP (``Screen``): it signs in with its own kiosk link, loads the layout and the
+callback graph, makes the initial callbacks, then every 2 s posts each callback the shell, the wall and the
+view on screen have on the refresh tick, with the state the browser holds (the stores updated from every
+answer, Patches applied), so most answers are "nothing new" or a small Patch, and every 20 s it rotates to
+the next view (the wall's render and the new view's first paint). Screens start at random phases of the
+tick and of the rotation, as real screens do. The load is open-loop: a tick is sent on time whether or
+not the last one was answered.
+
+Measured per N screens, over a window after every screen has opened: p50/p95 of each callback request and
+of each screen's whole tick (its callbacks sent together, until the last answer), errors (anything but
+200/204, or no answer in 10 s), requests/s, the workers' CPU (cores, from /proc) and RSS (max, each
+worker). The same screens against ``bench/hello.py`` (a plain Flask route under the same gunicorn, each
+tick the same number of requests) are the ceiling for an HTTP request on this machine. The cost of an
+extra screen is the slope of worker CPU (and of p95) against N.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+
+from bench.common import BenchContext, Figure, bench_redis, cleanup, pct, print_figures, target_met
+from feeds.redis_conn import connect
+from feeds.schema import Keys
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 18310
+REFRESH_S = 2.0
+PLAYLIST = "overview:20,traffic:20,emergency:20,transit:20"
+TIMEOUT_S = 10.0
+TARGET_P95_MS = 250
+TARGET_RSS_MIB = 300
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+# ----------------------------------------------------------------------------- gunicorn and /proc
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def workers(master: int) -> list[int]:
+    """The gunicorn master's children (its workers), from /proc."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if int(_stat(int(d))[1]) == master:
+                    out.append(int(d))
+            except (OSError, IndexError, ValueError):
+                continue
+    return sorted(out)
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    f = _stat(pid)
+    return (int(f[11]) + int(f[12])) / CLK
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def gunicorn(app: str, env: dict, port: int = PORT, extra: list[str] | None = None):
+    """``gunicorn <app> -c gunicorn.conf.py`` (the Procfile's web process, 2 workers) on 127.0.0.1:port;
+    yields the master's pid once both workers answer. Stopped (SIGTERM to its group) on exit."""
+    env = {**os.environ, "WEB_CONCURRENCY": "2", **env, "PORT": str(port), "HOST": "127.0.0.1"}
+    exe = Path(sys.executable).parent / "gunicorn"
+    proc = subprocess.Popen([str(exe), app, "-c", "gunicorn.conf.py", *(extra or [])], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        import urllib.request
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                    pass
+                if len(workers(proc.pid)) >= int(env["WEB_CONCURRENCY"]):
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError("gunicorn stopped: " + proc.stderr.read().decode()[-2000:])
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not answer in 60 s")
+            time.sleep(0.3)
+        time.sleep(1.0)  # both workers' warm-up (post_worker_init)
+        yield proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+# ----------------------------------------------------------------------------- what a screen records
+@dataclass
+class Record:
+    requests: list = field(default_factory=list)  # (at, kind, ms, bytes, status) of each callback POST
+    ticks: list = field(default_factory=list)     # (at, ms): a screen's whole tick, until its last answer
+    errors: list = field(default_factory=list)    # (at, what)
+
+    def window(self, start: float, end: float) -> "Record":
+        return Record([x for x in self.requests if start <= x[0] < end], [x for x in self.ticks if start <= x[0] < end],
+                      [x for x in self.errors if start <= x[0] < end])
+
+
+# ----------------------------------------------------------------------------- the browser, over HTTP
+@dataclass
+class Callback:
+    output: str                      # Dash's output string, sent back as it is
+    outputs: list[tuple[str, str]]   # (id, property, "@hash" kept for allow_duplicate outputs)
+    inputs: list[tuple[str, str]]
+    state: list[tuple[str, str]]
+    initial: bool                    # called when its component appears (not prevent_initial_call)
+
+    @property
+    def kind(self) -> str:
+        return self.outputs[0][0]
+
+
+def callbacks(deps: list[dict]) -> list[Callback]:
+    """The server-side callbacks of Dash's callback graph (clientside ones run in the browser, for free)."""
+    out = []
+    for d in deps:
+        if d.get("clientside_function"):
+            continue
+        ids = [x["id"] for x in d["inputs"] + d.get("state", [])]
+        if any(not isinstance(i, str) or i.startswith("{") for i in ids):
+            continue  # pattern-matching ids: none of the wall's views has them on the tick
+        outs = d["output"].strip(".").split("...") if d["output"].startswith("..") else [d["output"]]
+        out.append(Callback(d["output"], [tuple(o.rsplit(".", 1)) for o in outs],
+                            [(x["id"], x["property"]) for x in d["inputs"]],
+                            [(x["id"], x["property"]) for x in d.get("state", [])], not d.get("prevent_initial_call")))
+    return out
+
+
+def apply_patch(value, operations: list[dict]):
+    """A Dash Patch's operations applied to the value the browser holds."""
+    for op in operations:
+        loc, params, name = op["location"], op.get("params", {}), op["operation"]
+        if name in ("Assign", "Delete") and not loc:
+            value = params.get("value") if name == "Assign" else None
+            continue
+        target = value
+        try:
+            for k in (loc[:-1] if name in ("Assign", "Delete") else loc):
+                target = target[k]
+            if name == "Assign":
+                target[loc[-1]] = params["value"]
+            elif name == "Delete":
+                del target[loc[-1]]
+            elif name == "Merge":
+                target.update(params["value"])
+            elif name == "Extend":
+                target.extend(params["value"])
+            elif name == "Append":
+                target.append(params["value"])
+            elif name == "Prepend":
+                target.insert(0, params["value"])
+            elif name == "Insert":
+                target.insert(params["index"], params["value"])
+            elif name == "Remove":
+                target.remove(params["value"])
+            elif name == "Clear":
+                target.clear()
+            elif name == "Reverse":
+                target.reverse()
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            continue  # an operation on a part this screen does not hold; the browser would skip it too
+    return value
+
+
+def index(node, out: dict) -> dict:
+    """id -> props of every component in a layout tree (following ``children``)."""
+    if isinstance(node, list):
+        for c in node:
+            index(c, out)
+    elif isinstance(node, dict) and "props" in node:
+        props = node["props"]
+        if isinstance(props.get("id"), str):
+            out[props["id"]] = props
+        index(props.get("children"), out)
+    return out
+
+
+def browser() -> aiohttp.ClientSession:
+    """A screen's HTTP client: its own cookies (127.0.0.1 is an IP: ``unsafe`` keeps them), and at most 6
+    connections to the server, as a browser opens to one host."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=6), cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                 timeout=aiohttp.ClientTimeout(total=TIMEOUT_S))
+
+
+class Screen:
+    """One wall screen's browser: kiosk sign-in, the layout, the initial callbacks, then the 2 s tick and the
+    playlist's rotation. Clientside callbacks are played by hand: the theme store is set on load, and the
+    rotation sets ``wall-current`` the way assets/wall.js does."""
+
+    def __init__(self, base: str, query: str, graph: list[Callback], rec: Record, rnd: random.Random):
+        self.base, self.query, self.graph, self.rec, self.rnd = base, query, graph, rec, rnd
+        self.root: dict = {"props": {"children": None}}
+        self.comps: dict[str, dict] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.http: aiohttp.ClientSession | None = None
+        self.csrf = ""
+
+    async def open(self, token: str) -> None:
+        self.http = browser()
+        async with self.http.get(f"{self.base}/wall?{urlencode({'kiosk': token})}&{self.query}") as res:
+            await res.read()
+            assert res.status == 200 and "kiosk=" not in str(res.url), (res.status, res.url)
+        self.csrf = next(c.value for c in self.http.cookie_jar if c.key == "_csrf_token")
+        async with self.http.get(self.base + "/_dash-dependencies") as res:
+            raw = await res.read()
+        if not self.graph:  # the same for every screen: parsed by the first one
+            self.graph = callbacks(orjson.loads(raw))
+        async with self.http.get(self.base + "/_dash-layout") as res:
+            self.root["props"]["children"] = orjson.loads(await res.read())
+        self.reindex()
+        # What the browser sets by itself on load: the address (dcc.Location) and the theme (a clientside callback).
+        self.comps["url"].update(pathname="/wall", search="?" + self.query, href=f"{self.base}/wall?{self.query}")
+        self.comps["theme"]["data"] = "dark"
+        await self.fire([c for c in self.graph if c.initial and self.ready(c)], [], "initial")
+
+    def reindex(self) -> None:
+        self.comps = index(self.root, {})
+
+    def ready(self, cb: Callback) -> bool:
+        return all(i in self.comps for i, _ in cb.inputs) and all(o in self.comps for o, _ in cb.outputs)
+
+    def body(self, cb: Callback, changed: list[str]) -> bytes:
+        def item(i, p):
+            d = {"id": i, "property": p}
+            comp = self.comps.get(i, {})
+            if p in comp:
+                d["value"] = comp[p]
+            return d
+
+        outs = [{"id": i, "property": p} for i, p in cb.outputs]
+        return orjson.dumps({"output": cb.output, "outputs": outs if cb.output.startswith("..") else outs[0],
+                             "inputs": [item(*x) for x in cb.inputs], "changedPropIds": changed,
+                             "state": [item(*x) for x in cb.state]})
+
+    async def call(self, cb: Callback, changed: list[str], why: str) -> list[str]:
+        """POST one callback, record it, apply its answer; returns the props it changed."""
+        start = time.perf_counter()
+        at = time.monotonic()
+        try:
+            async with self.http.post(self.base + "/_dash-update-component", data=self.body(cb, changed),
+                                      headers={"Content-Type": "application/json", "X-CSRFToken": self.csrf}) as res:
+                raw = await res.read()
+                status = res.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            self.rec.errors.append((at, f"{cb.kind}: {type(e).__name__}"))
+            return []
+        ms = (time.perf_counter() - start) * 1000
+        self.rec.requests.append((at, f"{why} {cb.kind}", ms, len(raw), status))
+        if status not in (200, 204):
+            self.rec.errors.append((at, f"{cb.kind}: HTTP {status} {raw[:120]!r}"))
+            return []
+        if status == 204:
+            return []
+        changed_now, children = [], False
+        for cid, props in orjson.loads(raw)["response"].items():
+            comp = self.comps.get(cid)
+            if comp is None:
+                continue
+            for prop, value in props.items():
+                if isinstance(value, dict) and "__dash_patch_update" in value:
+                    value = apply_patch(comp.get(prop), value["operations"])
+                comp[prop] = value
+                changed_now.append(f"{cid}.{prop}")
+                children |= prop == "children"
+        if children:
+            before = set(self.comps)
+            self.reindex()
+            new = set(self.comps) - before
+            if new:  # components that appeared: their initial callbacks (as Dash's renderer makes them)
+                fresh = [c for c in self.graph if c.initial and self.ready(c)
+                         and any(i in new for i, _ in c.inputs + c.outputs)]
+                self.spawn(self.fire(fresh, [], "initial"))
+        chained = [c for c in self.graph if self.ready(c) and any(f"{i}.{p}" in changed_now for i, p in c.inputs)]
+        if chained:
+            self.spawn(self.fire(chained, changed_now, "chained"))
+        return changed_now
+
+    async def fire(self, cbs: list[Callback], changed: list[str], why: str) -> None:
+        await asyncio.gather(*(self.call(c, changed, why) for c in cbs))
+
+    def spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def tick(self, n: int) -> None:
+        self.comps["tick"]["n_intervals"] = n
+        cbs = [c for c in self.graph if self.ready(c) and ("tick", "n_intervals") in c.inputs]
+        start, at = time.perf_counter(), time.monotonic()
+        await self.fire(cbs, ["tick.n_intervals"], "tick")
+        self.rec.ticks.append((at, (time.perf_counter() - start) * 1000))
+
+    def rotate(self, seq: int, view: dict) -> None:
+        """What assets/wall.js does when the playlist moves on: a new ``wall-current`` (the server renders it)."""
+        current = self.comps.get("wall-current")
+        if current is None:
+            return
+        current["data"] = {"key": view["path"] + "?" + urlencode(view.get("query") or {}), "seq": seq,
+                           "path": view["path"], "query": view.get("query") or {}, "title": view["title"],
+                           "pinned": False}
+        cbs = [c for c in self.graph if self.ready(c) and ("wall-current", "data") in c.inputs]
+        self.spawn(self.fire(cbs, ["wall-current.data"], "rotate"))
+
+    async def run(self, until: float) -> None:
+        """Tick every REFRESH_S from a random phase, rotate on the playlist's intervals, until ``until``."""
+        now = time.monotonic()
+        next_tick = now + self.rnd.uniform(0, REFRESH_S)
+        playlist = (self.comps.get("wall-playlist") or {}).get("data") or []
+        seq, index_ = 1, 0
+        if playlist:
+            self.rotate(seq, playlist[0])
+            next_rotation = now + self.rnd.uniform(0, playlist[0]["interval_s"])  # screens are out of step
+        else:
+            next_rotation = float("inf")
+        n = 0
+        while True:
+            wake = min(next_tick, next_rotation)
+            if wake >= until:
+                break
+            await asyncio.sleep(max(0.0, wake - time.monotonic()))
+            if wake == next_tick:
+                n += 1
+                self.spawn(self.tick(n))
+                next_tick += REFRESH_S
+            else:
+                index_, seq = (index_ + 1) % len(playlist), seq + 1
+                self.rotate(seq, playlist[index_])
+                next_rotation += playlist[index_]["interval_s"]
+
+    async def close(self) -> None:
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=TIMEOUT_S)
+        if self.http:
+            await self.http.close()
+
+
+class HelloScreen(Screen):
+    """The baseline screen: the same tick, the same number of requests per tick, to a plain Flask route."""
+
+    per_tick = 5
+
+    async def open(self, token: str) -> None:
+        self.http = browser()
+        self.comps = {"tick": {}}
+
+    async def hello(self) -> None:
+        start, at = time.perf_counter(), time.monotonic()
+        try:
+            async with self.http.post(self.base + "/hello", data=b'{"hello":1}',
+                                      headers={"Content-Type": "application/json"}) as res:
+                raw, status = await res.read(), res.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            self.rec.errors.append((at, f"hello: {type(e).__name__}"))
+            return
+        self.rec.requests.append((at, "tick hello", (time.perf_counter() - start) * 1000, len(raw), status))
+        if status != 200:
+            self.rec.errors.append((at, f"hello: HTTP {status}"))
+
+    async def tick(self, n: int) -> None:
+        start, at = time.perf_counter(), time.monotonic()
+        await asyncio.gather(*(self.hello() for _ in range(self.per_tick)))
+        self.rec.ticks.append((at, (time.perf_counter() - start) * 1000))
+
+
+# ----------------------------------------------------------------------------- one load
+@dataclass
+class Load:
+    n: int
+    req_p50: float
+    req_p95: float
+    tick_p50: float
+    tick_p95: float
+    requests_s: float
+    errors: int
+    cpu_cores: float       # both workers together
+    rss_mib: list[float]   # max per worker
+    kib_per_tick: float    # per screen
+    client_cpu: float      # this process (the screens), cores
+    kinds: dict            # kind -> (count, p95 ms, median bytes)
+    error_sample: list
+
+
+async def drive(base: str, n: int, seconds: float, master: int, make_screen, tokens: list[str]) -> Load:
+    """Open ``n`` screens (a few at a time, as screens are switched on), let them settle, measure ``seconds``."""
+    rec = Record()
+    rnd = random.Random(n)
+    screens = [make_screen(rec, rnd) for _ in range(n)]
+    sem = asyncio.Semaphore(8)
+
+    async def open_one(s, token):
+        async with sem:
+            await s.open(token)
+
+    await screens[0].open(tokens[0])
+    for s in screens[1:]:
+        s.graph = screens[0].graph
+    await asyncio.gather(*(open_one(s, t) for s, t in zip(screens[1:], tokens[1:])))
+    start = time.monotonic() + 2 * REFRESH_S  # settle: every screen's first ticks and rotation are out
+    end = start + seconds
+    runs = [asyncio.ensure_future(s.run(end)) for s in screens]
+    await asyncio.sleep(max(0.0, start - time.monotonic()))
+    pids = workers(master)
+    cpu0, me0 = sum(cpu_s(p) for p in pids), time.process_time()
+    peak = {p: rss_mib(p) for p in pids}
+    while time.monotonic() < end:
+        await asyncio.sleep(min(1.0, max(0.0, end - time.monotonic())))
+        for p in pids:
+            peak[p] = max(peak[p], rss_mib(p))
+    cpu1, me1 = sum(cpu_s(p) for p in pids), time.process_time()
+    await asyncio.gather(*runs)
+    await asyncio.gather(*(s.close() for s in screens))
+    w = rec.window(start, end)
+    ms = [x[2] for x in w.requests] or [0.0]
+    ticks = [x[1] for x in w.ticks] or [0.0]
+    kinds = {}
+    for kind in sorted({x[1] for x in w.requests}):
+        xs = [x for x in w.requests if x[1] == kind]
+        kinds[kind] = (len(xs), pct([x[2] for x in xs], 95), statistics.median(x[3] for x in xs))
+    return Load(n, statistics.median(ms), pct(ms, 95), statistics.median(ticks), pct(ticks, 95),
+                len(w.requests) / seconds, len(w.errors), (cpu1 - cpu0) / seconds, [peak[p] for p in pids],
+                sum(x[3] for x in w.requests) / 1024 / max(1, len(w.ticks)), (me1 - me0) / seconds, kinds,
+                [e[1] for e in w.errors[:3]])
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys against xs."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else 0.0
+
+
+# ----------------------------------------------------------------------------- the city and the feeds
+@contextmanager
+def city_feeding(url: str, keys: Keys, which: str):
+    """The city under ``keys`` with its simulated feeds writing through the real adapters (a thread of
+    this process, as ``python app.py`` runs them); yields the env the web app needs for it."""
+    from app import start_simulation
+    from feeds.config import SAMPLE_CITY, Settings, load_city
+
+    env = {"REDIS_URL": url, "KEY_PREFIX": keys.prefix, "REFRESH_S": str(REFRESH_S)}
+    path = SAMPLE_CITY
+    city = load_city(path)
+    if which == "large":
+        try:
+            from bench import city as large  # the large city of the ingest benches, when present
+        except ImportError:
+            raise SystemExit("error: --city large needs bench/city.py")
+        path, city = large.write_city(keys)  # pragma: no cover (depends on bench/city.py)
+        env["CITY_CONFIG"] = str(path)
+    stop = start_simulation(Settings(url, PORT, path, keys.prefix, REFRESH_S, None), city)
+    try:
+        deadline = time.monotonic() + 30
+        r = connect(url)
+        while not r.exists(keys.kpi_version("traffic")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        yield env
+    finally:
+        stop.set()
+
+
+def run_loads(url: str, counts: list[int], seconds: float, which: str = "sample") -> tuple[list[Load], list[Load]]:
+    """(wall loads, hello loads) for each N in ``counts``."""
+    from feeds.accounts import Accounts
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    keys = Keys(f"bench-screens-{uuid.uuid4().hex[:6]}")
+    r = connect(url)
+    base = f"http://127.0.0.1:{PORT}"
+    walls, hellos = [], []
+    try:
+        accounts = Accounts(r, keys)
+        tokens = [accounts.add_kiosk(f"screen-{i}", by="bench") for i in range(max(counts))]
+        with city_feeding(url, keys, which) as env:
+            with gunicorn("app:server", env) as master:
+                async def wall_loads():
+                    out = []
+                    for n in counts:
+                        out.append(await drive(base, n, seconds, master,
+                                               lambda rec, rnd: Screen(base, f"views={PLAYLIST}", [], rec, rnd),
+                                               tokens))
+                        report(out[-1], "wall")
+                    return out
+
+                walls = asyncio.run(wall_loads())
+        per_tick = max(1, round(statistics.median(
+            sum(c for k, (c, _, _) in w.kinds.items() if k.startswith("tick ")) / max(1, w.n * seconds / REFRESH_S)
+            for w in walls)))
+        HelloScreen.per_tick = per_tick
+        with gunicorn("bench.hello:server", {}) as master:
+            async def hello_loads():
+                out = []
+                for n in counts:
+                    out.append(await drive(base, n, seconds, master,
+                                           lambda rec, rnd: HelloScreen(base, "", [], rec, rnd), tokens))
+                    report(out[-1], f"hello x{per_tick}")
+                return out
+
+            hellos = asyncio.run(hello_loads())
+    finally:
+        cleanup(r, keys)
+    return walls, hellos
+
+
+def report(load: Load, what: str) -> None:
+    print(f"  {what:10} {load.n:4} screens: request p50 {load.req_p50:6.1f} p95 {load.req_p95:6.1f} ms, "
+          f"tick p95 {load.tick_p95:6.1f} ms, {load.requests_s:6.0f} req/s, {load.errors} errors, "
+          f"workers {load.cpu_cores:.2f} cores, RSS {', '.join(f'{x:.0f}' for x in load.rss_mib)} MiB, "
+          f"{load.kib_per_tick:.1f} KiB/tick, screens' own CPU {load.client_cpu:.2f} cores", flush=True)
+    if load.error_sample:
+        print("     errors, e.g.:", load.error_sample, flush=True)
+
+
+def figures_of(walls: list[Load], hellos: list[Load]) -> list[Figure]:
+    figs = []
+    hello = {h.n: h for h in hellos}
+    for w in walls:
+        h = hello.get(w.n)
+        figs.append(Figure(f"wall screens: callback request p95, {w.n} screens every {REFRESH_S:g} s", "ms", w.req_p95,
+                           f"<= {TARGET_P95_MS}", target_met(w.req_p95, f"<= {TARGET_P95_MS}") and w.errors == 0,
+                           "Flask hello, same load", h.req_p95 if h else None,
+                           f"p50 {w.req_p50:.1f} ms; whole tick p95 {w.tick_p95:.0f} ms; {w.requests_s:.0f} req/s; "
+                           f"{w.errors} errors; workers {w.cpu_cores:.2f} cores"))
+        figs.append(Figure(f"wall screens: worker RSS (max of each), {w.n} screens", "MiB", max(w.rss_mib),
+                           f"<= {TARGET_RSS_MIB}", target_met(max(w.rss_mib), f"<= {TARGET_RSS_MIB}"), "", None,
+                           ", ".join(f"{x:.0f}" for x in w.rss_mib)))
+    if len(walls) >= 2:
+        ns = [w.n for w in walls]
+        cpu = slope(ns, [w.cpu_cores * 1000 for w in walls])
+        p95 = slope(ns, [w.req_p95 for w in walls])
+        hello_cpu = slope([h.n for h in hellos], [h.cpu_cores * 1000 for h in hellos]) if len(hellos) >= 2 else None
+        figs.append(Figure("wall screens: server CPU per extra screen", "ms CPU/s", cpu, "", None,
+                           "Flask hello, same requests", hello_cpu, f"slope over {ns}; p95 grows {p95:.2f} ms per screen"))
+    return figs
+
+
+def figures(ctx: BenchContext) -> list[Figure]:
+    counts = [10, 50] if ctx.quick else [50, 100, 200]
+    walls, hellos = run_loads(ctx.url, counts, 10 if ctx.quick else 30)
+    return figures_of(walls, hellos)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.screens", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="10 and 50 screens, 10 s each")
+    p.add_argument("--screens", help="comma-separated screen counts (default 50,100,200)")
+    p.add_argument("--seconds", type=float, help="measuring window per count (default 30; --quick 10)")
+    p.add_argument("--city", choices=("sample", "large"), default="sample")
+    args = p.parse_args(argv)
+    try:
+        counts = [int(x) for x in args.screens.split(",")] if args.screens else ([10, 50] if args.quick else [50, 100, 200])
+        if not counts or min(counts) < 1:
+            raise ValueError
+    except ValueError:
+        print(f"error: --screens must be positive whole numbers separated by commas, got {args.screens!r}", file=sys.stderr)
+        return 2
+    seconds = args.seconds or (10 if args.quick else 30)
+    with bench_redis() as url:
+        print(f"wall screens on gunicorn (2 workers x {os.environ.get('WEB_THREADS', '4')} threads), "
+              f"tick {REFRESH_S:g} s, playlist {PLAYLIST}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
+              flush=True)
+        walls, hellos = run_loads(url, counts, seconds, args.city)
+    print()
+    print_figures(figures_of(walls, hellos))
+    print("\nper callback, largest load (count in the window, p95 ms, median bytes):")
+    for kind, (count, p95, size) in walls[-1].kinds.items():
+        print(f"  {kind:40} {count:6} {p95:8.1f} ms {size / 1024:8.1f} KiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -92,14 +92,17 @@ def rss_mib(pid: int) -> float:
 @contextmanager
 def gunicorn(app: str, env: dict, port: int = PORT, extra: list[str] | None = None):
     """``gunicorn <app> -c gunicorn.conf.py`` (the Procfile's web process, 2 workers) on 127.0.0.1:port;
-    yields the master's pid once both workers answer. Stopped (SIGTERM to its group) on exit."""
+    yields the master's pid once both workers answer. Its log goes to a file (a pipe nobody reads would
+    fill and stall the workers); warnings from it are printed at the end. Stopped (SIGTERM to its group)."""
+    import tempfile
+    import urllib.request
+
     env = {**os.environ, "WEB_CONCURRENCY": "2", **env, "PORT": str(port), "HOST": "127.0.0.1"}
     exe = Path(sys.executable).parent / "gunicorn"
-    proc = subprocess.Popen([str(exe), app, "-c", "gunicorn.conf.py", *(extra or [])], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([str(exe), app, "-c", "gunicorn.conf.py", *(extra or [])],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     try:
-        import urllib.request
-
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -109,10 +112,9 @@ def gunicorn(app: str, env: dict, port: int = PORT, extra: list[str] | None = No
                     break
             except OSError:
                 pass
-            if proc.poll() is not None:
-                raise RuntimeError("gunicorn stopped: " + proc.stderr.read().decode()[-2000:])
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not answer in 60 s")
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError("gunicorn did not start: " + log.read().decode(errors="replace")[-2000:])
             time.sleep(0.3)
         time.sleep(1.0)  # both workers' warm-up (post_worker_init)
         yield proc.pid
@@ -123,6 +125,11 @@ def gunicorn(app: str, env: dict, port: int = PORT, extra: list[str] | None = No
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+        log.seek(0)
+        bad = [line for line in log.read().decode(errors="replace").splitlines()
+               if any(w in line for w in ("ERROR", "CRITICAL", "WARNING", "Traceback"))]
+        if bad:
+            print(f"  gunicorn ({app}) logged {len(bad)} warnings/errors, e.g.:", *bad[:5], sep="\n    ", flush=True)
 
 
 # ----------------------------------------------------------------------------- what a screen records
@@ -203,6 +210,21 @@ def apply_patch(value, operations: list[dict]):
     return value
 
 
+def request_body(cb: Callback, comps: dict[str, dict], changed: list[str]) -> bytes:
+    """The POST Dash's renderer makes for ``cb``, with the values the browser holds in ``comps``."""
+    def item(i, p):
+        d = {"id": i, "property": p}
+        comp = comps.get(i, {})
+        if p in comp:
+            d["value"] = comp[p]
+        return d
+
+    outs = [{"id": i, "property": p} for i, p in cb.outputs]
+    return orjson.dumps({"output": cb.output, "outputs": outs if cb.output.startswith("..") else outs[0],
+                         "inputs": [item(*x) for x in cb.inputs], "changedPropIds": changed,
+                         "state": [item(*x) for x in cb.state]})
+
+
 def index(node, out: dict) -> dict:
     """id -> props of every component in a layout tree (following ``children``)."""
     if isinstance(node, list):
@@ -235,6 +257,7 @@ class Screen:
         self.tasks: set[asyncio.Task] = set()
         self.http: aiohttp.ClientSession | None = None
         self.csrf = ""
+        self.playlist: list[dict] = []
 
     async def open(self, token: str) -> None:
         self.http = browser()
@@ -253,6 +276,16 @@ class Screen:
         self.comps["url"].update(pathname="/wall", search="?" + self.query, href=f"{self.base}/wall?{self.query}")
         self.comps["theme"]["data"] = "dark"
         await self.fire([c for c in self.graph if c.initial and self.ready(c)], [], "initial")
+        await self.settle()
+        self.playlist = (self.comps.get("wall-playlist") or {}).get("data") or []
+        if self.playlist:  # the first view's first paint, as the page loads
+            self.rotate(1, self.playlist[0])
+            await self.settle()
+
+    async def settle(self) -> None:
+        """Wait for the callbacks still running (chained ones, a new view's initial ones)."""
+        while self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=TIMEOUT_S)
 
     def reindex(self) -> None:
         self.comps = index(self.root, {})
@@ -261,17 +294,7 @@ class Screen:
         return all(i in self.comps for i, _ in cb.inputs) and all(o in self.comps for o, _ in cb.outputs)
 
     def body(self, cb: Callback, changed: list[str]) -> bytes:
-        def item(i, p):
-            d = {"id": i, "property": p}
-            comp = self.comps.get(i, {})
-            if p in comp:
-                d["value"] = comp[p]
-            return d
-
-        outs = [{"id": i, "property": p} for i, p in cb.outputs]
-        return orjson.dumps({"output": cb.output, "outputs": outs if cb.output.startswith("..") else outs[0],
-                             "inputs": [item(*x) for x in cb.inputs], "changedPropIds": changed,
-                             "state": [item(*x) for x in cb.state]})
+        return request_body(cb, self.comps, changed)
 
     async def call(self, cb: Callback, changed: list[str], why: str) -> list[str]:
         """POST one callback, record it, apply its answer; returns the props it changed."""
@@ -346,13 +369,10 @@ class Screen:
         """Tick every REFRESH_S from a random phase, rotate on the playlist's intervals, until ``until``."""
         now = time.monotonic()
         next_tick = now + self.rnd.uniform(0, REFRESH_S)
-        playlist = (self.comps.get("wall-playlist") or {}).get("data") or []
+        playlist = self.playlist
         seq, index_ = 1, 0
-        if playlist:
-            self.rotate(seq, playlist[0])
-            next_rotation = now + self.rnd.uniform(0, playlist[0]["interval_s"])  # screens are out of step
-        else:
-            next_rotation = float("inf")
+        # Screens are out of step: each one is somewhere in its first view's interval.
+        next_rotation = now + self.rnd.uniform(0, playlist[0]["interval_s"]) if playlist else float("inf")
         n = 0
         while True:
             wake = min(next_tick, next_rotation)
@@ -369,8 +389,7 @@ class Screen:
                 next_rotation += playlist[index_]["interval_s"]
 
     async def close(self) -> None:
-        if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=TIMEOUT_S)
+        await self.settle()
         if self.http:
             await self.http.close()
 
@@ -541,6 +560,79 @@ def run_loads(url: str, counts: list[int], seconds: float, which: str = "sample"
     finally:
         cleanup(r, keys)
     return walls, hellos
+
+
+
+# ----------------------------------------------------------------------------- in one process: the encoder
+VIEWS = ("overview", "traffic", "emergency", "transit")
+
+
+def encoding(url: str, repeat: int) -> list[Figure]:
+    """Each wall view's first paint (its refresh callback with nothing shown yet) through Flask's test client:
+    the server CPU of the whole request with Dash's own JSON encoder (plotly's) and with dashboard/fastjson.py,
+    and the encoding alone. Same process, same answers, alternated."""
+    import dash._callback
+    from plotly.io.json import to_json_plotly
+
+    from app import create_app
+    from dashboard import fastjson
+    from feeds.config import SAMPLE_CITY, Settings, load_city
+    from feeds.framework import Runner
+    from feeds.kpi.engine import KpiEngine
+    from feeds.plugins import package_modules
+    from feeds.simulate import run_simulation
+    from tests.auth_helpers import signed_in
+
+    keys = Keys(f"bench-screens-{uuid.uuid4().hex[:6]}")
+    r = connect(url)
+    city = load_city(SAMPLE_CITY)
+    figs = []
+    try:
+        run_simulation(Runner(r, keys, city, KpiEngine(r, keys, city)), city, threading.Event(), ticks=2)
+        app = create_app(Settings(url, PORT, None, keys.prefix, REFRESH_S, None), city)
+        client = signed_in(app, r, keys, "kiosk")
+        graph = callbacks(orjson.loads(client.get("/_dash-dependencies").data))
+        pages = package_modules("dashboard.pages", "page")
+        store = app.server.extensions["citybrain.auth"].store
+        for view in VIEWS:
+            comps = index(orjson.loads(fastjson.to_json(pages[view].page(store, {}))), {})
+            comps.update(tick={"id": "tick", "n_intervals": 1}, theme={"id": "theme", "data": "dark"})
+            cbs = [c for c in graph if ("tick", "n_intervals") in c.inputs and c.kind.startswith(view)
+                   and all(i in comps for i, _ in c.inputs + c.state)]
+            bodies = [request_body(c, comps, ["tick.n_intervals"]) for c in cbs]
+            answers = []
+
+            def keep(value):
+                answers.append(value)
+                return fastjson.to_json(value)
+
+            dash._callback.to_json = keep
+            for b in bodies:
+                client.post("/_dash-update-component", data=b, content_type="application/json")
+            cpu = {}
+            for name, encoder in (("plotly", to_json_plotly), ("fast", fastjson.to_json)) * repeat:
+                dash._callback.to_json = encoder
+                start = time.process_time()
+                for b in bodies:
+                    res = client.post("/_dash-update-component", data=b, content_type="application/json")
+                    assert res.status_code == 200, res.data[:200]
+                cpu.setdefault(name, []).append((time.process_time() - start) * 1000)
+            enc = {}
+            for name, encoder in (("plotly", to_json_plotly), ("fast", fastjson.to_json)) * repeat:
+                start = time.process_time()
+                for a in answers:
+                    encoder(a)
+                enc.setdefault(name, []).append((time.process_time() - start) * 1000)
+            dash._callback.to_json = fastjson.to_json
+            size = sum(len(fastjson.to_json(a)) for a in answers) / 1024
+            figs.append(Figure(f"first paint of /{'' if view == 'overview' else view}: refresh callback CPU, one-pass "
+                               "encoder", "ms", statistics.median(cpu["fast"]), "", None, "Dash's encoder (plotly)",
+                               statistics.median(cpu["plotly"]),
+                               f"{size:.0f} KiB; encoding alone {statistics.median(enc['fast']):.1f} ms vs "
+                               f"{statistics.median(enc['plotly']):.1f} ms; sample city; median of {repeat}"))
+    finally:
+        cleanup(r, keys)
+    return figs
 
 
 def report(load: Load, what: str) -> None:

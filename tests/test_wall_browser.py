@@ -303,3 +303,25 @@ def _answers(port: int) -> bool:
         return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200
     except OSError:
         return False
+
+
+def test_the_wall_answers_its_hidden_top_bar_in_the_browser(dash_duo, r, keys, redis_url, sample_city):
+    # The desk's top bar (connection state, alert badge) is hidden on the wall: its tick callbacks are
+    # answered by assets/wall.js and cost the server nothing; the wall's own status still goes out.
+    City(r, keys, sample_city).batch()
+    outputs: list[str] = []
+
+    def note():
+        if request.path.endswith("_dash-update-component"):
+            outputs.append(orjson.loads(request.get_data())["output"])
+
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=traffic", before_request=note)
+    wait_until(lambda: outputs.count("wall-status.data") >= 4, 20, "four ticks of the wall's status")
+    assert any(o.startswith("..traffic-cards.") for o in outputs)  # the view itself stays live
+    assert not [o for o in outputs if o.startswith(("..conn.", "..alert-badge."))]
+    no_console_errors(dash_duo)
+    # A desk page keeps its top bar live from the same server.
+    dash_duo.driver.get(dash_duo.server_url + "/traffic")
+    wait_until(lambda: sum(o.startswith("..conn.") for o in outputs) >= 2, 20, "the desk's connection callback")
+    assert any(o.startswith("..alert-badge.") for o in outputs)
+    no_console_errors(dash_duo)

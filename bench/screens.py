@@ -56,6 +56,14 @@ TARGET_RSS_MIB = 300
 CLK = os.sysconf("SC_CLK_TCK")
 
 
+def wall_local() -> tuple[str, ...]:
+    """The callbacks the wall's browser answers itself (``WALL_LOCAL`` in assets/wall.js)."""
+    import re
+
+    found = re.search(r"var WALL_LOCAL = \[([^\]]*)\]", (ROOT / "assets" / "wall.js").read_text())
+    return tuple(re.findall(r"'([^']+)'", found.group(1))) if found else ()
+
+
 # ----------------------------------------------------------------------------- gunicorn and /proc
 def _stat(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat") as f:
@@ -258,6 +266,7 @@ class Screen:
         self.http: aiohttp.ClientSession | None = None
         self.csrf = ""
         self.playlist: list[dict] = []
+        self.local = wall_local()
 
     async def open(self, token: str) -> None:
         self.http = browser()
@@ -340,6 +349,7 @@ class Screen:
         return changed_now
 
     async def fire(self, cbs: list[Callback], changed: list[str], why: str) -> None:
+        cbs = [c for c in cbs if not c.output.startswith(self.local)]  # answered in the browser
         await asyncio.gather(*(self.call(c, changed, why) for c in cbs))
 
     def spawn(self, coro) -> None:

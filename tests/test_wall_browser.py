@@ -325,3 +325,21 @@ def test_the_wall_answers_its_hidden_top_bar_in_the_browser(dash_duo, r, keys, r
     wait_until(lambda: sum(o.startswith("..conn.") for o in outputs) >= 2, 20, "the desk's connection callback")
     assert any(o.startswith("..alert-badge.") for o in outputs)
     no_console_errors(dash_duo)
+
+
+def test_a_view_that_writes_the_address_is_painted_once(dash_duo, r, keys, redis_url, sample_city):
+    # The overview writes its layers into the address; the theme, unchanged by that, must not repaint it.
+    City(r, keys, sample_city).batch()
+    calls: list[tuple[str, list]] = []
+
+    def note():
+        if request.path.endswith("_dash-update-component"):
+            body = orjson.loads(request.get_data())
+            calls.append((body["output"], body.get("changedPropIds") or []))
+
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=overview", before_request=note)
+    wait_until(lambda: sum(o == "wall-status.data" for o, _ in calls) >= 3, 20, "three ticks of the wall's status")
+    overview = [changed for o, changed in calls if o.startswith("..overview-score.")]
+    assert overview and any("url.search" in o for o, _ in calls)  # painted, and its layers went into the address
+    assert not [c for c in overview if "theme.data" in c], overview
+    no_console_errors(dash_duo)

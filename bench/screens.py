@@ -502,30 +502,62 @@ def slope(xs: list[float], ys: list[float]) -> float:
 # ----------------------------------------------------------------------------- the city and the feeds
 @contextmanager
 def city_feeding(url: str, keys: Keys, which: str):
-    """The city under ``keys`` with its simulated feeds writing through the real adapters (a thread of
-    this process, as ``python app.py`` runs them); yields the env the web app needs for it."""
+    """The city under ``keys`` with its feeds writing through the real adapters and the KPI engine in a
+    thread of this process the whole time (as the Procfile's ``feeds:`` process would, on the same
+    machine); yields the environment the web app needs for it. ``sample``: the sample city and its
+    simulator (``python app.py``); ``large``: bench/city.py's large city, each feed on its interval."""
+    import tempfile
+
     from app import start_simulation
     from feeds.config import SAMPLE_CITY, Settings, load_city
 
     env = {"REDIS_URL": url, "KEY_PREFIX": keys.prefix, "REFRESH_S": str(REFRESH_S)}
-    path = SAMPLE_CITY
-    city = load_city(path)
-    if which == "large":
-        try:
-            from bench import city as large  # the large city of the ingest benches, when present
-        except ImportError:
-            raise SystemExit("error: --city large needs bench/city.py")
-        path, city = large.write_city(keys)  # pragma: no cover (depends on bench/city.py)
-        env["CITY_CONFIG"] = str(path)
-    stop = start_simulation(Settings(url, PORT, path, keys.prefix, REFRESH_S, None), city)
+    r = connect(url)
+    if which == "sample":
+        stop = start_simulation(Settings(url, PORT, SAMPLE_CITY, keys.prefix, REFRESH_S, None), load_city(SAMPLE_CITY))
+        config = None
+    else:
+        from bench.city import large_city
+
+        city = large_city()
+        config = tempfile.NamedTemporaryFile("wb", suffix=".json")
+        config.write(orjson.dumps(city.model_dump(mode="json", by_alias=True, exclude_none=True)))
+        config.flush()
+        env["CITY_CONFIG"] = config.name
+        stop = threading.Event()
+        threading.Thread(target=feed_large, args=(r, keys, city, stop), daemon=True).start()
     try:
-        deadline = time.monotonic() + 30
-        r = connect(url)
+        deadline = time.monotonic() + 120
         while not r.exists(keys.kpi_version("traffic")) and time.monotonic() < deadline:
             time.sleep(0.2)
         yield env
     finally:
         stop.set()
+        if config is not None:
+            config.close()
+
+
+def feed_large(r, keys: Keys, city, stop: threading.Event) -> None:
+    """bench/city.py's large city: its full state now, then every feed again on its own interval."""
+    from bench.city import INTERVALS, LargeCityFeeds, load_state
+    from feeds.framework import Runner
+    from feeds.kpi.engine import KpiEngine
+
+    engine = KpiEngine(r, keys, city)
+    feeds = LargeCityFeeds(city)
+    load_state(r, keys, city, now=time.time(), engine=engine, feeds=feeds)
+    runner = Runner(r, keys, city, engine)
+    due = {name: time.monotonic() + INTERVALS[name] for name in feeds.feeds}
+    while not stop.is_set():
+        name = min(due, key=due.get)
+        if stop.wait(max(0.0, due[name] - time.monotonic())):
+            break
+        due[name] = time.monotonic() + INTERVALS[name]
+        now = time.time()
+        try:
+            runner.run_once(feeds.adapter(name), feeds.payload(name, now), now=now)
+        except Exception as e:  # a feed failing is the wall's "stale" banner, not the end of the bench
+            print(f"  large city feed {name}: {type(e).__name__}: {e}", flush=True)
 
 
 def run_loads(url: str, counts: list[int], seconds: float, which: str = "sample") -> tuple[list[Load], list[Load]]:
@@ -655,17 +687,17 @@ def report(load: Load, what: str) -> None:
         print("     errors, e.g.:", load.error_sample, flush=True)
 
 
-def figures_of(walls: list[Load], hellos: list[Load]) -> list[Figure]:
+def figures_of(walls: list[Load], hellos: list[Load], which: str = "sample") -> list[Figure]:
     figs = []
     hello = {h.n: h for h in hellos}
     for w in walls:
         h = hello.get(w.n)
-        figs.append(Figure(f"wall screens: callback request p95, {w.n} screens every {REFRESH_S:g} s", "ms", w.req_p95,
+        figs.append(Figure(f"wall screens: callback request p95, {w.n} screens every {REFRESH_S:g} s, {which} city", "ms", w.req_p95,
                            f"<= {TARGET_P95_MS}", target_met(w.req_p95, f"<= {TARGET_P95_MS}") and w.errors == 0,
                            "Flask hello, same load", h.req_p95 if h else None,
                            f"p50 {w.req_p50:.1f} ms; whole tick p95 {w.tick_p95:.0f} ms; {w.requests_s:.0f} req/s; "
                            f"{w.errors} errors; workers {w.cpu_cores:.2f} cores"))
-        figs.append(Figure(f"wall screens: worker RSS (max of each), {w.n} screens", "MiB", max(w.rss_mib),
+        figs.append(Figure(f"wall screens: worker RSS (max of each), {w.n} screens, {which} city", "MiB", max(w.rss_mib),
                            f"<= {TARGET_RSS_MIB}", target_met(max(w.rss_mib), f"<= {TARGET_RSS_MIB}"), "", None,
                            ", ".join(f"{x:.0f}" for x in w.rss_mib)))
     if len(walls) >= 2:
@@ -673,7 +705,7 @@ def figures_of(walls: list[Load], hellos: list[Load]) -> list[Figure]:
         cpu = slope(ns, [w.cpu_cores * 1000 for w in walls])
         p95 = slope(ns, [w.req_p95 for w in walls])
         hello_cpu = slope([h.n for h in hellos], [h.cpu_cores * 1000 for h in hellos]) if len(hellos) >= 2 else None
-        figs.append(Figure("wall screens: server CPU per extra screen", "ms CPU/s", cpu, "", None,
+        figs.append(Figure(f"wall screens: server CPU per extra screen, {which} city", "ms CPU/s", cpu, "", None,
                            "Flask hello, same requests", hello_cpu, f"slope over {ns}; p95 grows {p95:.2f} ms per screen"))
     return figs
 
@@ -681,7 +713,7 @@ def figures_of(walls: list[Load], hellos: list[Load]) -> list[Figure]:
 def figures(ctx: BenchContext) -> list[Figure]:
     counts = [10, 50] if ctx.quick else [50, 100, 200]
     walls, hellos = run_loads(ctx.url, counts, 10 if ctx.quick else 30)
-    return figures_of(walls, hellos)
+    return figures_of(walls, hellos) + encoding(ctx.url, ctx.repeat)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -704,8 +736,9 @@ def main(argv: list[str] | None = None) -> int:
               f"tick {REFRESH_S:g} s, playlist {PLAYLIST}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
               flush=True)
         walls, hellos = run_loads(url, counts, seconds, args.city)
+        figs = figures_of(walls, hellos, args.city) + encoding(url, 3 if args.quick else 7)
     print()
-    print_figures(figures_of(walls, hellos))
+    print_figures(figs)
     print("\nper callback, largest load (count in the window, p95 ms, median bytes):")
     for kind, (count, p95, size) in walls[-1].kinds.items():
         print(f"  {kind:40} {count:6} {p95:8.1f} ms {size / 1024:8.1f} KiB")

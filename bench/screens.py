@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -457,17 +458,26 @@ async def drive(base: str, n: int, seconds: float, master: int, make_screen, tok
     screens = [make_screen(rec, rnd) for _ in range(n)]
     sem = asyncio.Semaphore(8)
 
-    async def open_one(s, token):
+    async def open_one(s, token) -> bool:
         async with sem:
-            await s.open(token)
+            try:
+                await s.open(token)
+                return True
+            except (aiohttp.ClientError, asyncio.TimeoutError, AssertionError) as e:
+                rec.errors.append((time.monotonic(), f"opening: {type(e).__name__} {e}"[:200]))
+                return False
 
+    await drained(base)  # the last load's backlog is gone
     await screens[0].open(tokens[0])
     for s in screens[1:]:
         s.graph = screens[0].graph
-    await asyncio.gather(*(open_one(s, t) for s, t in zip(screens[1:], tokens[1:])))
+    opened = [screens[0]] + [s for s, ok in zip(screens[1:], await asyncio.gather(
+        *(open_one(s, t) for s, t in zip(screens[1:], tokens[1:])))) if ok]
+    failed_to_open = len(screens) - len(opened)
+    await drained(base)  # the first paints of the opening are answered
     start = time.monotonic() + 2 * REFRESH_S  # settle: every screen's first ticks and rotation are out
     end = start + seconds
-    runs = [asyncio.ensure_future(s.run(end)) for s in screens]
+    runs = [asyncio.ensure_future(s.run(end)) for s in opened]
     await asyncio.sleep(max(0.0, start - time.monotonic()))
     pids = workers(master)
     cpu0, me0 = sum(cpu_s(p) for p in pids), time.process_time()
@@ -480,6 +490,7 @@ async def drive(base: str, n: int, seconds: float, master: int, make_screen, tok
     await asyncio.gather(*runs)
     await asyncio.gather(*(s.close() for s in screens))
     w = rec.window(start, end)
+    w.errors += [e for e in rec.errors if e[1].startswith("opening")][:failed_to_open]
     ms = [x[2] for x in w.requests] or [0.0]
     ticks = [x[1] for x in w.ticks] or [0.0]
     kinds = {}
@@ -490,6 +501,22 @@ async def drive(base: str, n: int, seconds: float, master: int, make_screen, tok
                 len(w.requests) / seconds, len(w.errors), (cpu1 - cpu0) / seconds, [peak[p] for p in pids],
                 sum(x[3] for x in w.requests) / 1024 / max(1, len(w.ticks)), (me1 - me0) / seconds, kinds,
                 [e[1] for e in w.errors[:3]])
+
+
+async def drained(base: str, limit_s: float = 90) -> None:
+    """Until the server answers /healthz within 50 ms twice running (at most ``limit_s``)."""
+    fast = 0
+    deadline = time.monotonic() + limit_s
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as http:
+        while fast < 2 and time.monotonic() < deadline:
+            start = time.perf_counter()
+            try:
+                async with http.get(base + "/healthz") as res:
+                    await res.read()
+                fast = fast + 1 if time.perf_counter() - start < 0.05 else 0
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                fast = 0
+            await asyncio.sleep(0.5)
 
 
 def slope(xs: list[float], ys: list[float]) -> float:
@@ -667,15 +694,47 @@ def encoding(url: str, repeat: int) -> list[Figure]:
                     encoder(a)
                 enc.setdefault(name, []).append((time.process_time() - start) * 1000)
             dash._callback.to_json = fastjson.to_json
-            size = sum(len(fastjson.to_json(a)) for a in answers) / 1024
+            texts = [fastjson.to_json(a).encode() for a in answers]
+            size = sum(len(t) for t in texts) / 1024
+            gz = {}
+            for level in (1, 6):  # what compressing the answer would cost and save (not done: the CPU is short)
+                start = time.process_time()
+                for _ in range(repeat):
+                    packed = sum(len(zlib.compress(t, level)) for t in texts)
+                gz[level] = ((time.process_time() - start) / repeat * 1000, packed / 1024)
             figs.append(Figure(f"first paint of /{'' if view == 'overview' else view}: refresh callback CPU, one-pass "
                                "encoder", "ms", statistics.median(cpu["fast"]), "", None, "Dash's encoder (plotly)",
                                statistics.median(cpu["plotly"]),
                                f"{size:.0f} KiB; encoding alone {statistics.median(enc['fast']):.1f} ms vs "
-                               f"{statistics.median(enc['plotly']):.1f} ms; sample city; median of {repeat}"))
+                               f"{statistics.median(enc['plotly']):.1f} ms; gzip -1 {gz[1][1]:.0f} KiB in "
+                               f"{gz[1][0]:.1f} ms, -6 {gz[6][1]:.0f} KiB in {gz[6][0]:.1f} ms; sample city; "
+                               f"median of {repeat}"))
+        figs.append(sign_in_check(app, client, repeat))
     finally:
         cleanup(r, keys)
     return figs
+
+
+def sign_in_check(app, client, repeat: int) -> Figure:
+    """A wall's small callback (its header's user badge) with the kiosk session checked in Redis on every
+    request, and with the check kept for ``auth.kiosk_check_s`` (3 s) per worker, as the app does."""
+    gate = app.server.extensions["citybrain.auth"]
+    body = orjson.dumps({"output": "user-badge.children", "outputs": {"id": "user-badge", "property": "children"},
+                         "inputs": [{"id": "url", "property": "pathname", "value": "/wall"}],
+                         "changedPropIds": [], "state": []})
+    ms: dict[str, list[float]] = {}
+    for how in ("every request", "kept 3 s") * repeat:
+        start = time.perf_counter()
+        for _ in range(50):
+            if how == "every request":
+                gate.kiosk_seen.clear()
+            res = client.post("/_dash-update-component", data=body, content_type="application/json")
+            assert res.status_code == 200, res.data[:200]
+        ms.setdefault(how, []).append((time.perf_counter() - start) / 50 * 1000)
+    kept, every = statistics.median(ms["kept 3 s"]), statistics.median(ms["every request"])
+    return Figure("small wall callback, kiosk session check kept 3 s per worker", "ms", kept, "", None,
+                  "checked in Redis every request", every,
+                  f"the check costs {every - kept:.2f} ms a request; median of {repeat} x 50")
 
 
 def report(load: Load, what: str) -> None:

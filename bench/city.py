@@ -149,6 +149,11 @@ def routes_for_buses(target: int, t: float | None = None) -> tuple[int, int]:
 
 def large_city(n_links: int = N_LINKS, n_buses: int = N_BUSES) -> City:
     """The issue's large city (see the module's docstring)."""
+    return parse_city(large_city_raw(n_links, n_buses))
+
+
+def large_city_raw(n_links: int = N_LINKS, n_buses: int = N_BUSES) -> dict:
+    """The large city's raw config (what CITY_CONFIG would hold)."""
     n_routes = routes_for_buses(n_buses)[0]
     raw = sample_raw()
     for add in (lambda r: with_links(r, n_links), lambda r: with_routes(r, n_routes), with_environment,
@@ -156,7 +161,7 @@ def large_city(n_links: int = N_LINKS, n_buses: int = N_BUSES) -> City:
         raw = add(raw)
     raw["name"] = f"large city: {n_links:,} links, {n_buses:,} buses"
     raw["feeds"] = {**raw.get("feeds", {}), "traffic": {"interval_s": INTERVALS["traffic"]}}
-    return parse_city(raw)
+    return raw
 
 
 # payloads -----------------------------------------------------------------------------------------

@@ -7,18 +7,22 @@ the city under a bench key prefix (KEY_PREFIX), with the simulated feeds writing
 the whole time, and the wall's refresh at 2 s (REFRESH_S=2). Each simulated screen is what a wall's
 browser does, over HTTP (``Screen``): it signs in with its own kiosk link, loads the layout and the
 callback graph, makes the initial callbacks, then every 2 s posts each callback the shell, the wall and the
-view on screen have on the refresh tick, with the state the browser holds (the stores updated from every
-answer, Patches applied), so most answers are "nothing new" or a small Patch, and every 20 s it rotates to
-the next view (the wall's render and the new view's first paint). Screens start at random phases of the
-tick and of the rotation, as real screens do. The load is open-loop: a tick is sent on time whether or
-not the last one was answered.
+view on screen have on the refresh tick (less those the wall answers in the browser, ``WALL_LOCAL`` in
+assets/wall.js), with the state the browser holds (the stores updated from every answer, Patches applied),
+so most answers are "nothing new" or a small Patch, and every 20 s it rotates to the next view (the wall's
+render and the new view's first paint). Screens start at random phases of the tick and of the rotation, as
+real screens do. The load is open-loop: a tick is sent on time whether or not the last one was answered.
+Not played: clientside callbacks other than the rotation and the theme set on load.
 
-Measured per N screens, over a window after every screen has opened: p50/p95 of each callback request and
+Measured per N screens, over a window that starts once every screen has opened and the server has caught
+up (``/healthz`` answered within 50 ms): p50/p95 of each callback request and
 of each screen's whole tick (its callbacks sent together, until the last answer), errors (anything but
 200/204, or no answer in 10 s), requests/s, the workers' CPU (cores, from /proc) and RSS (max, each
 worker). The same screens against ``bench/hello.py`` (a plain Flask route under the same gunicorn, each
 tick the same number of requests) are the ceiling for an HTTP request on this machine. The cost of an
-extra screen is the slope of worker CPU (and of p95) against N.
+extra screen is the slope of worker CPU (and of p95) against N, over the loads served without errors.
+In one process, without gunicorn (``encoding``): each view's first paint with Dash's own JSON encoder and
+with dashboard/fastjson.py, what gzip would save and cost, and the kiosk session check's cost.
 """
 from __future__ import annotations
 

@@ -548,11 +548,13 @@ def city_feeding(url: str, keys: Keys, which: str):
         stop = start_simulation(Settings(url, PORT, SAMPLE_CITY, keys.prefix, REFRESH_S, None), load_city(SAMPLE_CITY))
         config = None
     else:
-        from bench.city import large_city
+        from bench.city import large_city_raw
+        from feeds.config import parse_city
 
-        city = large_city()
+        raw = large_city_raw()
+        city = parse_city(raw)
         config = tempfile.NamedTemporaryFile("wb", suffix=".json")
-        config.write(orjson.dumps(city.model_dump(mode="json", by_alias=True, exclude_none=True)))
+        config.write(orjson.dumps(raw))
         config.flush()
         env["CITY_CONFIG"] = config.name
         stop = threading.Event()

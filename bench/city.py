@@ -10,7 +10,7 @@
 
 The domain benches build smaller variants with the same pieces (``with_links``, ``with_routes``,
 ``with_environment``, ``with_stations``, ``with_centres`` on the sample city's raw config).
-Feed intervals of the large city (the issue's): links every 10 s, buses every 5 s, air and noise
+Feed intervals of the large city (the benchmarks' targets): links every 10 s, buses every 5 s, air and noise
 every 60 s (``INTERVALS``).
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ from feeds.timeparse import zone
 N_LINKS, N_BUSES, N_AIR, N_NOISE, N_WATER = 10_000, 2_000, 1_000, 500, 50
 N_STATIONS, UNITS_PER_STATION, N_ACTIVE, N_CLOSED = 30, 10, 500, 1_500
 N_CENTRES, N_OPEN_REQUESTS = 50, 20_000
+REQUESTS_CLOSED_A_POLL = 50
 # Seconds between two batches of each feed in the large city.
 INTERVALS = {"traffic": 10, "road-incidents": 30, "transit": 5, "air": 60, "noise": 60, "water": 60,
              "emergency": 10, "services": 30, "queue-events": 30, "requests": 60}
@@ -147,7 +148,12 @@ def routes_for_buses(target: int, t: float | None = None) -> tuple[int, int]:
 
 
 def large_city(n_links: int = N_LINKS, n_buses: int = N_BUSES) -> City:
-    """The issue's large city (see the module's docstring)."""
+    """The benchmarks' large city (see the module's docstring)."""
+    return parse_city(large_city_raw(n_links, n_buses))
+
+
+def large_city_raw(n_links: int = N_LINKS, n_buses: int = N_BUSES) -> dict:
+    """The large city's raw config (what CITY_CONFIG would hold)."""
     n_routes = routes_for_buses(n_buses)[0]
     raw = sample_raw()
     for add in (lambda r: with_links(r, n_links), lambda r: with_routes(r, n_routes), with_environment,
@@ -155,7 +161,7 @@ def large_city(n_links: int = N_LINKS, n_buses: int = N_BUSES) -> City:
         raw = add(raw)
     raw["name"] = f"large city: {n_links:,} links, {n_buses:,} buses"
     raw["feeds"] = {**raw.get("feeds", {}), "traffic": {"interval_s": INTERVALS["traffic"]}}
-    return parse_city(raw)
+    return raw
 
 
 # payloads -----------------------------------------------------------------------------------------
@@ -257,9 +263,22 @@ class LargeCityFeeds:
             "services": (ADAPTERS["services"](city, src("services", format="warsaw")), SnapshotFeed(sim).payload),
             "queue-events": (ADAPTERS["services"](city, src("queue-events", format="queue-events")),
                              EventFeed(sim).payload),
-            "requests": (ADAPTERS["requests"](city, src("requests")),
-                         lambda now: open311_payload(city, N_OPEN_REQUESTS, N_OPEN_REQUESTS // 4, now)),
+            "requests": (ADAPTERS["requests"](city, src("requests")), self._requests),
         }
+        self._request_rows: list[dict] | None = None
+        self._closed = 0
+
+    def _requests(self, now: float) -> bytes:
+        """The first payload: every request of the week (20,000 open); each later one, as a city's Open311
+        poll of changes: the next 50 open requests, closed at ``now``."""
+        if self._request_rows is None:
+            payload = open311_payload(self.city, N_OPEN_REQUESTS, N_OPEN_REQUESTS // 4, now)
+            self._request_rows = orjson.loads(payload)
+            return payload
+        closed_at = datetime.fromtimestamp(now, zone(self.city.timezone)).isoformat(timespec="seconds")
+        batch = self._request_rows[self._closed:self._closed + REQUESTS_CLOSED_A_POLL]
+        self._closed = (self._closed + REQUESTS_CLOSED_A_POLL) % N_OPEN_REQUESTS
+        return orjson.dumps([dict(x, status="closed", updated_datetime=closed_at) for x in batch])
 
     def adapter(self, name: str):
         return self.feeds[name][0]

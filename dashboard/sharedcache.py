@@ -23,7 +23,7 @@ from dash import Patch
 from flask_caching import Cache
 
 from dashboard.store import StoreUnavailable
-from feeds.redis_conn import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S
+from feeds.redis_conn import connect
 from feeds.schema import Keys
 
 FRAME_TTL_S = 600  # a screen that missed ten minutes of ticks repaints its arrays whole
@@ -41,12 +41,10 @@ class Shared:
 
     def __init__(self, server, redis_url: str, keys: Keys, tick_s: float):
         self.tick_s = max(1, int(round(tick_s)))
-        # The store's timeouts: a Redis that hangs costs a refresh a recompute, never a stuck worker.
-        options = {"socket_connect_timeout": CONNECT_TIMEOUT_S, "socket_timeout": SOCKET_TIMEOUT_S,
-                   "health_check_interval": 15}
-        self.cache = Cache(config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url,
-                                   "CACHE_KEY_PREFIX": keys.shared_cache(), "CACHE_DEFAULT_TIMEOUT": self.tick_s * 3,
-                                   "CACHE_OPTIONS": options})
+        # The store's own client (any REDIS_URL form: TLS, unix, Sentinel; its timeouts, so a Redis that
+        # hangs costs a refresh a recompute, never a stuck worker), with replies as bytes for pickled values.
+        self.cache = Cache(config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": connect(redis_url, False),
+                                   "CACHE_KEY_PREFIX": keys.shared_cache(), "CACHE_DEFAULT_TIMEOUT": self.tick_s * 3})
         self.cache.init_app(server)
 
     def compute(self, name: str, key, fn, ttl_s: float | None = None):

@@ -44,11 +44,12 @@ class BadRedisUrl(ValueError):
     """REDIS_URL cannot be used; the message names what is wrong (never the password)."""
 
 
-def connect(url: str) -> redis.Redis:
-    """A client for a REDIS_URL of any form above. Does not connect yet."""
+def connect(url: str, decode_responses: bool = True) -> redis.Redis:
+    """A client for a REDIS_URL of any form above. Does not connect yet. ``decode_responses=False``: replies
+    as bytes (the web workers' shared cache stores pickled values)."""
     if url.startswith("redis+sentinel://"):
-        return _sentinel_master(url)
-    return redis.Redis.from_url(url, **_CLIENT_OPTIONS)
+        return _sentinel_master(url, decode_responses)
+    return redis.Redis.from_url(url, **{**_CLIENT_OPTIONS, "decode_responses": decode_responses})
 
 
 def sentinel_parts(url: str) -> dict:
@@ -84,7 +85,7 @@ def check_url(url: str) -> None:
         sentinel_parts(url)
 
 
-def _sentinel_master(url: str) -> redis.Redis:
+def _sentinel_master(url: str, decode_responses: bool = True) -> redis.Redis:
     from redis.sentinel import Sentinel
 
     p = sentinel_parts(url)
@@ -92,7 +93,7 @@ def _sentinel_master(url: str) -> redis.Redis:
     sentinel = Sentinel(p["sentinels"], sentinel_kwargs={**timeouts, "password": p["sentinel_password"]},
                         **timeouts)
     return sentinel.master_for(p["service"], db=p["db"], username=p["username"], password=p["password"],
-                               **_CLIENT_OPTIONS)
+                               **{**_CLIENT_OPTIONS, "decode_responses": decode_responses})
 
 
 def redis_server_binary() -> str | None:

@@ -217,6 +217,35 @@ def trim_by_age(pipe, key: str, retention: tuple[int, int], now: float) -> None:
     pipe.xtrim(key, minid=f"{min_ms}-0", approximate=True)
 
 
+class BackPressure:
+    """A polling loop that cannot keep up with its feeds (a flood, a slow Redis) falls behind schedule.
+    Polls are never queued: the next poll fetches the newest snapshot, so intermediate snapshots are
+    skipped (coalesced) and memory stays flat. This counts the polls skipped per feed (how late each
+    poll started, in intervals) and logs them, one line per feed at most every ``every_s``."""
+
+    def __init__(self, every_s: float = 30):
+        self.every_s = every_s
+        self.skipped: Counter = Counter()  # polls skipped since the process started (fractions count)
+        self._window: Counter = Counter()
+        self._since: dict[str, float] = {}
+
+    def started(self, name: str, due: float, interval_s: float, now: float | None = None) -> None:
+        """A poll of ``name`` due at ``due`` (monotonic; 0 for the first) starts now."""
+        now = time.monotonic() if now is None else now
+        self._since.setdefault(name, now)
+        if due > 0 and now > due:
+            late = (now - due) / interval_s
+            self.skipped[name] += late
+            self._window[name] += late
+        if now - self._since[name] >= self.every_s:
+            if self._window[name] >= 1:
+                log.warning("%s: back-pressure: %d of %d polls skipped in the last %.0f s (batches take longer than "
+                            "the %g s interval); each poll fetches the newest snapshot, nothing queues",
+                            name, self._window[name], (now - self._since[name]) / interval_s,
+                            now - self._since[name], interval_s)
+            self._window[name], self._since[name] = 0, now
+
+
 class Runner:
     """Runs adapters against one Redis: one batch at a time, or forever on an interval."""
 
@@ -229,6 +258,7 @@ class Runner:
         self.epoch = StoreEpoch(r, keys, city.timezone)
         self._adapters: dict[str, Adapter] = {}  # by name, for replaying the spool
         self._spool_probe = 0.0
+        self.back_pressure = BackPressure()
 
     # one batch -----------------------------------------------------------------------
     def run_once(self, adapter: Adapter, payload: bytes | None = None, now: float | None = None) -> BatchResult:
@@ -475,6 +505,7 @@ class Runner:
             for a in adapters:
                 if t < due[a.name]:
                     continue
+                self.back_pressure.started(a.name, due[a.name], a.source.interval_s)
                 try:
                     res = self.run_spooled(a)
                     failures[a.name] = 0

@@ -34,6 +34,7 @@ def run_simulation(runner: Runner, city: City, stop: threading.Event, ticks: int
         for i, (adapter, gen, interval) in enumerate(feeds):
             if t < due[i]:
                 continue
+            runner.back_pressure.started(adapter.name, due[i], interval)
             due[i] = t + interval
             try:
                 res = runner.run_spooled(adapter, payload=gen.payload(time.time()))

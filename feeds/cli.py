@@ -33,7 +33,7 @@ def add_spool_flags(p) -> None:
                         "~/.local/state/citybrain/spool/<KEY_PREFIX>)")
     p.add_argument("--spool-max-mb", type=float, metavar="MB",
                    help="bound of the spool; the oldest batches are dropped beyond it (default: SPOOL_MAX_MB, "
-                        "else 256; 0 turns the spool off)")
+                        "else 1024; 0 turns the spool off)")
 
 
 def make_spool(args, settings: Settings):

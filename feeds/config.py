@@ -54,7 +54,7 @@ class Settings:
     session_cookie_secure: bool = False  # send session cookies over HTTPS only (set it behind TLS)
     # The feed runner's on-disk spool (feeds.spool): None = feeds.spool.default_dir(key_prefix); 0 MB = off.
     spool_dir: Path | None = None
-    spool_max_mb: float = 256
+    spool_max_mb: float = 1024
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -79,7 +79,7 @@ class Settings:
         if secure not in ("0", "1", "true", "false", "yes", "no", ""):
             raise ConfigError(f"SESSION_COOKIE_SECURE must be 1 or 0, got {secure!r}")
         spool_dir = Path(env["SPOOL_DIR"]) if env.get("SPOOL_DIR") else None
-        spool_mb = _number(env, "SPOOL_MAX_MB", "256", float, 0, 1 << 20)
+        spool_mb = _number(env, "SPOOL_MAX_MB", "1024", float, 0, 1 << 20)
         return cls(url, port, city, prefix, refresh, env.get("MAP_TILE_URL") or None, secret, hours,
                    secure in ("1", "true", "yes"), spool_dir, spool_mb)
 

@@ -31,7 +31,7 @@ import redis
 
 log = logging.getLogger("feeds.spool")
 
-DEFAULT_MAX_BYTES = 256 << 20
+DEFAULT_MAX_BYTES = 1024 << 20
 SUFFIX = ".batch"
 
 # Errors that mean "Redis cannot store this now" (keep the payload), not "this payload is bad".

@@ -363,7 +363,12 @@ class Runner:
             if time.monotonic() - t0 > budget_s:
                 break
             adapter = self._adapters[batch.feed]
-            payload, fetched_at = batch.read()
+            try:
+                payload, fetched_at = batch.read()
+            except (OSError, ValueError, KeyError) as e:  # removed or damaged by hand: never blocks the rest
+                log.error("spool: cannot read %s (%s); skipped", batch.path, e)
+                self.spool.done(batch)
+                continue
             self.check_store()
             try:
                 results[batch.feed] = res = self.run_once(adapter, payload, now=fetched_at)

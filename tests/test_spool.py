@@ -129,13 +129,16 @@ def test_batches_left_by_an_earlier_run_are_delivered_by_the_next(private_redis,
     feed = LiveSpeeds(sample_city)
     Spool(tmp_path).put("traffic", feed.fetch(), time.time())  # a runner that stopped during an outage
     Spool(tmp_path).put("elsewhere", b"{}", time.time())  # a feed this runner does not run: left alone
+    damaged = Spool(tmp_path).put("traffic", feed.fetch(), time.time())
+    damaged.path.write_bytes(b"not a header")  # damaged by hand: skipped with a log line, never a block
     r, keys = connect(private_redis.url), Keys("cbtest-spool")
-    with caplog.at_level(logging.WARNING, logger="feeds.spool"):
+    with caplog.at_level(logging.WARNING):
         spool = Spool(tmp_path)
-    assert "2 batches" in caplog.text and "from an earlier run" in caplog.text
-    Runner(r, keys, sample_city, None, spool).run_spooled(feed)
+        assert "3 batches" in caplog.text and "from an earlier run" in caplog.text
+        Runner(r, keys, sample_city, None, spool).run_spooled(feed)
     assert stored(r, keys) == 2 * len(sample_city.traffic.links)
     assert [b.feed for b in spool.pending()] == ["elsewhere"]
+    assert f"spool: cannot read {damaged.path}" in caplog.text
 
 
 @pytest.mark.parametrize("flags, message", [

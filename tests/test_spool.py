@@ -154,3 +154,8 @@ def test_bad_spool_flags_exit_2_with_one_line(redis_url, keys, tmp_path, flags, 
     out = feeds_cli("simulate", "--ticks", "1", *[f.replace("{file}", str(file)) for f in flags],
                     redis_url=redis_url, keys=keys)
     assert (out.returncode, out.stderr.splitlines()) == (2, [message.replace("{file}", str(file))])
+
+
+def test_a_bad_spool_variable_exits_2_with_one_line(redis_url, keys):
+    out = feeds_cli("simulate", "--ticks", "1", redis_url=redis_url, keys=keys, env_extra={"SPOOL_MAX_MB": "lots"})
+    assert (out.returncode, out.stderr.splitlines()) == (2, ["error: SPOOL_MAX_MB must be a number, got 'lots'"])

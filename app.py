@@ -14,6 +14,7 @@ import sys
 import threading
 
 from dash import Dash
+from dash.exceptions import DependencyException
 
 from callbacks import register_all
 from dashboard import auth
@@ -21,7 +22,7 @@ from dashboard.api import make_api
 from dashboard.shell import shell
 from dashboard.store import Store
 from feeds.config import ROOT, City, ConfigError, Settings, load_city, load_dotenv
-from feeds.redis_conn import EmbeddedRedis, connect
+from feeds.redis_conn import EmbeddedRedis, connect, safe_url
 from feeds.schema import Keys
 
 log = logging.getLogger("citybrain")
@@ -38,6 +39,8 @@ def create_app(settings: Settings, city: City | None = None) -> Dash:
     health, api = make_api(store)
     app.server.register_blueprint(health)
     app.server.register_blueprint(api)
+    # An unknown path under /_dash-component-suites/ is a 404, not a server error with a traceback per request.
+    app.server.register_error_handler(DependencyException, lambda e: ("Not found", 404, {"Content-Type": "text/plain"}))
     register_all(app, store, settings)
     auth.install(app, store, settings)  # sign-in on every page, callback and API route; CSRF; headers
     return app
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         create_demo_accounts(settings, settings.port, args.host)
     if simulate:
         start_simulation(settings, city)
-    log.info("City Brain on http://%s:%d/", args.host, settings.port)
+    log.info("City Brain on http://%s:%d/ (Redis %s)", args.host, settings.port, safe_url(settings.redis_url))
     app.run(host=args.host, port=settings.port, debug=False)
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import orjson
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.auth import current_user, has_role, require_role
@@ -163,15 +163,13 @@ def register_rules(app, store, tz) -> None:
 
     @app.callback(Output("admin-rules", "children"), Input("admin-rules", "id"))
     def skeleton(_):
-        if not has_role(current_user(), "admin"):
-            return html.P("Alert rules are managed by an admin.", className="muted")
+        require_role("admin")  # only /admin draws the slot; anyone else asking is refused (403)
         return alerts_page.rules_skeleton()
 
     @app.callback(Output("admin-rules-table", "children"),
                   Input("tick", "n_intervals"), Input("admin-rules-poke", "data"))
     def table(_, __):
-        if not has_role(current_user(), "admin"):
-            raise PreventUpdate
+        require_role("admin")
         try:
             entries = reads.rules(store)
             open_alerts = reads.open_alerts(store)

@@ -60,10 +60,13 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         url = env.get("REDIS_URL") or None
-        if url and not url.startswith(("redis://", "rediss://", "unix://")):
-            from feeds.redis_conn import safe_url
+        if url:
+            from feeds.redis_conn import BadRedisUrl, check_url
 
-            raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {safe_url(url)!r}")
+            try:
+                check_url(url)
+            except BadRedisUrl as e:
+                raise ConfigError(str(e)) from None
         port = _number(env, "PORT", "8050", int, 1, 65535)
         refresh = _number(env, "REFRESH_S", "5", float, 0.5, 3600)
         prefix = env.get("KEY_PREFIX", "city")

@@ -1,30 +1,98 @@
-"""Redis connections from REDIS_URL, and the embedded server used when it is unset."""
+"""Redis connections from REDIS_URL, and the embedded server used when it is unset.
+
+REDIS_URL forms (``connect``):
+  redis://[[user]:password@]host[:port][/db]     plain TCP
+  rediss://[[user]:password@]host[:port][/db]    TLS; a private CA: ``?ssl_ca_certs=/path/ca.pem``
+                                                 (``ssl_cert_reqs=required`` is the default;
+                                                 ``ssl_check_hostname=false`` when the certificate does
+                                                 not name the host; ``ssl_certfile``/``ssl_keyfile`` for
+                                                 a client certificate)
+  unix://[[user]:password@]/path/redis.sock[?db=N]
+  redis+sentinel://[[user]:password@]host:port[,host:port...]/service[/db][?sentinel_password=...]
+                                                 Redis Sentinel: the sentinels' addresses and the
+                                                 monitored service's name; every command goes to the
+                                                 service's current master, found again after a failover.
+                                                 The password is the data nodes'; the sentinels' own, if
+                                                 they have one, is ``sentinel_password``.
+"""
 from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote
 
 import redis
 
 # Short timeouts: a page must say "stale" quickly, never hang on a dead Redis.
 CONNECT_TIMEOUT_S = 1.0
 SOCKET_TIMEOUT_S = 2.0
+SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://")
+_CLIENT_OPTIONS = dict(decode_responses=True, socket_connect_timeout=CONNECT_TIMEOUT_S,
+                       socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=15)
+_SENTINEL_URL = re.compile(r"redis\+sentinel://(?:(?P<auth>[^@/]*)@)?(?P<hosts>[^/?#]+)"
+                           r"/(?P<service>[^/?#]+)(?:/(?P<db>\d+))?/?(?:\?(?P<query>[^#]*))?")
+_SENTINEL_QUERY = ("sentinel_password",)
+
+
+class BadRedisUrl(ValueError):
+    """REDIS_URL cannot be used; the message names what is wrong (never the password)."""
 
 
 def connect(url: str) -> redis.Redis:
-    """A client for redis://, rediss:// (TLS) or unix:// URLs. Does not connect yet."""
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        socket_timeout=SOCKET_TIMEOUT_S,
-        health_check_interval=15,
-    )
+    """A client for a REDIS_URL of any form above. Does not connect yet."""
+    if url.startswith("redis+sentinel://"):
+        return _sentinel_master(url)
+    return redis.Redis.from_url(url, **_CLIENT_OPTIONS)
+
+
+def sentinel_parts(url: str) -> dict:
+    """The parts of a ``redis+sentinel://`` URL: sentinels [(host, port)], service, db, username,
+    password, sentinel_password. BadRedisUrl when it is not one."""
+    m = _SENTINEL_URL.fullmatch(url)
+    if not m:
+        raise BadRedisUrl("a Sentinel URL is redis+sentinel://[:password@]host:port[,host:port...]/service[/db], "
+                          f"got {safe_url(url)!r}")
+    sentinels = []
+    for item in m["hosts"].split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise BadRedisUrl(f"Sentinel address {item!r} must be host:port")
+        sentinels.append((host.strip("[]"), int(port)))
+    query = dict(parse_qsl(m["query"] or "", keep_blank_values=True))
+    unknown = sorted(set(query) - set(_SENTINEL_QUERY))
+    if unknown:
+        raise BadRedisUrl(f"unknown Sentinel URL option {unknown[0]!r} (known: {', '.join(_SENTINEL_QUERY)})")
+    username, password = None, None
+    if m["auth"] is not None:
+        user, sep, pw = m["auth"].partition(":")
+        username, password = unquote(user) or None, unquote(pw) if sep else None
+    return {"sentinels": sentinels, "service": unquote(m["service"]), "db": int(m["db"] or 0),
+            "username": username, "password": password, "sentinel_password": query.get("sentinel_password")}
+
+
+def check_url(url: str) -> None:
+    """BadRedisUrl when REDIS_URL has no known scheme or a malformed Sentinel part."""
+    if not url.startswith(SCHEMES):
+        raise BadRedisUrl(f"REDIS_URL must start with {', '.join(SCHEMES[:-1])} or {SCHEMES[-1]}, got {safe_url(url)!r}")
+    if url.startswith("redis+sentinel://"):
+        sentinel_parts(url)
+
+
+def _sentinel_master(url: str) -> redis.Redis:
+    from redis.sentinel import Sentinel
+
+    p = sentinel_parts(url)
+    timeouts = {k: _CLIENT_OPTIONS[k] for k in ("socket_connect_timeout", "socket_timeout")}
+    sentinel = Sentinel(p["sentinels"], sentinel_kwargs={**timeouts, "password": p["sentinel_password"]},
+                        **timeouts)
+    return sentinel.master_for(p["service"], db=p["db"], username=p["username"], password=p["password"],
+                               **_CLIENT_OPTIONS)
 
 
 def redis_server_binary() -> str | None:
@@ -101,12 +169,12 @@ class EmbeddedRedis:
 
 
 def safe_url(url: str) -> str:
-    """The URL with any password masked, for logs and error lines."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    netloc = f"{user}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL with any password masked, for logs, pages and error lines: the one in the address
+    (``scheme://user:***@host``, several hosts too) and ``password=``/``sentinel_password=`` options."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        at = re.split(r"[/?#]", rest, maxsplit=1)[0].rfind("@")  # in the address part only
+        if at >= 0:
+            user, colon, _ = rest[:at].partition(":")
+            rest = (f"{user}:***" if colon else "***") + rest[at:]
+    return scheme + sep + re.sub(r"(?i)((?:^|[?&])(?:sentinel_)?password=)[^&#]*", r"\1***", rest)

@@ -12,13 +12,18 @@ HOW TO ADD YOUR ROUTE (alerts, annotations, ...):
     and call ``require_role("coordinator")`` first in the route.
   - A page: a row in PAGES, e.g. ("/alerts", "viewer"). A page only some roles may open sets
     ``ROLE = "admin"`` in its module and checks ``has_role`` in ``page()``.
-  - A Dash callback: a row in CALLBACKS: (name, least role, request body builder), the body as
-    Dash's renderer posts it (``callback_body`` builds one). A state-changing callback calls
-    ``require_role(...)`` first; its row's role is what it needs.
+  - A Dash callback: a row in CALLBACK_ROLES, "<module>.<function> <- <its first input's id>": its least
+    role. The list of callbacks comes from the app's own callback map, so a new callback without a row
+    fails; each is posted for every role with a generic body (``generic_body``). A state-changing callback
+    calls ``require_role(...)`` first, its row names that role, and a row in CALLBACKS with a realistic
+    body (``callback_body`` builds one) checks that a refused caller changed nothing.
+  - Any other route (a Flask rule outside /api/v1): a row in ROUTES; the list comes from the server's
+    url_map, so a new route without a row fails.
 Every client is a tests.auth_helpers.signed_in client (its POSTs carry the CSRF token).
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -175,6 +180,69 @@ API_ACTIONS: list[tuple[str, str, dict, str]] = [
     ("POST", "/api/v1/annotations", {"json": {"target": "timeline", "text": "access check"}}, "coordinator"),
     ("DELETE", "/api/v1/annotations/{id}", {}, "coordinator"),  # an unknown note: 404 once allowed
 ]
+
+# Every server-side Dash callback, "<module>.<function> <- <first input id>": the least role that may call it.
+CALLBACK_ROLES = {
+    "callbacks.shell.route <- url": "viewer",
+    "callbacks.shell.connection <- tick": "viewer",
+    "callbacks.account.badge <- url": "viewer",
+    "callbacks.admin.act <- admin-add-user": "admin",
+    "callbacks.alerts.refresh <- tick": "viewer",
+    'callbacks.alerts.act <- {"id":["ALL"],"type":"alert-ack"}': "coordinator",
+    "callbacks.alerts.fresh_forms <- alerts-poke": "viewer",  # forms only for a coordinator, else nothing
+    "callbacks.alerts.badge <- tick": "viewer",
+    "callbacks.alerts.overview_panel <- tick": "viewer",
+    "callbacks.alerts.district_panel <- tick": "viewer",
+    "callbacks.alerts.skeleton <- admin-rules": "admin",
+    "callbacks.alerts.table <- tick": "admin",
+    'callbacks.alerts.change <- {"id":["ALL"],"type":"rule-toggle"}': "admin",
+    "callbacks.district.refresh <- tick": "viewer",
+    "callbacks.overview.toggle_layers <- district-layers": "viewer",
+    "callbacks.overview.drill_down <- district-map": "viewer",
+    "callbacks.emergency.refresh <- tick": "viewer",
+    "callbacks.emergency.incident_notes <- tick": "viewer",
+    "callbacks.emergency.add_incident_note <- emergency-note-add": "coordinator",
+    "callbacks.emergency.drill_down <- emergency-map": "viewer",
+    "callbacks.environment.refresh <- tick": "viewer",
+    "callbacks.environment.drill_down <- environment-map": "viewer",
+    "callbacks.kpi.refresh <- tick": "viewer",
+    "callbacks.kpi.add_note <- kpi-note-add": "coordinator",
+    "callbacks.overview.refresh <- tick": "viewer",
+    "callbacks.overview.toggle_layers <- overview-layers": "viewer",
+    "callbacks.overview.drill_down <- overview-map": "viewer",
+    "callbacks.services.refresh <- tick": "viewer",
+    "callbacks.services.drill_down <- services-map": "viewer",
+    "callbacks.timeline.refresh <- tick": "viewer",
+    "callbacks.timeline.add <- timeline-note-add": "coordinator",
+    'callbacks.timeline.delete <- {"note":["ALL"],"type":"note-delete"}': "coordinator",
+    "callbacks.traffic.refresh <- tick": "viewer",
+    "callbacks.traffic.drill_down <- traffic-map": "viewer",
+    "callbacks.transit.refresh <- tick": "viewer",
+    "callbacks.transit.drill_down <- transit-map": "viewer",
+    "callbacks.wall.render <- wall-current": "viewer",
+    "callbacks.wall.status <- tick": "viewer",
+}
+
+# Every Flask rule outside /api/v1 (whose GET routes come from the OpenAPI document and whose other
+# methods are in API_ACTIONS): (a sample path, the least role; "open" = no sign-in needed, page=True when
+# an anonymous GET is sent to /login rather than answered 401).
+ROUTES = {
+    "/": ("/", "viewer", True),
+    "/<path:path>": ("/traffic", "viewer", True),
+    "/static/<path:filename>": ("/static/x.css", "viewer", True),
+    "/assets/<path:filename>": ("/assets/export.js", "viewer", False),
+    "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>":
+        ("/_dash-component-suites/dash/deps/polyfill@7.12.1.min.js", "viewer", False),
+    "/_dash-layout": ("/_dash-layout", "viewer", False),
+    "/_dash-dependencies": ("/_dash-dependencies", "viewer", False),
+    "/_dash-update-component": (None, "viewer", False),  # every callback: test_every_dash_callback
+    "/_reload-hash": ("/_reload-hash", "viewer", False),
+    "/_favicon.ico": ("/_favicon.ico", "open", False),
+    "/assets/theme.css": ("/assets/theme.css", "open", False),  # the sign-in page's own style
+    "/healthz": ("/healthz", "open", False),
+    "/login": ("/login", "open", False),
+    "/logout": (None, "viewer", False),  # POST: test_sign_out
+}
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -377,3 +445,85 @@ def test_secrets_never_appear_in_pages_or_logs(app, r, keys, caplog):
     for text in seen + [caplog.text]:
         for value in (kiosk, api, secret, sha, "scrypt:"):
             assert value not in text
+
+
+# ----------------------------------------------------------------------------- generated from the app
+SAMPLE_VALUES = {"n_clicks": 1, "n_intervals": 1, "pathname": "/", "search": "", "interval": 5000}
+
+
+def callback_name(spec: dict) -> str:
+    fn = spec["callback"]
+    fn = getattr(fn, "__wrapped__", fn)
+    return f"{fn.__module__}.{fn.__name__} <- {spec['inputs'][0]['id']}"
+
+
+def server_callbacks(app) -> dict[str, tuple[str, dict]]:
+    """{name: (callback map key, spec)} of every callback the server runs (clientside ones never reach it)."""
+    out = {}
+    for key, spec in app.callback_map.items():
+        if spec.get("callback") is not None:
+            assert callback_name(spec) not in out, f"two callbacks named {callback_name(spec)!r}"
+            out[callback_name(spec)] = (key, spec)
+    return out
+
+
+def generic_body(key: str, spec: dict) -> dict:
+    """A body as Dash's renderer posts it when the first input changed: clicks and ticks 1, the rest empty;
+    a pattern-matching (ALL) dependency is a list of one component with the wildcard filled in."""
+    def dep(d):
+        value = SAMPLE_VALUES.get(d["property"])
+        if not d["id"].startswith("{"):
+            return {"id": d["id"], "property": d["property"], "value": value}
+        ident = {k: ("x" if isinstance(v, list) else v) for k, v in json.loads(d["id"]).items()}
+        wildcard = any(v == ["MATCH"] for v in json.loads(d["id"]).values())
+        one = {"id": ident, "property": d["property"], "value": value}
+        return one if wildcard else [one]
+
+    outputs = [part.split("@")[0].rsplit(".", 1) for part in
+               (key[2:-2].split("...") if key.startswith("..") else [key])]
+    inputs = [dep(d) for d in spec["inputs"]]
+    first = inputs[0] if isinstance(inputs[0], dict) else inputs[0][0]
+    first_id = first["id"] if isinstance(first["id"], str) else json.dumps(first["id"], sort_keys=True,
+                                                                           separators=(",", ":"))
+    return {"output": key, "outputs": [{"id": i, "property": p} for i, p in outputs] if key.startswith("..")
+            else {"id": outputs[0][0], "property": outputs[0][1]},
+            "inputs": inputs, "state": [dep(d) for d in spec.get("state", [])],
+            "changedPropIds": [f"{first_id}.{first['property']}"]}
+
+
+def test_every_dash_callback_has_a_row(app):
+    names = set(server_callbacks(app))
+    assert len(names) >= 30  # the scan sees the app's callbacks
+    assert not names - set(CALLBACK_ROLES), f"add rows to CALLBACK_ROLES: {sorted(names - set(CALLBACK_ROLES))}"
+    assert not set(CALLBACK_ROLES) - names, f"rows of callbacks that are gone: {sorted(set(CALLBACK_ROLES) - names)}"
+
+
+def test_every_dash_callback(app, clients):
+    """Each callback of the app, posted by every role: the wrong role is refused, the right one served."""
+    for name, (key, spec) in server_callbacks(app).items():
+        least = CALLBACK_ROLES.get(name, "viewer")
+        body = generic_body(key, spec)
+        for who, client in clients.items():
+            res = client.post("/_dash-update-component", json=body)
+            check(who, least, res.status_code, f"callback {name!r} ({res.get_data(as_text=True)[:200]})")
+
+
+def test_every_route_has_a_row_and_refuses_the_wrong_role(app, clients):
+    spec = clients["viewer"].get("/api/v1/openapi.json").json
+    documented = {re.sub(r"\{\w+\}", "<>", p) for p in spec["paths"]}
+    rules = list(app.server.url_map.iter_rules())
+    for rule in rules:
+        if rule.rule.startswith("/api/v1/"):
+            if "GET" in rule.methods and rule.endpoint not in ("api_v1.unknown", "api_v1.openapi"):
+                assert re.sub(r"<[^>]+>", "<>", rule.rule) in documented, f"GET {rule.rule}: not in the OpenAPI document"
+        else:
+            assert rule.rule in ROUTES, f"{rule.rule}: add it to ROUTES"
+    for rule, (path, least, page) in ROUTES.items():
+        if path is None:
+            continue
+        for who, client in clients.items():
+            status = client.get(path).status_code
+            if least == "open":
+                assert status not in (401, 403), f"GET {path} as {who}: {status}"
+            else:
+                check(who, least, status, f"GET {path}", page=page)

@@ -220,17 +220,55 @@ def test_api_tokens_carry_their_role_and_can_be_revoked(app, r, keys):
     assert client.get("/api/v1/kpis", headers=headers).status_code == 401
 
 
-def test_every_response_has_the_security_headers(app, r, keys):
-    client = signed_in(app, r, keys, "viewer")
-    for path in ("/", "/api/v1/kpis", "/login", "/healthz", "/_dash-layout"):
-        h = client.get(path).headers
-        csp = h["Content-Security-Policy"]
-        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "'unsafe-eval'" not in csp
-        assert re.search(r"script-src 'self'( 'sha256-[A-Za-z0-9+/=]+')+;", csp), csp  # Dash's inline scripts only
-        assert (h["X-Frame-Options"], h["X-Content-Type-Options"], h["Referrer-Policy"]) == \
-            ("DENY", "nosniff", "same-origin")
-    assert client.get("/api/v1/kpis").headers["Cache-Control"] == "no-store"
-    allowed = re.findall(r"'sha256-[A-Za-z0-9+/=]+'", client.get("/").headers["Content-Security-Policy"])
+def assert_security_headers(res, what: str, no_store: bool = False) -> None:
+    h = res.headers
+    csp = h.get("Content-Security-Policy", "")
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "'unsafe-eval'" not in csp, what
+    assert "object-src 'none'" in csp and "base-uri 'self'" in csp and "form-action 'self'" in csp, what
+    assert re.search(r"script-src 'self'( 'sha256-[A-Za-z0-9+/=]+')+;", csp), what  # Dash's inline scripts only
+    assert (h.get("X-Frame-Options"), h.get("X-Content-Type-Options"), h.get("Referrer-Policy")) == \
+        ("DENY", "nosniff", "same-origin"), what
+    if no_store:
+        assert h.get("Cache-Control") == "no-store", what
+
+
+def test_every_kind_of_response_has_the_security_headers(app, r, keys, sample_city):
+    from tests.test_access import callback_body, route_to
+
+    viewer, anonymous = signed_in(app, r, keys, "viewer"), app.server.test_client()
+    viewer.get("/_dash-layout")
+    tick = callback_body([("alert-badge", "children"), ("alert-badge", "className")], [("tick", "n_intervals", 1)],
+                         changed=["tick.n_intervals"])
+    rule = callback_body([("admin-rules", "children")], [("admin-rules", "id", "admin-rules")],
+                         changed=["admin-rules.id"])
+    kinds = [  # (what, response, status, no-store)
+        ("a page", viewer.get("/traffic"), 200, False),
+        ("the sign-in page", anonymous.get("/login"), 200, True),
+        ("a page's redirect to sign in", anonymous.get("/traffic"), 303, False),
+        ("a page the role may not open", viewer.get("/admin"), 403, False),
+        ("an API read", viewer.get("/api/v1/kpis"), 200, True),
+        ("an API CSV", viewer.get("/api/v1/kpis/city.score/history.csv"), 200, True),
+        ("an unknown API route", viewer.get("/api/v1/nothing"), 404, True),
+        ("an API call without sign-in", anonymous.get("/api/v1/kpis"), 401, True),
+        ("an API action the role may not do", viewer.post("/api/v1/alerts/A1/ack"), 403, True),
+        ("a callback", viewer.post("/_dash-update-component", json=route_to("/traffic")), 200, True),
+        ("a callback with nothing to update", viewer.post("/_dash-update-component", json=tick), None, True),
+        ("a callback the role may not call", viewer.post("/_dash-update-component", json=rule), 403, True),
+        ("the layout", viewer.get("/_dash-layout"), 200, False),
+        ("a stylesheet", anonymous.get("/assets/theme.css"), 200, False),
+        ("a script", viewer.get("/assets/export.js"), 200, False),
+        ("a Dash bundle", viewer.get("/_dash-component-suites/dash/deps/polyfill@7.12.1.min.js"), 200, False),
+        ("the icon", anonymous.get("/_favicon.ico"), 200, False),
+        ("a missing file", viewer.get("/static/nothing.css"), 404, False),
+        ("an unknown Dash bundle", viewer.get("/_dash-component-suites/dash/nothing.js"), 404, False),
+        ("/healthz", anonymous.get("/healthz"), 200, False),
+    ]
+    dead = create_app(Settings("redis://127.0.0.1:18698/0", 8050, None, keys.prefix, 5, None), sample_city)
+    kinds.append(("/healthz with Redis down", dead.server.test_client().get("/healthz"), 503, False))
+    for what, res, status, no_store in kinds:
+        assert status is None or res.status_code == status, f"{what}: {res.status_code}"
+        assert_security_headers(res, what, no_store)
+    allowed = re.findall(r"'sha256-[A-Za-z0-9+/=]+'", viewer.get("/").headers["Content-Security-Policy"])
     assert set(app.csp_hashes()) == set(allowed)
 
 

@@ -228,15 +228,17 @@ class BackPressure:
         self.skipped: Counter = Counter()  # polls skipped since the process started (fractions count)
         self._window: Counter = Counter()
         self._since: dict[str, float] = {}
+        self._last: dict[str, float] = {}  # when each feed's previous poll started
 
     def started(self, name: str, due: float, interval_s: float, now: float | None = None) -> None:
         """A poll of ``name`` due at ``due`` (monotonic; 0 for the first) starts now."""
         now = time.monotonic() if now is None else now
         self._since.setdefault(name, now)
-        if due > 0 and now > due:
-            late = (now - due) / interval_s
-            self.skipped[name] += late
-            self._window[name] += late
+        last, self._last[name] = self._last.get(name), now
+        if last is not None and now > due:  # the polls that fitted since the previous one, less this one
+            missed = min((now - last) / interval_s - 1, (now - due) / interval_s)  # (a backoff is no skip)
+            self.skipped[name] += missed
+            self._window[name] += missed
         if now - self._since[name] >= self.every_s:
             if self._window[name] >= 1:
                 log.warning("%s: back-pressure: %d of %d polls skipped in the last %.0f s (batches take longer than "

@@ -17,7 +17,7 @@ from dash import Dash
 from dash.exceptions import DependencyException
 
 from callbacks import register_all
-from dashboard import auth
+from dashboard import auth, fastjson
 from dashboard.api import make_api
 from dashboard.shell import shell
 from dashboard.store import Store
@@ -32,6 +32,7 @@ def create_app(settings: Settings, city: City | None = None) -> Dash:
     if not settings.redis_url:
         raise ConfigError("REDIS_URL is not set (python app.py starts an embedded Redis; gunicorn needs REDIS_URL)")
     city = city or load_city(settings.city_config)
+    fastjson.install()  # Dash's answers encoded in one orjson pass (dashboard/fastjson.py)
     store = Store(connect(settings.redis_url), Keys(settings.key_prefix), city)
     app = Dash(__name__, title="City Brain", update_title=None, assets_folder=str(ROOT / "assets"),
                suppress_callback_exceptions=True)

@@ -9,6 +9,19 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 30
+
+
+def _refresh_s() -> float:
+    try:
+        return float(os.environ.get("REFRESH_S", "5"))
+    except ValueError:
+        return 5.0  # the app itself stops with one clear line about it
+
+
+# Every screen polls on the refresh tick: its connections stay open from one tick to the next.
+# gunicorn's default (2 s) closed them between ticks, so each tick paid a new connection, and a
+# request sent as the server closed its idle connection failed (bench/screens.py counted them).
+keepalive = int(min(75, max(5, 2 * _refresh_s() + 1)))
 accesslog = "-"
 _KIOSK_TOKEN = re.compile(r"(kiosk=)[^&\s\"]+")  # as dashboard.auth.redact
 

@@ -1,16 +1,87 @@
-"""What every bench (and the callback tests) share: percentiles, key clean-up, a Dash refresh over
-HTTP, the /healthz baseline and the printed table."""
+"""What every bench (and the callback tests) share: the Figure each bench module reports and the context
+it runs in, percentiles, key clean-up, a Dash refresh over HTTP, the /healthz baseline and the printed
+tables."""
 from __future__ import annotations
 
 import os
 import statistics
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import orjson
 
 from feeds.redis_conn import EmbeddedRedis, connect
 from feeds.schema import Keys
+
+
+@dataclass
+class Figure:
+    """One line of the summary table (``python -m bench.run``); a bench module's ``figures(ctx)`` returns these."""
+    name: str                 # e.g. "callback p95, /emergency, large city"
+    unit: str                 # "ms", "records/s", "KiB", "MiB", "s"
+    value: float              # the measured figure (median of runs, or the pXX named in `name`)
+    target: str = ""          # e.g. "<= 50"; "" when there is no target
+    met: bool | None = None   # None when there is no target
+    baseline: str = ""        # e.g. "naive page" / "Flask hello" / "redis-benchmark XADD"
+    baseline_value: float | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        """value / baseline_value when both are set."""
+        if self.baseline_value in (None, 0) or self.value is None:
+            return None
+        return self.value / self.baseline_value
+
+
+@dataclass
+class BenchContext:
+    """What ``python -m bench.run`` hands every bench module's ``figures(ctx)``."""
+    url: str                  # Redis URL to use (bench_redis() gives one)
+    repeat: int = 7
+    quick: bool = False       # --quick: shorter scenarios (for a smoke run), same code paths
+
+
+def target_met(value: float, target: str) -> bool | None:
+    """Whether ``value`` meets a target written as "<= 50", ">= 50000", "< 1" or "> 0"; None for ""."""
+    target = target.strip()
+    if not target:
+        return None
+    for op, test in (("<=", float.__le__), (">=", float.__ge__), ("<", float.__lt__), (">", float.__gt__)):
+        if target.startswith(op):
+            return test(float(value), float(target[len(op):].replace(",", "").replace("_", "")))
+    raise ValueError(f"target {target!r}: expected <=, >=, < or > and a number")
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return ""
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:,.2f}" if abs(x) < 10 else f"{x:,.1f}"
+
+
+def print_figures(figs: list[Figure]) -> None:
+    """The summary table: figure | measured | unit | target | met | baseline | ratio | note (Markdown)."""
+    head = ("figure", "measured", "unit", "target", "met", "baseline", "ratio", "note")
+    rows = []
+    for f in figs:
+        met = "" if f.met is None else ("yes" if f.met else "NO")
+        base = f"{f.baseline} ({_num(f.baseline_value)})" if f.baseline and f.baseline_value is not None else f.baseline
+        ratio = "" if f.ratio is None else f"{f.ratio:.2f}"
+        rows.append((f.name, _num(f.value), f.unit, f.target, met, base, ratio, f.note))
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(head[:-1])]
+    right = {1, 6}
+
+    def line(cells):
+        out = [(c.rjust(w) if i in right else c.ljust(w)) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "| " + " | ".join(out) + f" | {cells[-1]}"
+
+    print(line(head))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|-----")
+    for r in rows:
+        print(line(r))
 
 
 @contextmanager

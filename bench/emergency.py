@@ -13,79 +13,32 @@ Uses its own key prefix and deletes only its own keys.
 """
 from __future__ import annotations
 
-import random
 import statistics
 import time
 import uuid
-from datetime import datetime
 
 import orjson
 
+from bench.city import sample_raw, sf_rows, with_stations
 from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
 from tests.auth_helpers import signed_in
 from feeds.adapters.emergency import EmergencyAdapter
-from feeds.config import SAMPLE_CITY, FeedSource, Settings, parse_city
+from feeds.config import FeedSource, Settings, parse_city
 from feeds.framework import BatchResult, Runner, trim_args
 from feeds.kpi.engine import KpiEngine
 from feeds.redis_conn import connect
 from feeds.schema import READINGS_RETENTION, Keys
-from feeds.timeparse import zone
 
-N_ACTIVE, N_CLOSED, N_STATIONS, UNITS_PER_STATION = 500, 1500, 30, 10
 
 
 def big_city():
-    raw = orjson.loads(SAMPLE_CITY.read_bytes())
-    lons = [p[0] for d in raw["districts"] for p in d["polygon"]]
-    lats = [p[1] for d in raw["districts"] for p in d["polygon"]]
-    rnd = random.Random(2)
-    stations = []
-    for s in range(N_STATIONS):
-        stations.append({"id": f"S{s + 1}", "name": f"Station {s + 1}", "lon": rnd.uniform(min(lons), max(lons)),
-                         "lat": rnd.uniform(min(lats), max(lats)),
-                         "units": [{"id": f"U{s + 1}-{u + 1}", "type": "medic" if u % 2 else "engine"}
-                                   for u in range(UNITS_PER_STATION)]})
-    raw["emergency"] = {"stations": stations}
-    raw["feeds"] = {"emergency": {"interval_s": 10}}
-    return parse_city(raw), (min(lons), max(lons), min(lats), max(lats))
-
-
-def sf_rows(city, bounds, now: float, seed: int) -> list[dict]:
-    """SF Fire SODA rows (floating local times, numbers as strings) for active and closed calls."""
-    rnd = random.Random(seed)
-    tz = zone(city.timezone)
-    units = [u["id"] for s in city.emergency["stations"] for u in s["units"]]
-
-    def ts(t):
-        return datetime.fromtimestamp(t, tz).replace(tzinfo=None).isoformat(timespec="milliseconds")
-
-    rows = []
-    for n in range(N_ACTIVE + N_CLOSED):
-        active = n < N_ACTIVE
-        received = now - (rnd.uniform(60, 3 * 3600) if active else rnd.uniform(3 * 3600, 20 * 3600))
-        lon, lat = rnd.uniform(bounds[0], bounds[1]), rnd.uniform(bounds[2], bounds[3])
-        dispatch = received + rnd.lognormvariate(3.8, 0.4)
-        for k in range(rnd.choice([1, 2, 2, 3])):
-            row = {"call_number": f"{seed}{n:07d}", "incident_number": f"B{seed}-{n:07d}",
-                   "unit_id": units[(n * 3 + k) % len(units)], "call_type": rnd.choice(["Medical Incident", "Alarms"]),
-                   "priority": rnd.choice(["2", "3"]), "received_dttm": ts(received), "entry_dttm": ts(received + 20),
-                   "dispatch_dttm": ts(dispatch + k * 5), "address": f"{n} Block of MAIN ST", "unit_type": "ENGINE",
-                   "location": {"type": "Point", "coordinates": [lon, lat]}}
-            en_route = dispatch + k * 5 + rnd.lognormvariate(3.9, 0.3)
-            on_scene = en_route + rnd.lognormvariate(5.3, 0.35)
-            if min(en_route, on_scene) < now:
-                row["response_dttm"] = ts(en_route)
-            if on_scene < now:
-                row["on_scene_dttm"] = ts(on_scene)
-            if not active:
-                row["available_dttm"] = ts(on_scene + rnd.uniform(600, 2400))
-            rows.append(row)
-    return rows
+    """The sample city with 30 stations of 10 units (300 units)."""
+    return parse_city(with_stations(sample_raw()))
 
 
 def run(url: str, repeat: int) -> None:
     r = connect(url)
-    city, bounds = big_city()
+    city = big_city()
     now = time.time()
     results = []
     base_prefix = f"bench-emg-{uuid.uuid4().hex[:8]}"
@@ -94,7 +47,7 @@ def run(url: str, repeat: int) -> None:
     try:
         ingest, floor = [], []
         for i in range(repeat):
-            rows = sf_rows(city, bounds, now, seed=i)
+            rows = sf_rows(city, now, seed=i)
             payload = orjson.dumps(rows)
             run_keys = used[i]
             start = time.perf_counter()

@@ -13,7 +13,6 @@ sensors, 50 water points):
 """
 from __future__ import annotations
 
-import random
 import resource
 import statistics
 import time
@@ -21,6 +20,7 @@ import uuid
 
 import orjson
 
+from bench.city import sample_raw, with_environment
 from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
 from tests.auth_helpers import signed_in
 from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
@@ -33,20 +33,9 @@ from feeds.simulate.environment import AirSimulator, NoiseSimulator, WaterSimula
 
 def big_city(n_air: int = 1000, n_noise: int = 100, n_water: int = 50):
     """The sample city's districts with ``n_air`` + ``n_noise`` + ``n_water`` stations spread over them."""
-    raw = orjson.loads(SAMPLE_CITY.read_bytes())
-    lons = [p[0] for d in raw["districts"] for p in d["polygon"]]
-    lats = [p[1] for d in raw["districts"] for p in d["polygon"]]
-    rnd = random.Random(11)
-
-    def spread(n, prefix):
-        return [{"id": f"{prefix}-{i + 1}", "lat": round(rnd.uniform(min(lats), max(lats)), 6),
-                 "lon": round(rnd.uniform(min(lons), max(lons)), 6)} for i in range(n)]
-    raw["environment"] = {"air_stations": spread(n_air, "AQ"), "noise_sensors": spread(n_noise, "NS"),
-                          "water_points": spread(n_water, "WQ")}
+    raw = with_environment(sample_raw(), n_air, n_noise, n_water)
     raw["name"] = f"Riverton with {n_air} air stations"
     return parse_city(raw)
-
-
 
 
 def bench_city(r, url: str, city, repeat: int) -> list[tuple]:

@@ -25,32 +25,9 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-try:
-    from bench.common import BenchContext, Figure  # the shared definitions, once they are there
-except ImportError:
-    @dataclass
-    class Figure:
-        name: str
-        unit: str
-        value: float
-        target: str = ""
-        met: bool | None = None
-        baseline: str = ""
-        baseline_value: float | None = None
-        note: str = ""
-
-        @property
-        def ratio(self):
-            return self.value / self.baseline_value if self.value is not None and self.baseline_value else None
-
-    @dataclass
-    class BenchContext:
-        url: str
-        repeat: int = 7
-        quick: bool = False
+from bench.common import BenchContext, Figure, print_figures
 
 BASE_PORT = 18630
 DOWN_AFTER_MS = 500
@@ -163,12 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     figs = figures(BenchContext(url="", repeat=args.repeat, quick=args.quick))
-    print(f"| {'figure':52} | {'unit':9} | {'value':>8} | {'target':>7} | {'baseline':>8} | {'ratio':>6} | note")
-    print(f"|{'-' * 54}|{'-' * 11}|{'-' * 10}|{'-' * 9}|{'-' * 10}|{'-' * 8}|-----")
-    for f in figs:
-        ratio = f"{f.ratio:.1f}" if f.ratio is not None else ""
-        base = f"{f.baseline_value:g}" if f.baseline_value is not None else ""
-        print(f"| {f.name:52} | {f.unit:9} | {f.value:>8.2f} | {f.target:>7} | {base:>8} | {ratio:>6} | {f.note}")
+    print_figures(figs)
     return 0 if all(f.met is not False for f in figs) else 1
 
 

@@ -1,167 +1,107 @@
-"""City Brain benchmarks: prints a table. Not a test; figures go to the README.
+"""City Brain benchmarks, the one entry point: runs every bench and prints one summary table.
 
-    .venv/bin/python -m bench.run [--links 238,10000] [--repeat 7]
+    .venv/bin/python -m bench.run [--quick] [--only NAME,...] [--repeat N] [--detail]
 
-Needs a Redis: REDIS_URL, else 127.0.0.1:6379, else an embedded one. Uses its own key prefix and
-deletes only its own keys.
+Every module of ``bench/`` that defines ``figures(ctx: BenchContext) -> list[Figure]`` is a bench
+(found by name, as feeds.plugins.package_modules finds plug-ins); ``--only ingest,kpi`` runs those
+alone. Each figure is a median of ``--repeat`` runs (or the percentile its name says), with its
+target, whether it is met, and a ratio against a baseline measured in the same run. ``--quick`` runs
+shorter scenarios through the same code paths (a smoke run). ``--detail`` also prints each domain's
+own tables (bench/<domain>.py ``run(url, repeat)``).
 
-Measured, for the sample city (238 links) and a large grid city (10,000 links):
-- traffic adapter: NYC DOT JSON payload -> parsed, validated, de-duplicated, stored (records/s),
-  beside the baseline of writing the same readings with one pipelined HSET + XADD per record and
-  nothing else (the Redis floor for this data on this machine, measured in the same run);
-- KPI engine: recompute of all traffic KPIs + city.score after one batch (p50/p95 ms);
-- traffic page: the refresh callback through Flask's test client (p50/p95 ms, response bytes),
-  beside the baseline of GET /healthz through the same client.
+Needs a Redis: REDIS_URL, else 127.0.0.1:6379, else an embedded one. Every bench uses its own key
+prefix (or its own redis-server) and deletes only its own keys. The first and last lines say what
+the machine was doing: cores, load average at the start and the end, Redis version.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import random
-import statistics
+import platform
+import sys
 import time
-import resource
-import uuid
+import traceback
 
-import orjson
-
-from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
-from tests.auth_helpers import signed_in
-from feeds.adapters.nyc_traffic import NycTrafficAdapter
-from feeds.config import City, FeedSource, Settings, load_city, parse_city
-from feeds.framework import Runner, trim_args
-from feeds.kpi.engine import KpiEngine
+from bench.common import BenchContext, Figure, bench_redis, print_figures
+from feeds.plugins import domain_modules, package_modules
 from feeds.redis_conn import connect
-from feeds.schema import READINGS_RETENTION, Keys
-from feeds.simulate.traffic import TrafficSimulator
-from feeds.config import SAMPLE_CITY
 
 
-def grid_city(n_links: int) -> City:
-    """A square grid city with ``n_links`` one-block links and nine districts."""
-    side = int((n_links / 2) ** 0.5) + 1
-    km_lon, km_lat = 1 / 85, 1 / 111
-    span = side * 0.4  # 400 m blocks
-    districts = []
-    for j in range(3):
-        for i in range(3):
-            x0, x1, y0, y1 = i * span / 3, (i + 1) * span / 3, j * span / 3, (j + 1) * span / 3
-            districts.append({"id": f"D{j * 3 + i + 1}", "name": f"District {j * 3 + i + 1}", "polygon": [
-                [x0 * km_lon, y0 * km_lat], [x1 * km_lon, y0 * km_lat], [x1 * km_lon, y1 * km_lat],
-                [x0 * km_lon, y1 * km_lat], [x0 * km_lon, y0 * km_lat]]})
-    links = []
-    rnd = random.Random(1)
-    for k in range(n_links):
-        horizontal = k % 2 == 0
-        a, b = divmod(k // 2, side)
-        x, y = (b * 0.4, a * 0.4) if horizontal else (a * 0.4, b * 0.4)
-        p0 = [(x + 0.01) * km_lon, (y + 0.01) * km_lat]
-        p1 = [(x + 0.39) * km_lon, (y + 0.01) * km_lat] if horizontal else [(x + 0.01) * km_lon, (y + 0.39) * km_lat]
-        links.append({"id": str(100000 + k), "name": f"link {k}", "points": [p0, p1],
-                      "free_flow_kmh": rnd.choice([40, 50, 90])})
-    return parse_city({"name": f"grid {n_links}", "timezone": "America/New_York",
-                       "center": [span / 2 * km_lon, span / 2 * km_lat], "zoom": 13, "districts": districts,
-                       "traffic": {"links": links}})
+def benches() -> dict:
+    """{name: module} of every bench module with ``figures(ctx)``."""
+    return package_modules("bench", "figures")
 
 
-
-
-def bench_city(r, url: str, city, repeat: int) -> list[tuple]:
-    rows = []
-    n = len(city.traffic.links)
-    sim = TrafficSimulator(city, 7, no_data_rate=0, malformed_rate=0)
-    t0 = time.time()
-    payloads = [sim.payload(t0 + 10 * i) for i in range(repeat)]
-    size = statistics.median(len(p) for p in payloads)
-
-    # Traffic adapter end to end, and the Redis floor for the same readings.
-    keys = Keys(f"bench-{uuid.uuid4().hex[:8]}")
-    runner = Runner(r, keys, city)  # no engine: the ingest figure alone
-    adapter = NycTrafficAdapter(city, FeedSource(interval_s=10))
-    ingest, floor = [], []
+def cpu_model() -> str:
     try:
-        for i, payload in enumerate(payloads):
-            start = time.perf_counter()
-            res = runner.run_once(adapter, payload, now=t0 + 10 * i)
-            ingest.append(res.stored / (time.perf_counter() - start))
-            readings = orjson.loads(payload)
-            start = time.perf_counter()
-            pipe = r.pipeline(transaction=False)
-            for k, row in enumerate(readings):
-                pipe.hset(keys.link_latest() + ":floor", row["link_id"], orjson.dumps({"v": row["speed"]}))
-                pipe.xadd(keys.readings("traffic") + ":floor", {"link": row["link_id"], "v": row["speed"]},
-                          **trim_args(READINGS_RETENTION))
-                if k % 2000 == 1999:
-                    pipe.execute()
-            pipe.execute()
-            floor.append(len(readings) / (time.perf_counter() - start))
-        rows.append((f"traffic adapter, {n} links", "records/s", statistics.median(ingest), pct(ingest, 5),
-                     statistics.median(floor), f"{size / 1024:.0f} KiB payload"))
-
-        # KPI engine after one batch.
-        engine = KpiEngine(r, keys, city)
-        times = []
-        for i in range(repeat):
-            start = time.perf_counter()
-            engine.recompute(("traffic",), now=t0 + 10 * i)
-            times.append((time.perf_counter() - start) * 1000)
-        rows.append((f"KPI recompute, {n} links", "ms", statistics.median(times), pct(times, 95), None, ""))
-
-        # Traffic page refresh callback through the Flask test client.
-        from app import create_app
-
-        settings = Settings(url, 8050, None, keys.prefix, 5, None)
-        app = create_app(settings, city)
-        client = signed_in(app, r, keys, "viewer")
-        client.get("/_dash-layout")
-        version = int(r.get(keys.kpi_version("traffic")) or 0)
-
-        def call(shown_version):
-            took, size, _ = dash_refresh(
-                client, [("traffic-cards", "children"), ("traffic-map", "figure"), ("traffic-side", "children"),
-                         ("traffic-version", "data")],
-                [("traffic-focus", "data", None), ("traffic-version", "data", shown_version)])
-            return took, size
-
-        base = healthz_ms(client, repeat * 3)
-        view = [None, "dark"]
-        for label, shown in (("first paint", None), ("new data (Patch)", {"version": version - 1, "view": view}),
-                             ("no new data", {"version": version, "view": view})):
-            samples = [call(shown) for _ in range(repeat * 3)]
-            ms = [t for t, _ in samples]
-            size = statistics.median(b for _, b in samples)
-            rows.append((f"traffic callback, {label}, {n} links", "ms", statistics.median(ms), pct(ms, 95), base,
-                         f"{size / 1024:.1f} KiB/response"))
-        rows.append((f"process max RSS after {n} links", "MiB",
-                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, None, None, "bench process"))
-    finally:
-        cleanup(r, keys)
-    return rows
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--links", default="238,10000", help="comma-separated city sizes; 238 = the sample city")
-    p.add_argument("--repeat", type=int, default=7)
-    args = p.parse_args()
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def environment(url: str) -> str:
+    info = connect(url).info("server")
+    return (f"{os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}, "
+            f"Redis {info.get('redis_version')} at {url.split('@')[-1]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="shorter scenarios, same code paths (a smoke run)")
+    p.add_argument("--only", default="", help="comma-separated bench names (modules of bench/ with figures())")
+    p.add_argument("--repeat", type=int, default=None, help="runs per figure (default 7, --quick 3)")
+    p.add_argument("--detail", action="store_true", help="also print each domain's own tables")
+    args = p.parse_args(argv)
+    found = benches()
+    only = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in only if n not in found]
+    if unknown:
+        p.exit(2, f"bench.run: unknown bench {', '.join(unknown)}; one of {', '.join(found)}\n")
+    if args.repeat is not None and args.repeat < 1:
+        p.exit(2, "bench.run: --repeat must be at least 1\n")
+    chosen = {n: m for n, m in found.items() if not only or n in only}
+    repeat = args.repeat or (3 if args.quick else 7)
+    started = time.monotonic()
+    load_start = load()
+    figs: list[Figure] = []
+    failed = []
     with bench_redis() as url:
-        r = connect(url)
-        rows = []
-        for n in (int(x) for x in args.links.split(",")):
-            city = load_city(SAMPLE_CITY) if n == 238 else grid_city(n)
-            rows.extend(bench_city(r, url, city, args.repeat))
-        print(f"\nCity Brain bench: {os.cpu_count()} cores, Redis at {url.split('@')[-1]}, {args.repeat} runs each\n")
-        print_table(rows, 50)
-        print("\nrecords/s: p5 is the slow tail; ms: p95. Baselines: adapter -> bare pipelined HSET+XADD of the same"
-              " readings; callback -> GET /healthz through the same client.")
-        # Each domain's own bench: bench/<domain>.py with run(url, repeat) printing its table.
-        from feeds.plugins import domain_modules
-
-        for domain, mod in domain_modules("bench", "run").items():
-            if domain != "traffic":
-                print(f"\n## {domain}\n")
-                mod.run(url, args.repeat)
+        env = environment(url)
+        print(f"City Brain bench{' (quick)' if args.quick else ''}: {env}; load average {load_start} at the start",
+              flush=True)
+        ctx = BenchContext(url=url, repeat=repeat, quick=args.quick)
+        for name, mod in chosen.items():
+            t0 = time.monotonic()
+            print(f"\n## {name}", flush=True)
+            try:
+                got = list(mod.figures(ctx))
+            except Exception as e:  # one broken bench must not hide the others' figures
+                traceback.print_exc()
+                failed.append(name)
+                got = [Figure(f"{name}: bench failed", "", float("nan"), note=f"{type(e).__name__}: {e}"[:200])]
+            print_figures(got)
+            print(f"({name}: {time.monotonic() - t0:.0f} s)", flush=True)
+            figs.extend(got)
+        if args.detail:
+            for domain, mod in domain_modules("bench", "run").items():
+                print(f"\n## {domain} (detail)\n", flush=True)
+                mod.run(url, repeat)
+    met = [f for f in figs if f.met is not None]
+    print(f"\n# Summary: {sum(1 for f in met if f.met)} of {len(met)} targets met"
+          f"{'; failed: ' + ', '.join(failed) if failed else ''}\n")
+    print_figures(figs)
+    print(f"\n{env}; load average {load_start} at the start, {load()} at the end; "
+          f"{repeat} runs per figure; {time.monotonic() - started:.0f} s in all")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,7 +14,6 @@ Uses its own key prefix and deletes only its own keys.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import time
 import uuid
@@ -22,51 +21,22 @@ from datetime import datetime
 
 import orjson
 
+from bench.city import open311_payload, sample_raw, with_centres
 from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
 from tests.auth_helpers import signed_in
 from feeds.adapters.open311 import Open311Adapter
 from feeds.adapters.service_queues import ServiceQueuesAdapter
-from feeds.config import SAMPLE_CITY, FeedSource, Settings, load_city, parse_city
+from feeds.config import FeedSource, Settings, parse_city
 from feeds.framework import Runner, trim_args
 from feeds.kpi.engine import KpiEngine
 from feeds.redis_conn import connect
 from feeds.schema import READINGS_RETENTION, Keys
-from feeds.simulate.services import REQUEST_TYPES, CitySim, EventFeed, SnapshotFeed
+from feeds.simulate.services import CitySim, EventFeed, SnapshotFeed
 from feeds.timeparse import zone
 
 
 def big_city(n_centres: int):
-    base = load_city(SAMPLE_CITY).model_dump()
-    rnd = random.Random(3)
-    lons = [p[0] for d in base["districts"] for p in d["polygon"]]
-    lats = [p[1] for d in base["districts"] for p in d["polygon"]]
-    centres = [{"id": f"C{i + 1}", "name": f"Service centre {i + 1}", "lon": round(rnd.uniform(min(lons), max(lons)), 6),
-                "lat": round(rnd.uniform(min(lats), max(lats)), 6), "counters": rnd.choice([4, 4, 6, 8, 10]),
-                "opens": "08:00", "closes": "18:00"} for i in range(n_centres)]
-    return parse_city({**base, "services": {"centres": centres}})
-
-
-def open311_payload(city, n_open: int, n_closed: int, now: float) -> bytes:
-    rnd = random.Random(5)
-    tz = zone(city.timezone)
-    lons = [p[0] for d in city.districts for p in d.polygon]
-    lats = [p[1] for d in city.districts for p in d.polygon]
-    rows = []
-    for i in range(n_open + n_closed):
-        code, name, sla, _ = rnd.choice(REQUEST_TYPES)
-        req = now - rnd.uniform(0, 6.5 * 86400)
-        closed = i >= n_open
-        upd = min(now, req + rnd.uniform(0.1, 2) * sla * 1800) if closed else req
-
-        def iso(t):
-            return datetime.fromtimestamp(t, tz).isoformat(timespec="seconds")
-        rows.append({"service_request_id": 500000 + i, "status": "closed" if closed else "open", "service_name": name,
-                     "service_code": code, "requested_datetime": iso(req), "updated_datetime": iso(upd),
-                     "expected_datetime": iso(req + sla * 3600), "address": f"{i} Main St",
-                     "lat": round(rnd.uniform(min(lats), max(lats)), 6), "long": round(rnd.uniform(min(lons), max(lons)), 6)})
-    return orjson.dumps(rows)
-
-
+    return parse_city(with_centres(sample_raw(), n_centres))
 
 
 def floor_rate(r, keys, records: list[dict]) -> float:

@@ -14,19 +14,17 @@ on the road at 08:00, fed by the transit simulator (real GTFS-RT protobuf) throu
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import time
 import uuid
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import orjson
 from google.transit import gtfs_realtime_pb2 as rt
 
+from bench.city import morning, routes_for_buses, sample_raw, with_routes
 from bench.common import bench_redis, cleanup, dash_refresh, healthz_ms, pct, print_table
 from tests.auth_helpers import signed_in
-from feeds.config import SAMPLE_CITY, FeedSource, Settings, parse_city
+from feeds.config import FeedSource, Settings, parse_city
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
 from feeds.redis_conn import connect
@@ -37,36 +35,16 @@ from feeds.simulate.transit import TransitSimulator, gtfs_file
 
 def big_city(n_routes: int):
     """The sample city with ``n_routes`` generated straight routes of 15 stops, headway 4 min."""
-    base = orjson.loads(SAMPLE_CITY.read_bytes())
-    lons = [p[0] for d in base["districts"] for p in d["polygon"]]
-    lats = [p[1] for d in base["districts"] for p in d["polygon"]]
-    rnd = random.Random(3)
-    routes = []
-    for k in range(n_routes):
-        a = (rnd.uniform(min(lons), max(lons)), rnd.uniform(min(lats), max(lats)))
-        b = (rnd.uniform(min(lons), max(lons)), rnd.uniform(min(lats), max(lats)))
-        stops = [{"id": f"B{k}-{i}", "name": f"Route {k} stop {i + 1}",
-                  "lon": round(a[0] + (b[0] - a[0]) * i / 14, 6), "lat": round(a[1] + (b[1] - a[1]) * i / 14, 6)}
-                 for i in range(15)]
-        routes.append({"id": f"B{k}", "short_name": str(100 + k), "headway_s": 240, "stops": stops})
-    base["transit"] = {"routes": routes}
-    base["name"] = f"bench city, {n_routes} bus routes"
-    return parse_city(base)
+    raw = with_routes(sample_raw(), n_routes)
+    raw["name"] = f"bench city, {n_routes} bus routes"
+    return parse_city(raw)
 
 
 def city_with_buses(target: int):
-    t = datetime(2026, 11, 18, 8, 0, tzinfo=ZoneInfo("America/New_York")).timestamp()
-    n = 40
-    while True:
-        city = big_city(n)
-        sim = TransitSimulator(city, 7, unknown_route_rate=0)
-        msg = rt.FeedMessage()
-        msg.ParseFromString(sim.payload(t))
-        buses = sum(1 for e in msg.entity if e.HasField("vehicle"))
-        if buses >= target:
-            return city, sim, t, buses
-        n = int(n * target / max(buses, 1)) + 1
-
+    t = morning(sample_raw())
+    n_routes, buses = routes_for_buses(target, t)
+    city = big_city(n_routes)
+    return city, TransitSimulator(city, 7, unknown_route_rate=0), t, buses
 
 
 def run(url: str, repeat: int = 7, target: int = 2000) -> None:

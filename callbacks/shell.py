@@ -69,7 +69,9 @@ def register(app, store, settings) -> None:
             var q = new URLSearchParams(search || '').get('theme');
             if (trig.indexOf('theme-toggle.n_clicks') >= 0 && n) { theme = theme === 'dark' ? 'light' : 'dark'; }
             else if (q === 'light' || q === 'dark') { theme = q; }
-            return [theme, 'shell theme-' + theme];
+            // Unchanged, the store is left alone: every page's refresh takes the theme as an Input, and a
+            // page that writes its own state into the address (the overview's layers) would repaint twice.
+            return [theme === stored ? dash_clientside.no_update : theme, 'shell theme-' + theme];
         }
         """,
         Output("theme", "data"), Output("shell", "className"),

@@ -3,11 +3,13 @@
 The browser rotates (assets/wall.js, every second, no server cost); this module answers two things:
   render  the page of the view the browser asks for, once per view change
   status  each tick: does Redis answer, is the data stale (and since when), which critical alert pins
-          the wall; the alert book is read only when its version moved
+          the wall; the alert book is read only when its version moved, the staleness once a second
+          per worker for all its screens
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import redis
@@ -52,6 +54,27 @@ def staleness(kpi_values: dict[str, dict], feeds: list[dict], now: float, stale_
     return None
 
 
+class Shared:
+    """A value every screen's status asks for within the same second, read once per worker in ``ttl_s``
+    (the data's staleness is the same for every screen; a failed read is not kept)."""
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s, self.lock = ttl_s, threading.Lock()
+        self.at, self.value = float("-inf"), None
+
+    def get(self, compute):
+        if time.monotonic() - self.at < self.ttl_s:
+            return self.value
+        with self.lock:  # one read for the requests that arrive together
+            if time.monotonic() - self.at >= self.ttl_s:
+                self.value = compute()
+                self.at = time.monotonic()
+            return self.value
+
+
+STALENESS_TTL_S = 1.0
+
+
 def duration_text(s: float) -> str:
     return f"{s / 60:g} min" if s >= 120 else f"{s:g} s"
 
@@ -60,6 +83,11 @@ def register(app, store, settings) -> None:
     config = wall_page.wall_config(store.city)  # a bad "wall" section stops the app at start, in one line
     pages = package_modules("dashboard.pages", "page")
     book = AlertBook(store.r, store.keys)
+    stale_now = Shared(STALENESS_TTL_S)
+
+    def read_staleness():
+        now = time.time()
+        return staleness(store.kpi_values(), store.feeds(now), now, config.stale_after_s)
 
     @app.callback(Output("wall-view", "children"), Input("wall-current", "data"))
     def render(current):
@@ -98,7 +126,7 @@ def register(app, store, settings) -> None:
             if version != previous.get("alerts_version") or "alert" not in previous:
                 out["alert"] = pinned_alert(book.open_alerts(), store.city)
                 out["alerts_version"] = version
-            out["stale"] = staleness(store.kpi_values(), store.feeds(now), now, config.stale_after_s)
+            out["stale"] = stale_now.get(read_staleness)  # the alert book's version above is read every time
         except (StoreUnavailable, redis.RedisError, OSError):
             out.update(redis=False, redis_ok_at=previous.get("redis_ok_at"))
         return out

@@ -50,6 +50,15 @@ def make_api(store: Store) -> tuple[Blueprint, Blueprint]:
         log.exception("api: %s failed", request.path)
         return error_response(500, "internal error")  # JSON, no traceback: details are in the server log
 
+    @api.app_errorhandler(404)
+    @api.app_errorhandler(405)
+    def api_not_routed(e):
+        # A URL under /api/ that no rule matches even with the catch-all below (a path segment with a
+        # newline in it): JSON like every other API answer, not Flask's HTML page.
+        if request.path.startswith("/api/"):
+            return error_response(e.code, e.description or e.name)
+        return e
+
     @api.get("/openapi.json")
     def openapi():
         return json_response(openapi_document())

@@ -32,6 +32,7 @@ BATCH = 2000  # records per pipelined round trip
 MAX_FUTURE_S = 300  # an observation stamped further ahead than this is a broken clock, not data
 MAX_RAW_BYTES = 1 << 20  # a dead letter keeps at most 1 MiB of raw payload
 FETCH_TIMEOUT_S = 20
+TOO_DEEP = "nested too deep to read"  # the reason of a record or payload whose reading hit Python's recursion limit
 
 
 class Rejected(Exception):
@@ -207,9 +208,65 @@ class BatchResult:
                 f"{self.duplicates} duplicate, {skipped} without data, {self.warnings} kept with a defect in {self.seconds * 1000:.0f} ms")
 
 
+def _future_reason(version: float, now: float) -> str:
+    """Why a record's time is not believable: too far ahead, or not a time at all."""
+    if not math.isfinite(version):
+        return f"time {version!r} is not a number"
+    if version > EPOCH_MAX:
+        return f"time {version!r} is not a time (after 2100)"
+    return f"time {epoch_to_iso(version)} is {version - now:,.0f} s in the future"
+
+
+def _record_text(raw) -> str:
+    """A raw record as JSON text for its dead letter; its repr when orjson cannot write it (nested over
+    254 levels), only its type when even repr cannot (nested near 1000, as JSON may be)."""
+    try:
+        return orjson.dumps(raw, default=str).decode()
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        return repr(raw)
+    except RecursionError:
+        return f"<a {type(raw).__name__} nested too deep to show>"
+
+
 def trim_args(retention: tuple[int, int]) -> dict:
     """XADD arguments that bound a stream by count (the age bound is applied by trim_by_age)."""
     return {"maxlen": retention[0], "approximate": True}
+
+
+# XADD of many entries in one command: ARGV = maxlen, number of fields, the field names, then the values
+# of each entry in turn. Redis has no multi-entry XADD; one script call per group of rows saves the
+# client the per-command cost (packing, a reply to read) of one XADD per record, the largest part of
+# an adapter's time before (README "Performance").
+XADD_MANY = """
+local nf = tonumber(ARGV[2])
+local args = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*'}
+for j = 1, nf do args[5 + 2 * j] = ARGV[2 + j] end
+local n = 0
+for i = 3 + nf, #ARGV, nf do
+  for j = 1, nf do args[6 + 2 * j] = ARGV[i + j - 1] end
+  redis.call(unpack(args))
+  n = n + 1
+end
+return n
+"""
+
+
+def xadd_many(pipe, stream: str, rows: list[dict], retention: tuple[int, int]) -> None:
+    """Queue one XADD per row (fields and values as ``pipe.xadd`` takes them, bounded by ``retention``'s
+    count) as one script call per run of rows with the same field names, in order."""
+    fields: tuple | None = None
+    values: list = []
+    for row in rows:
+        names = tuple(row)
+        if names != fields:
+            if values:
+                pipe.eval(XADD_MANY, 1, stream, retention[0], len(fields), *fields, *values)
+            fields, values = names, []
+        values.extend(row.values())
+    if values:
+        pipe.eval(XADD_MANY, 1, stream, retention[0], len(fields), *fields, *values)
 
 
 def trim_by_age(pipe, key: str, retention: tuple[int, int], now: float) -> None:
@@ -276,6 +333,8 @@ class Runner:
         try:
             raws = list(adapter.parse(payload))
         except Exception as e:  # Rejected, or a parser that crashed: the payload is kept either way
+            if isinstance(e, RecursionError):  # str() of a value nested near the 1024 levels JSON may have
+                e = Rejected(TOO_DEEP)
             reason = f"payload: {e}" if isinstance(e, Rejected) else f"payload: adapter error: {type(e).__name__}: {e}"
             if not isinstance(e, Rejected):
                 log.exception("%s: parse crashed", adapter.name)
@@ -292,12 +351,15 @@ class Runner:
             except Skipped as e:
                 result.skipped[str(e)] += 1
                 continue
+            except RecursionError:  # as in parse
+                dead.append((TOO_DEEP, raw))
+                continue
             except Exception as e:  # an adapter bug must not lose the rest of the batch
                 log.exception("%s: validate crashed", adapter.name)
                 dead.append((f"adapter error: {type(e).__name__}: {e}", raw))
                 continue
-            if rec.version > now + MAX_FUTURE_S:
-                dead.append((f"time {epoch_to_iso(rec.version)} is {rec.version - now:,.0f} s in the future", raw))
+            if not math.isfinite(rec.version) or rec.version > now + MAX_FUTURE_S:
+                dead.append((_future_reason(rec.version, now), raw))
                 continue
             for warning in rec.warnings:
                 kept.append((f"{warning} (record kept)", raw))
@@ -456,7 +518,7 @@ class Runner:
         elif isinstance(raw, str):
             raw_text = raw[:MAX_RAW_BYTES]
         else:
-            raw_text = orjson.dumps(raw, default=str).decode()[:MAX_RAW_BYTES]
+            raw_text = _record_text(raw)[:MAX_RAW_BYTES]
         pipe.xadd(self.keys.deadletter(), {"adapter": feed, "reason": reason, "raw": raw_text, "at": f"{now:.3f}"},
                   **trim_args(DEADLETTER_RETENTION))
         log.warning("%s: dead letter: %s", feed, reason)

@@ -77,3 +77,22 @@ def test_gunicorn_serves_the_app_and_answers_concurrent_callbacks(r, redis_url, 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def http_error_303(self, req, fp, code, msg, headers):
         return fp
+
+
+def gunicorn_config(**env) -> dict:
+    """gunicorn.conf.py's settings as gunicorn reads them, with ``env`` set."""
+    import runpy
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, env):
+        return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_idle_connections_outlive_the_refresh_tick():
+    # A screen's connection is reused from one tick to the next, not closed just as the next tick is sent.
+    for refresh in ("2", "5", "30"):
+        config = gunicorn_config(REFRESH_S=refresh)
+        assert config["keepalive"] > float(refresh), (refresh, config["keepalive"])
+        assert config["keepalive"] <= 75
+    assert gunicorn_config(REFRESH_S="not a number")["keepalive"] > 5  # the app itself refuses the value
+    assert gunicorn_config(REFRESH_S="2")["worker_class"] == "gthread"

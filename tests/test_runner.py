@@ -7,7 +7,7 @@ import pytest
 from feeds.adapters.nyc_traffic import NycTrafficAdapter
 from feeds.adapters.road_incidents import RoadIncidentsAdapter
 from feeds.config import FeedSource
-from feeds.framework import Runner
+from feeds.framework import Runner, xadd_many
 from feeds.kpi.engine import KpiEngine
 from feeds.schema import KPI_HISTORY_RETENTION_S, READINGS_RETENTION
 
@@ -145,3 +145,17 @@ def test_city_score_is_as_fresh_as_its_stalest_input(r, keys, sample_city, traff
     assert score["fresh_until"] == NOW + 5  # not the traffic KPIs' NOW + 180
     assert score["as_of"] == NOW - 100
     assert "transit.on_time_pct" in [t["id"] for t in score["detail"]["breakdown"]]
+
+
+def test_xadd_many_stores_each_row_as_its_own_entry_in_order_and_bounded(r, keys):
+    stream = keys.readings("traffic")
+    rows = [{"link": "1", "v": 12.5, "t": NOW}, {"link": "2", "v": 30, "t": NOW},
+            {"incident": "RI-1", "status": "open"}, {"link": "3", "v": 7.25, "t": NOW + 1}]
+    pipe = r.pipeline(transaction=False)
+    xadd_many(pipe, stream, rows, READINGS_RETENTION)
+    pipe.execute()
+    assert [fields for _, fields in r.xrange(stream)] == [{k: str(v) for k, v in row.items()} for row in rows]
+    pipe = r.pipeline(transaction=False)
+    xadd_many(pipe, stream, [{"n": i} for i in range(1000)], (150, 3600))  # MAXLEN ~ 150: whole nodes of 100
+    pipe.execute()
+    assert 150 <= r.xlen(stream) < 300

@@ -174,3 +174,39 @@ def test_a_new_city_with_no_data_yet_is_not_called_stale():
 def test_the_wall_config_defaults():
     c = WallConfig()
     assert (c.interval_s, c.stale_after_s, [v.view for v in c.views]) == (30.0, 300.0, ["overview"])
+
+
+def wall_status(client, previous=None) -> dict:
+    import orjson
+
+    body = {"output": "wall-status.data", "outputs": {"id": "wall-status", "property": "data"},
+            "inputs": [{"id": "tick", "property": "n_intervals", "value": 1}], "changedPropIds": ["tick.n_intervals"],
+            "state": [{"id": "wall-status", "property": "data", "value": previous}]}
+    res = client.post("/_dash-update-component", json=body)
+    assert res.status_code == 200, res.data[:300]
+    return orjson.loads(res.data)["response"]["wall-status"]["data"]
+
+
+def test_the_screens_of_one_worker_share_one_staleness_read_a_second(r, keys, redis_url, sample_city, monkeypatch):
+    import callbacks.wall
+    from app import create_app
+    from feeds.config import Settings
+    from tests.auth_helpers import signed_in
+    from tests.test_browser import City
+
+    monkeypatch.setattr(callbacks.wall, "STALENESS_TTL_S", 0.5)
+    City(r, keys, sample_city).batch()
+    app = create_app(Settings(redis_url, 8050, None, keys.prefix, 2, None), sample_city)
+    store = app.server.extensions["citybrain.auth"].store
+    reads = []
+    kpi_values = store.kpi_values
+    store.kpi_values = lambda *a, **k: reads.append(1) or kpi_values(*a, **k)
+    screens = [signed_in(app, r, keys, "kiosk") for _ in range(5)]
+    answers = [wall_status(s) for s in screens]
+    assert len(reads) == 1 and all(a["redis"] and a["stale"] is None for a in answers)
+    # Past the half second the next tick reads again, and sees what changed: the data is now an hour old.
+    time.sleep(0.6)
+    later = time.time() + 3600
+    monkeypatch.setattr(callbacks.wall.time, "time", lambda: later)
+    answer = wall_status(screens[0], answers[0])
+    assert len(reads) == 2 and answer["redis"] and answer["stale"]["reason"]

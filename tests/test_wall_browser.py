@@ -303,3 +303,43 @@ def _answers(port: int) -> bool:
         return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200
     except OSError:
         return False
+
+
+def test_the_wall_answers_its_hidden_top_bar_in_the_browser(dash_duo, r, keys, redis_url, sample_city):
+    # The desk's top bar (connection state, alert badge) is hidden on the wall: its tick callbacks are
+    # answered by assets/wall.js and cost the server nothing; the wall's own status still goes out.
+    City(r, keys, sample_city).batch()
+    outputs: list[str] = []
+
+    def note():
+        if request.path.endswith("_dash-update-component"):
+            outputs.append(orjson.loads(request.get_data())["output"])
+
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=traffic", before_request=note)
+    wait_until(lambda: outputs.count("wall-status.data") >= 4, 20, "four ticks of the wall's status")
+    assert any(o.startswith("..traffic-cards.") for o in outputs)  # the view itself stays live
+    assert not [o for o in outputs if o.startswith(("..conn.", "..alert-badge."))]
+    no_console_errors(dash_duo)
+    # A desk page keeps its top bar live from the same server.
+    dash_duo.driver.get(dash_duo.server_url + "/traffic")
+    wait_until(lambda: sum(o.startswith("..conn.") for o in outputs) >= 2, 20, "the desk's connection callback")
+    assert any(o.startswith("..alert-badge.") for o in outputs)
+    no_console_errors(dash_duo)
+
+
+def test_a_view_that_writes_the_address_is_painted_once(dash_duo, r, keys, redis_url, sample_city):
+    # The overview writes its layers into the address; the theme, unchanged by that, must not repaint it.
+    City(r, keys, sample_city).batch()
+    calls: list[tuple[str, list]] = []
+
+    def note():
+        if request.path.endswith("_dash-update-component"):
+            body = orjson.loads(request.get_data())
+            calls.append((body["output"], body.get("changedPropIds") or []))
+
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=overview", before_request=note)
+    wait_until(lambda: sum(o == "wall-status.data" for o, _ in calls) >= 3, 20, "three ticks of the wall's status")
+    overview = [changed for o, changed in calls if o.startswith("..overview-score.")]
+    assert overview and any("url.search" in o for o, _ in calls)  # painted, and its layers went into the address
+    assert not [c for c in overview if "theme.data" in c], overview
+    no_console_errors(dash_duo)

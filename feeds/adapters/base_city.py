@@ -1,7 +1,7 @@
 """What adapters of city data share: the feed's time zone, districts, the readings stream."""
 from __future__ import annotations
 
-from feeds.framework import Adapter, trim_args
+from feeds.framework import Adapter, xadd_many
 from feeds.geo import district_of
 from feeds.schema import READINGS_RETENTION
 
@@ -22,6 +22,4 @@ class CityAdapter(Adapter):
         return district_of(point, self.city.districts)
 
     def add_readings(self, pipe, keys, rows: list[dict]) -> None:
-        stream = keys.readings(self.domain)
-        for row in rows:
-            pipe.xadd(stream, row, **trim_args(READINGS_RETENTION))
+        xadd_many(pipe, keys.readings(self.domain), rows, READINGS_RETENTION)

@@ -126,6 +126,23 @@ def _coords(lat, lon, where: str) -> tuple[float, float]:
     return lat, lon
 
 
+def _obj(value, field: str) -> dict:
+    """A nested JSON object of a record: {} when absent, Rejected when it is something else."""
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise Rejected(f"{field}: a {type(value).__name__}, not an object")
+    return value
+
+
+def _list(value, field: str) -> list:
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise Rejected(f"{field}: a {type(value).__name__}, not a list")
+    return value
+
+
 def check_range(param: str, value: float, field: str) -> float:
     lo, hi = RANGES[param]
     if not lo <= value <= hi:
@@ -260,7 +277,10 @@ class EnvironmentAdapter(CityAdapter):
         except UnicodeDecodeError:
             raise Rejected("not UTF-8 text") from None
         reader = csv.DictReader(io.StringIO(text))
-        fields = {f.strip() for f in (reader.fieldnames or [])}
+        try:
+            fields = {f.strip() for f in (reader.fieldnames or [])}
+        except csv.Error as e:
+            raise Rejected(f"CSV unreadable: {e}") from None
         if fmt is None:
             fmt = "noise" if "laeq_db" in fields else "water" if fields & {"free_chlorine_mg_l", "turbidity_ntu"} else None
         need = {"noise": {"id", "laeq_db"}, "water": {"id"}}.get(fmt)
@@ -281,6 +301,8 @@ class EnvironmentAdapter(CityAdapter):
             if not isinstance(rec, dict):
                 raise Rejected("OpenAQ: expected {meta, results} envelopes")
             uri = rec.get("_request_uri")
+            if uri is not None and not isinstance(uri, str):
+                raise Rejected(f"OpenAQ: _request_uri is a {type(uri).__name__}, not a URL")
             env = rec["response"] if "response" in rec and isinstance(rec["response"], dict) else rec
             if uri is None and self.source.url:
                 uri = self.source.url
@@ -337,15 +359,15 @@ class EnvironmentAdapter(CityAdapter):
                     pct = number(coverage[f], f"coverage.{f}")
                     if not 0 <= pct <= 100:
                         raise Rejected(f"coverage.{f} {pct:g} % out of range 0..100")
-        coords = row.get("coordinates") or (row.get("latest") or {}).get("coordinates")
+        coords = row.get("coordinates") or _obj(row.get("latest"), "latest").get("coordinates")
         lat = lon = None
         if isinstance(coords, dict):
             lat, lon = _coords(coords.get("latitude"), coords.get("longitude"), "coordinates")
         if kind == "series":
             sensor = raw["id"]
-            p = row.get("parameter") or {}
+            p = _obj(row.get("parameter"), "parameter")
             param, units = OPENAQ_PARAMS.get(str(p.get("name", "")).lower()), p.get("units")
-            period = row.get("period") or {}
+            period = _obj(row.get("period"), "period")
             t0 = _utc(period.get("datetimeFrom"), "period.datetimeFrom")
             t1 = _utc(period.get("datetimeTo"), "period.datetimeTo")
             if t1 < t0:
@@ -353,9 +375,9 @@ class EnvironmentAdapter(CityAdapter):
             value = row.get("value")
         elif kind == "sensor":
             sensor = row.get("id")
-            p = row.get("parameter") or {}
+            p = _obj(row.get("parameter"), "parameter")
             param, units = OPENAQ_PARAMS.get(str(p.get("name", "")).lower()), p.get("units")
-            latest = row.get("latest") or {}
+            latest = _obj(row.get("latest"), "latest")
             t0 = t1 = _utc(latest.get("datetime"), "latest.datetime")
             value = latest.get("value")
         else:  # latest, param-latest
@@ -372,7 +394,7 @@ class EnvironmentAdapter(CityAdapter):
                     raise Rejected(f"OpenAQ sensor {sensor} is in no location read so far; {UNKNOWN_SENSOR_HINT}")
                 param, units = known["param"], known["units"]
         if param is None:
-            raise Skipped(f"OpenAQ parameter {(row.get('parameter') or {}).get('name')!r} is not an AQI pollutant")
+            raise Skipped(f"OpenAQ parameter {_obj(row.get('parameter'), 'parameter').get('name')!r} is not an AQI pollutant")
         v = number(value, "value")
         try:
             v = to_aqi_units(param, v, str(units or ""))
@@ -399,15 +421,16 @@ class EnvironmentAdapter(CityAdapter):
         loc_id = row.get("id")
         if not isinstance(loc_id, int):
             raise Rejected("location without an integer id")
-        coords = row.get("coordinates") or {}
+        coords = _obj(row.get("coordinates"), "coordinates")
         lat, lon = _coords(coords.get("latitude"), coords.get("longitude"), f"location {loc_id} coordinates")
         if row.get("isMobile"):
             raise Skipped("mobile OpenAQ location (no fixed station)")
         station, meta = self._station_for_location(loc_id, row.get("name"), lat, lon,
-                                                   (row.get("provider") or {}).get("name", ""))
+                                                   str(_obj(row.get("provider"), "provider").get("name", "")))
         sensors = {}
-        for s in row.get("sensors") or []:
-            p = (s or {}).get("parameter") or {}
+        for s in _list(row.get("sensors"), "sensors"):
+            s = _obj(s, "sensors[]")
+            p = _obj(s.get("parameter"), "sensors[].parameter")
             param = OPENAQ_PARAMS.get(str(p.get("name", "")).lower())
             if param is not None and s.get("id") is not None:
                 sensors[str(s["id"])] = {"station": station, "param": param, "units": p.get("units") or ""}
@@ -424,14 +447,15 @@ class EnvironmentAdapter(CityAdapter):
         if not isinstance(values, list):
             raise Rejected("sensordatavalues missing")
         vals = {}
+        values = [_obj(item, "sensordatavalues[]") for item in values]
         for item in values:
-            param = SC_VALUES.get((item or {}).get("value_type"))
+            param = SC_VALUES.get(str(item.get("value_type")))
             if param is not None:
                 vals[param] = check_range(param, number(item.get("value"), item["value_type"]), item["value_type"])
         if not vals:
-            kinds = ", ".join(sorted(str((i or {}).get("value_type")) for i in values)) or "none"
+            kinds = ", ".join(sorted(str(i.get("value_type")) for i in values)) or "none"
             raise Skipped(f"no particulate values ({kinds})")
-        loc = row.get("location") or {}
+        loc = _obj(row.get("location"), "location")
         if loc.get("indoor") in (1, "1", True):
             raise Skipped("indoor sensor")
         lat, lon = _coords(loc.get("latitude"), loc.get("longitude"), "location")
@@ -443,10 +467,10 @@ class EnvironmentAdapter(CityAdapter):
         if loc.get("id") is None:
             raise Rejected("location.id missing")
         sid = f"sc-{loc['id']}"
-        sensor = row.get("sensor") or {}
+        sensor = _obj(row.get("sensor"), "sensor")
         data = {"k": "air", "st": sid, "t0": t, "t": t, "vals": vals}
         if sid not in self._learnt:
-            stype = ((sensor.get("sensor_type") or {}).get("name")) or "sensor"
+            stype = _obj(sensor.get("sensor_type"), "sensor.sensor_type").get("name") or "sensor"
             data["meta"] = {"id": sid, "name": f"Sensor.Community {loc['id']} ({stype})", "kind": "air",
                             "lat": lat, "lon": lon, "district": self.resolve_district((lon, lat)),
                             "source": "Sensor.Community"}

@@ -92,8 +92,12 @@ class NycTrafficAdapter(CityAdapter):
         super().__init__(city, source)
         self.links = {link.id: link for link in city.traffic.links}
         self._meta_published: set[str] = set()
+        self._as_of: dict[str, float] = {}
 
     def parse(self, payload: bytes):
+        # A payload's rows share few distinct data_as_of texts (the simulator's and often the real
+        # feed's rows all carry one): each is read once per payload.
+        self._as_of = {}
         head = payload.lstrip()[:1]
         if head in (b"[", b"{"):
             try:
@@ -120,7 +124,7 @@ class NycTrafficAdapter(CityAdapter):
     def validate(self, raw) -> Record:
         if not isinstance(raw, dict):
             raise Rejected(f"row is a {type(raw).__name__}, not an object")
-        row = {LEGACY.get(k, k): v for k, v in raw.items()}
+        row = raw if LEGACY.keys().isdisjoint(raw) else {LEGACY.get(k, k): v for k, v in raw.items()}
         link_id = str(row.get("link_id") or "").strip()
         if not link_id:
             raise Rejected("missing link_id")
@@ -139,7 +143,9 @@ class NycTrafficAdapter(CityAdapter):
         as_of_text = row.get("data_as_of")
         if not isinstance(as_of_text, str):
             raise Rejected("missing data_as_of")
-        as_of = parse_as_of(as_of_text, self.tz)
+        as_of = self._as_of.get(as_of_text)
+        if as_of is None:
+            as_of = self._as_of[as_of_text] = parse_as_of(as_of_text, self.tz)
         data = {"v": round(speed_mph * MPH_TO_KMH, 2), "t": as_of}
         if travel_time_s is not None:
             data["tt"] = travel_time_s

@@ -210,6 +210,8 @@ class Open311Adapter(CityAdapter):
             raise Rejected(f"request is a {type(raw).__name__}, not an object")
         if "service_request_id" not in raw and raw.get("service_code") is not None and "service_name" in raw:
             code = _text(raw.get("service_code"))
+            if code is None:
+                raise Rejected(f"service type with an empty service_code {raw.get('service_code')!r}")
             data = {"kind": "type", "code": code, "name": _text(raw.get("service_name")) or code,
                     "group": _text(raw.get("group")) or ""}
             fp = hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()

@@ -28,6 +28,7 @@ from datetime import date, datetime
 
 import orjson
 from google.protobuf import text_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
@@ -36,7 +37,7 @@ from feeds.adapters.transit_gtfs import (Gtfs, StopUpdate, Trip, explicit_delays
                                          parse_gtfs_time, parse_yyyymmdd, scheduled_vehicles, service_day_start,
                                          simplify, stop_delays, transit_config)
 from feeds.config import ConfigError
-from feeds.framework import FETCH_TIMEOUT_S, Record, Rejected, Skipped
+from feeds.framework import EPOCH_MAX, FETCH_TIMEOUT_S, Record, Rejected, Skipped, epoch_seconds
 from feeds.geo import valid_lonlat
 from feeds.timeparse import zone
 
@@ -80,12 +81,27 @@ def bundle(parts: dict[str, bytes]) -> bytes:
 def unbundle(payload: bytes) -> list[tuple[str, bytes]]:
     parts, pos = [], len(BUNDLE)
     while pos < len(payload):
-        nl = payload.index(b"\n", pos)
-        kind, _, size = payload[pos:nl].decode().partition(" ")
+        nl = payload.find(b"\n", pos)
+        kind, _, size = payload[pos:nl].decode("ascii", "replace").partition(" ")
+        if nl < 0 or kind not in KINDS or not size.isdigit() or nl + 1 + int(size) > len(payload):
+            raise Rejected(f"bundle: malformed part header at byte {pos}")
         body = payload[nl + 1:nl + 1 + int(size)]
         parts.append((kind, body))
         pos = nl + 1 + int(size)
     return parts
+
+
+def _undecoded(msg, path: str = ""):
+    """Paths of the string fields of ``msg`` whose bytes are not UTF-8 (protobuf hands those over as bytes)."""
+    for f, value in msg.ListFields():
+        name = f"{path}{f.name}"
+        values = value if f.is_repeated else [value]
+        if f.type == FieldDescriptor.TYPE_STRING:
+            if any(isinstance(v, bytes) for v in values):
+                yield name
+        elif f.type == FieldDescriptor.TYPE_MESSAGE:
+            for v in values:
+                yield from _undecoded(v, name + ".")
 
 
 @dataclass(slots=True)
@@ -302,8 +318,11 @@ class TransitAdapter(CityAdapter):
             except (DecodeError, ValueError) as e:
                 raws.append(BadSource(kind, f"{kind}: not a GTFS-RT FeedMessage ({e})", body))
                 continue
-            readable += 1
             header_t = int(msg.header.timestamp)
+            if header_t > EPOCH_MAX:  # every entity without a time of its own would take this one
+                raws.append(BadSource(kind, f"{kind}: header timestamp {header_t} is not epoch seconds", body))
+                continue
+            readable += 1
             self._feed_t = max(self._feed_t or 0, header_t) or None
             # A full dataset of alerts is the complete list: alerts it no longer carries are over.
             if kind in ("alerts", "feed") and msg.header.incrementality == rt.FeedHeader.FULL_DATASET:
@@ -319,6 +338,9 @@ class TransitAdapter(CityAdapter):
         if isinstance(raw, BadSource):
             raise Rejected(raw.reason)
         e = raw.entity
+        not_text = next(_undecoded(e), None)
+        if not_text:
+            raise Rejected(f"{not_text}: not UTF-8 text")
         if e.is_deleted:
             raise Skipped("deleted entity")
         if e.HasField("vehicle"):
@@ -355,6 +377,7 @@ class TransitAdapter(CityAdapter):
         t = int(v.timestamp) or raw.header_t
         if not t:
             raise Rejected("no timestamp (vehicle or header)")
+        t = int(epoch_seconds(t, "timestamp"))
         route, trip = self._route_of(v.trip)
         if route is None:
             raise Skipped("not on a route (no trip)")
@@ -401,6 +424,7 @@ class TransitAdapter(CityAdapter):
         t = int(tu.timestamp) or raw.header_t
         if not t:
             raise Rejected("no timestamp (trip update or header)")
+        t = int(epoch_seconds(t, "timestamp"))
         relationship = TRIP_REL.get(desc.schedule_relationship, "SCHEDULED")
         if relationship == "CANCELED":
             raise Skipped("canceled trip")

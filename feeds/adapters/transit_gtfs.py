@@ -11,6 +11,7 @@ import hashlib
 import io
 import math
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -167,13 +168,16 @@ def _rows(zf: zipfile.ZipFile, name: str) -> list[dict[str, str]] | None:
     member = next((n for n in zf.namelist() if n.rsplit("/", 1)[-1] == name), None)
     if member is None:
         return None
-    text = zf.read(member).decode("utf-8-sig", "replace")
-    reader = csv.reader(io.StringIO(text))
     try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        return []
-    return [{h: (v.strip() if v else "") for h, v in zip(header, row)} for row in reader if row]
+        text = zf.read(member).decode("utf-8-sig", "replace")
+        reader = csv.reader(io.StringIO(text))
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            return []
+        return [{h: (v.strip() if v else "") for h, v in zip(header, row)} for row in reader if row]
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, csv.Error) as e:
+        raise ValueError(f"GTFS: {name} unreadable: {e}") from None
 
 
 REQUIRED = ("stops.txt", "routes.txt", "trips.txt", "stop_times.txt")
@@ -185,6 +189,13 @@ def gtfs_version(data: bytes) -> str:
 
 def load_gtfs(data: bytes) -> Gtfs:
     """Read a GTFS zip. Raises ValueError (one line) when it is not a usable GTFS feed."""
+    try:
+        return _load_gtfs(data)
+    except KeyError as e:  # a table without a column its rows need
+        raise ValueError(f"GTFS: a row without the required column {e.args[0]!r}") from None
+
+
+def _load_gtfs(data: bytes) -> Gtfs:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:

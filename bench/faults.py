@@ -17,8 +17,7 @@
     runner skipped (back-pressure, logged) and whether it ran to the end.
 
 Each scenario uses a redis-server of its own (feeds.redis_conn.EmbeddedRedis), never the shared one,
-and web ports 18400-18499. The large city is bench/city.py's; without it the flood runs the sample
-city's simulated feeds at 10x their rate (said in the figures' notes).
+and web ports 18400-18499. The large city is bench/city.py's.
 """
 from __future__ import annotations
 
@@ -34,7 +33,6 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -47,46 +45,8 @@ from feeds.redis_conn import EmbeddedRedis, connect
 from feeds.schema import READINGS_RETENTION, Keys
 from feeds.spool import Spool
 
-try:  # bench/common.py of the benchmarks work; the same shapes until it is merged
-    from bench.common import BenchContext, Figure, print_figures, target_met
-except ImportError:
-    @dataclass
-    class Figure:
-        name: str
-        unit: str
-        value: float
-        target: str = ""
-        met: bool | None = None
-        baseline: str = ""
-        baseline_value: float | None = None
-        note: str = ""
-
-        @property
-        def ratio(self):
-            if self.baseline_value in (None, 0) or self.value is None:
-                return None
-            return self.value / self.baseline_value
-
-    @dataclass
-    class BenchContext:
-        url: str
-        repeat: int = 7
-        quick: bool = False
-
-    def target_met(value: float, target: str) -> bool | None:
-        for op, test in (("<=", float.__le__), (">=", float.__ge__), ("<", float.__lt__), (">", float.__gt__)):
-            if target.startswith(op):
-                return test(float(value), float(target[len(op):]))
-        return None
-
-    def print_figures(figs) -> None:
-        print("| figure | measured | unit | target | met | baseline | ratio | note")
-        print("|---|---|---|---|---|---|---|---")
-        for f in figs:
-            met = "" if f.met is None else ("yes" if f.met else "NO")
-            base = f"{f.baseline} ({f.baseline_value:,.2f})" if f.baseline_value is not None else f.baseline
-            ratio = "" if f.ratio is None else f"{f.ratio:.2f}"
-            print(f"| {f.name} | {f.value:,.2f} | {f.unit} | {f.target} | {met} | {base} | {ratio} | {f.note}")
+from bench.city import INTERVALS, LargeCityFeeds, large_city, load_state
+from bench.common import BenchContext, Figure, print_figures, target_met
 
 log = logging.getLogger("bench.faults")
 PORT_BASE = 18400  # this bench's web servers listen on 18400-18499
@@ -322,12 +282,7 @@ def restart(ctx: BenchContext) -> list[Figure]:
 # ---------------------------------------------------------------------------------------- (c) flood
 def flood(ctx: BenchContext) -> list[Figure]:
     before_s, flood_s = (10, 30) if ctx.quick else (60, 300)
-    try:
-        from bench.city import large_city, load_state
-
-        city, large = large_city(), True
-    except ImportError:
-        city, large = load_city(SAMPLE_CITY), False
+    city = large_city()
     from tests.test_overview_callback import refresh
 
     server = EmbeddedRedis()
@@ -336,8 +291,7 @@ def flood(ctx: BenchContext) -> list[Figure]:
         r, keys = connect(server.url), Keys("bench-faults")
         config = Path(tmp.name) / "city.json"
         config.write_bytes(orjson.dumps(city.model_dump(mode="json")))
-        if large:
-            load_state(r, keys, city, now=time.time(), engine=KpiEngine(r, keys, city))
+        load_state(r, keys, city, now=time.time(), engine=KpiEngine(r, keys, city))
         token = Accounts(r, keys).add_kiosk("bench-flood", by="bench")
         with web(server.url, keys.prefix, PORT_BASE + 2, config) as base:
             client = HttpClient(base, token)
@@ -352,8 +306,7 @@ def flood(ctx: BenchContext) -> list[Figure]:
     mem = f["memory"]
     half = mem[len(mem) // 2:]
     growth = (statistics.mean(half[-5:]) - statistics.mean(half[:5])) / max(statistics.mean(half[:5]), 1) * 100
-    where = "large city" if large else "sample city (bench/city.py missing)"
-    rate = (f"{where}, {flood_s} s at 10x: {f['rate']:,.0f} records/s fetched and stored vs {b['rate']:,.0f} "
+    rate = (f"large city, {flood_s} s at 10x: {f['rate']:,.0f} records/s fetched and stored vs {b['rate']:,.0f} "
             f"before; batches {', '.join(f'{k} {v}' for k, v in sorted(f['batches'].items()))}")
     skipped = sum(f["skipped"].values())
     cap = READINGS_RETENTION[0]
@@ -427,15 +380,8 @@ def flood_runner(spec: dict) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     city = parse_city(orjson.loads(Path(spec["config"]).read_bytes()))
     r, keys = connect(spec["url"]), Keys(spec["prefix"])
-    try:
-        from bench.city import INTERVALS, LargeCityFeeds
-
-        every = LargeCityFeeds(city)
-        chosen = {n: (every.adapter(n), every.feeds[n][1], INTERVALS[n]) for n in ("traffic", "transit", "air", "noise")}
-    except ImportError:
-        from feeds.simulate import simulators
-
-        chosen = {f"{a.name}#{i}": (a, gen.payload, interval) for i, (a, gen, interval) in enumerate(simulators(city))}
+    every = LargeCityFeeds(city)
+    chosen = {n: (every.adapter(n), every.feeds[n][1], INTERVALS[n]) for n in ("traffic", "transit", "air", "noise")}
     feeds = []
     for name, (adapter, payload, interval) in chosen.items():
         adapter.name = name  # air and noise are both "environment": the loop schedules by name

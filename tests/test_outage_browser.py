@@ -4,7 +4,6 @@ every second while Redis is down), without a reload.
 (The wall's banners: tests/test_wall_browser.py; a 60 s outage with the feed runner: bench/faults.py.)"""
 from __future__ import annotations
 
-import time
 
 import pytest
 

@@ -101,6 +101,15 @@ def register(app, store, settings) -> None:
                    f"Showing the last picture, from {since}. Reconnecting automatically…"]
         return "● OFFLINE", "conn conn-down", message, "banner", last_ok
 
+    # While Redis is down, tick every second (at most), so the page is live again within a second of its
+    # return; back to REFRESH_S once it answers. Decided in the browser: no request of its own.
+    app.clientside_callback(
+        """
+        function(conn, ms) { return conn === '\u25cf OFFLINE' ? Math.min(ms, 1000) : ms; }
+        """,
+        Output("tick", "interval"), Input("conn", "children"), State("tick-ms", "data"),
+    )
+
     # The web server stops answering (down, hung, network cut): the browser notices that no callback
     # has been answered for a while (assets/wall.js) and says so; the first answer clears it.
     app.clientside_callback(

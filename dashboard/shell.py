@@ -28,6 +28,7 @@ def shell(city_name: str, timezone: str, refresh_ms: int) -> html.Div:
         dcc.Store(id="last-ok"),
         dcc.Store(id="city-tz", data=timezone),
         dcc.Interval(id="tick", interval=refresh_ms, n_intervals=0),
+        dcc.Store(id="tick-ms", data=refresh_ms),  # REFRESH_S; the tick runs every second while Redis is down
         dcc.Interval(id="clock-tick", interval=1000, n_intervals=0),  # clientside only: no server cost
         html.Header(className="topbar", children=[
             html.Div([html.Span("City Brain", className="brand-name"),

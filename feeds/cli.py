@@ -27,6 +27,31 @@ class OneLineParser(argparse.ArgumentParser):
         raise ConfigError(f"{message} (see python -m feeds --help)")
 
 
+def add_spool_flags(p) -> None:
+    p.add_argument("--spool-dir", metavar="DIR",
+                   help="keep batches fetched while Redis is down here (default: SPOOL_DIR, else "
+                        "~/.local/state/citybrain/spool/<KEY_PREFIX>)")
+    p.add_argument("--spool-max-mb", type=float, metavar="MB",
+                   help="bound of the spool; the oldest batches are dropped beyond it (default: SPOOL_MAX_MB, "
+                        "else 1024; 0 turns the spool off)")
+
+
+def make_spool(args, settings: Settings):
+    """The runner's spool from the flags and the environment, or None when turned off (ConfigError: one line)."""
+    from feeds.spool import Spool, check_dir, default_dir
+
+    max_mb = settings.spool_max_mb if args.spool_max_mb is None else args.spool_max_mb
+    if not 0 <= max_mb <= 1 << 20:
+        raise ConfigError(f"--spool-max-mb must be between 0 and {1 << 20}, got {max_mb:g}")
+    if max_mb == 0:
+        return None
+    directory = args.spool_dir or settings.spool_dir or default_dir(settings.key_prefix)
+    problem = check_dir(directory)
+    if problem:
+        raise ConfigError(f"spool directory {directory}: {problem}")
+    return Spool(directory, int(max_mb * (1 << 20)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m feeds", description="City Brain feed runner")
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -40,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--file", help="read this file (one feed only)")
     run.add_argument("--tz", help="time zone of the feed's floating timestamps (default: the city's)")
     run.add_argument("--format", help="the payload's format, for feeds that read several (see list)")
+    add_spool_flags(run)
     seen = set()
     for cls in ADAPTERS.values():  # each adapter's own flags (Adapter.cli_options)
         for flag, key, help_ in cls.cli_options:
@@ -48,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                 run.add_argument(flag, dest=f"opt_{key}", help=f"{help_} [{cls.name}]")
     sim = sub.add_parser("simulate", help="run the simulated city")
     sim.add_argument("--ticks", type=int, metavar="N", help="stop after N rounds (default: run until stopped)")
+    add_spool_flags(sim)
     alerts = sub.add_parser("alerts", help="evaluate the alert rules (also done by run and simulate)")
     alerts.add_argument("--once", action="store_true", help="evaluate once, print what changed, then exit")
     alerts.add_argument("--interval", type=float, metavar="S",
@@ -244,14 +271,20 @@ def main(argv: list[str] | None = None) -> int:
                         raise ConfigError(f"{name}: unknown time zone {source.timezone!r}") from None
                 cls.check_source(source)
                 adapters.append(ADAPTERS[name](city, source))
+            spool = make_spool(args, settings)
             r = _connect(settings)
             keys = Keys(settings.key_prefix)
-            runner = Runner(r, keys, city, KpiEngine(r, keys, city))
+            runner = Runner(r, keys, city, KpiEngine(r, keys, city), spool)
             if args.once:
                 failed = 0
                 for a in adapters:
                     try:
-                        print(runner.run_once(a).line())
+                        res = runner.run_spooled(a)
+                        if res is None:
+                            failed += 1
+                            print(f"{a.name}: Redis unreachable; batch kept in the spool {spool.dir}", file=sys.stderr)
+                        else:
+                            print(res.line())
                     except (OSError, redis.RedisError) as e:
                         failed += 1
                         runner.record_failure(a, f"{type(e).__name__}: {e}")
@@ -264,9 +297,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "simulate":
             from feeds.simulate import run_simulation
 
+            spool = make_spool(args, settings)
             r = _connect(settings)
             keys = Keys(settings.key_prefix)
-            runner = Runner(r, keys, city, KpiEngine(r, keys, city))
+            runner = Runner(r, keys, city, KpiEngine(r, keys, city), spool)
             run_simulation(runner, city, _stop_on_signals(), ticks=args.ticks)
             return 0
         if args.command == "alerts":

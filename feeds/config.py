@@ -52,6 +52,9 @@ class Settings:
     secret_key: str | None = None  # signs session cookies; None: one made and kept in Redis, shared by workers
     session_hours: float = 12  # a signed-in user's session ends this long after sign-in (kiosks never)
     session_cookie_secure: bool = False  # send session cookies over HTTPS only (set it behind TLS)
+    # The feed runner's on-disk spool (feeds.spool): None = feeds.spool.default_dir(key_prefix); 0 MB = off.
+    spool_dir: Path | None = None
+    spool_max_mb: float = 1024
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -78,8 +81,10 @@ class Settings:
         secure = env.get("SESSION_COOKIE_SECURE", "0").strip().lower()
         if secure not in ("0", "1", "true", "false", "yes", "no", ""):
             raise ConfigError(f"SESSION_COOKIE_SECURE must be 1 or 0, got {secure!r}")
+        spool_dir = Path(env["SPOOL_DIR"]) if env.get("SPOOL_DIR") else None
+        spool_mb = _number(env, "SPOOL_MAX_MB", "1024", float, 0, 1 << 20)
         return cls(url, port, city, prefix, refresh, env.get("MAP_TILE_URL") or None, secret, hours,
-                   secure in ("1", "true", "yes"))
+                   secure in ("1", "true", "yes"), spool_dir, spool_mb)
 
 
 def _number(env, name, default, kind, lo, hi):

@@ -22,6 +22,8 @@ import redis
 
 from feeds.config import City, ConfigError, FeedSource
 from feeds.schema import DEADLETTER_RETENTION, READINGS_RETENTION, Keys
+from feeds.spool import STORE_DOWN, Spool
+from feeds.store_epoch import StoreEpoch
 from feeds.timeparse import epoch_to_iso, iso_to_epoch
 
 log = logging.getLogger("feeds")
@@ -182,6 +184,10 @@ class Adapter:
     def housekeeping(self, r: redis.Redis, keys: Keys, now: float) -> None:
         """After each batch: drop what this feed's retention says is too old (optional)."""
 
+    def redis_lost(self) -> None:
+        """Redis lost its data (feeds.store_epoch): forget what this adapter believes is already stored
+        (a schedule, learnt metadata), so its next batch writes it again (optional)."""
+
 
 @dataclass
 class BatchResult:
@@ -268,14 +274,50 @@ def trim_by_age(pipe, key: str, retention: tuple[int, int], now: float) -> None:
     pipe.xtrim(key, minid=f"{min_ms}-0", approximate=True)
 
 
+class BackPressure:
+    """A polling loop that cannot keep up with its feeds (a flood, a slow Redis) falls behind schedule.
+    Polls are never queued: the next poll fetches the newest snapshot, so intermediate snapshots are
+    skipped (coalesced) and memory stays flat. This counts the polls skipped per feed (how late each
+    poll started, in intervals) and logs them, one line per feed at most every ``every_s``."""
+
+    def __init__(self, every_s: float = 30):
+        self.every_s = every_s
+        self.skipped: Counter = Counter()  # polls skipped since the process started (fractions count)
+        self._window: Counter = Counter()
+        self._since: dict[str, float] = {}
+        self._last: dict[str, float] = {}  # when each feed's previous poll started
+
+    def started(self, name: str, due: float, interval_s: float, now: float | None = None) -> None:
+        """A poll of ``name`` due at ``due`` (monotonic; 0 for the first) starts now."""
+        now = time.monotonic() if now is None else now
+        self._since.setdefault(name, now)
+        last, self._last[name] = self._last.get(name), now
+        if last is not None and now > due:  # the polls that fitted since the previous one, less this one
+            missed = min((now - last) / interval_s - 1, (now - due) / interval_s)  # (a backoff is no skip)
+            self.skipped[name] += missed
+            self._window[name] += missed
+        if now - self._since[name] >= self.every_s:
+            if self._window[name] >= 1:
+                log.warning("%s: back-pressure: %d of %d polls skipped in the last %.0f s (batches take longer than "
+                            "the %g s interval); each poll fetches the newest snapshot, nothing queues",
+                            name, self._window[name], (now - self._since[name]) / interval_s,
+                            now - self._since[name], interval_s)
+            self._window[name], self._since[name] = 0, now
+
+
 class Runner:
     """Runs adapters against one Redis: one batch at a time, or forever on an interval."""
 
-    def __init__(self, r: redis.Redis, keys: Keys, city: City, engine=None):
+    def __init__(self, r: redis.Redis, keys: Keys, city: City, engine=None, spool: Spool | None = None):
         self.r = r
         self.keys = keys
         self.city = city
         self.engine = engine  # feeds.kpi.engine.KpiEngine; None in adapter-only tests
+        self.spool = spool  # feeds.spool.Spool: payloads fetched while Redis is down; None: not kept
+        self.epoch = StoreEpoch(r, keys, city.timezone)
+        self._adapters: dict[str, Adapter] = {}  # by name, for replaying the spool
+        self._spool_probe = 0.0
+        self.back_pressure = BackPressure()
 
     # one batch -----------------------------------------------------------------------
     def run_once(self, adapter: Adapter, payload: bytes | None = None, now: float | None = None) -> BatchResult:
@@ -340,6 +382,88 @@ class Runner:
             self.engine.recompute(adapter.kpi_domains, now=now)
         result.seconds = time.perf_counter() - t0
         return result
+
+    # one batch, behind the spool and the store check ----------------------------------------------
+    def run_spooled(self, adapter: Adapter, payload: bytes | None = None) -> BatchResult | None:
+        """Fetch (unless given) and store one batch like run_once, checking first that Redis still holds
+        its data (feeds.store_epoch). With a spool, a batch Redis cannot take is kept on disk and None
+        returned (not a failure: the feed keeps its interval); while older batches wait in the spool the
+        new one queues behind them, so feeds are delivered in the order fetched."""
+        self._adapters[adapter.name] = adapter
+        if payload is None:
+            payload = self.fetch_with_retry(adapter)
+        now = time.time()
+        if self.spool is None:
+            self.check_store(now)
+            return self.run_once(adapter, payload, now)
+        if not self.spool.pending(self._adapters):
+            try:
+                self.check_store(now)
+                return self.run_once(adapter, payload, now)
+            except STORE_DOWN as e:
+                log.warning("%s: Redis unreachable (%s: %s); batch kept in the spool", adapter.name,
+                            type(e).__name__, e)
+        self.spool.put(adapter.name, payload, now)
+        try:
+            return self.replay_spool().get(adapter.name)
+        except STORE_DOWN:
+            return None
+
+    def check_store(self, now: float | None = None) -> None:
+        """Before a batch: if Redis lost its data, make every adapter write again what it keeps there."""
+        if self.epoch.check(now):
+            for a in self._adapters.values():
+                a.redis_lost()
+
+    def replay_spool(self, budget_s: float = 5.0) -> dict[str, BatchResult]:
+        """Deliver spooled batches of this runner's feeds, oldest first, for up to ``budget_s`` (the rest
+        at the next call). A batch is deleted only once stored; Redis going away again raises STORE_DOWN
+        with the rest kept. Returns the newest result per feed."""
+        results: dict[str, BatchResult] = {}
+        if self.spool is None:
+            return results
+        t0 = time.monotonic()
+        for batch in self.spool.pending(self._adapters):
+            if time.monotonic() - t0 > budget_s:
+                break
+            adapter = self._adapters[batch.feed]
+            try:
+                payload, fetched_at = batch.read()
+            except (OSError, ValueError, KeyError) as e:  # removed or damaged by hand: never blocks the rest
+                log.error("spool: cannot read %s (%s); skipped", batch.path, e)
+                self.spool.done(batch)
+                continue
+            self.check_store()
+            try:
+                results[batch.feed] = res = self.run_once(adapter, payload, now=fetched_at)
+            except STORE_DOWN:
+                raise
+            except Exception as e:  # an adapter bug: never replay it forever; the payload goes to dead letters
+                log.exception("%s: spooled batch failed on replay", batch.feed)
+                pipe = self.r.pipeline(transaction=False)
+                self._dead_letter(pipe, batch.feed, f"spooled batch failed on replay: {type(e).__name__}: {e}",
+                                  payload, time.time())
+                pipe.execute()
+            else:
+                log.info("from the spool: %s", res.line())
+            self.spool.done(batch)
+        return results
+
+    def spool_tick(self, every_s: float = 1.0) -> float:
+        """Between batches: while batches wait in the spool, try delivering them every ``every_s``.
+        Returns the monotonic time of the next try (inf when the spool is empty)."""
+        if self.spool is None or not self.spool.pending(self._adapters):
+            return math.inf
+        t = time.monotonic()
+        if t - self._spool_probe >= every_s:
+            self._spool_probe = t
+            try:
+                self.replay_spool()
+            except STORE_DOWN:
+                pass
+            except redis.RedisError as e:
+                log.error("spool replay: %s: %s", type(e).__name__, e)
+        return self._spool_probe + every_s if self.spool.pending(self._adapters) else math.inf
 
     def fetch_with_retry(self, adapter: Adapter, attempts: int = 3, first_wait: float = 0.5) -> bytes:
         for i in range(attempts):
@@ -450,10 +574,12 @@ class Runner:
             for a in adapters:
                 if t < due[a.name]:
                     continue
+                self.back_pressure.started(a.name, due[a.name], a.source.interval_s)
                 try:
-                    res = self.run_once(a)
+                    res = self.run_spooled(a)
                     failures[a.name] = 0
-                    log.info(res.line())
+                    if res is not None:
+                        log.info(res.line())
                     due[a.name] = t + a.source.interval_s
                 except Exception as e:  # network, Redis, adapter: log, back off, go on
                     failures[a.name] += 1
@@ -465,4 +591,5 @@ class Runner:
             if alerts is not None:  # feed-silence alerts fire even when no batch arrives
                 alerts.tick()
                 due["(alerts)"] = time.monotonic() + alerts.next_due_in()
+            due["(spool)"] = self.spool_tick()
             stop.wait(max(0.05, min(due.values()) - time.monotonic()))

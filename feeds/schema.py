@@ -408,6 +408,11 @@ class Keys:
         """Hash of one feed's health: last_success, records, rejected, lag_s, ..."""
         return self._key("ops", "feed", feed)
 
+    def store_epoch(self) -> str:
+        """String "<random id>|<epoch s>" written (SET NX) by the first runner to reach this Redis: when a
+        runner finds it gone or changed, Redis lost its data (restarted without persistence, or flushed)."""
+        return self._key("ops", "epoch")
+
     def actions(self) -> str:
         """Stream of operator actions (audited small writes)."""
         return self._key("ops", "actions")

@@ -547,6 +547,9 @@ class EnvironmentAdapter(CityAdapter):
     def published(self, records):
         self._learnt.update(rec.data["meta"]["id"] for rec in records if rec.data.get("meta"))
 
+    def redis_lost(self):
+        self._learnt.clear()  # learnt stations' metadata goes in again with their next reading
+
     # --- derived state: hourly means, NowCast, AQI, LAeq, water alerts (compute on write) ---------------
     def prepare(self, r, keys):
         # Sensor ids an earlier run learnt from /v3/locations: a later /latest or /measurements payload

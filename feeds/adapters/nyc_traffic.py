@@ -182,6 +182,9 @@ class NycTrafficAdapter(CityAdapter):
     def published(self, records):
         self._meta_published.update(rec.key for rec in records if "meta" in rec.data)
 
+    def redis_lost(self):
+        self._meta_published.clear()  # learnt links' geometry goes in again with the next batch
+
     def housekeeping(self, r, keys, now):
         # Redis restarted without persistence (or was flushed): learn the links' geometry again.
         if self._meta_published and r.hlen(keys.link_meta()) < len(self._meta_published):

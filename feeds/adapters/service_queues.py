@@ -377,6 +377,9 @@ class ServiceQueuesAdapter(CityAdapter):
             for k in list(self._issued)[:100_000]:
                 del self._issued[k]
 
+    def redis_lost(self):
+        self._learnt_published.clear()  # learnt centres go in again with their next snapshot
+
     def housekeeping(self, r, keys, now):
         if self._learnt_published and r.hlen(keys.centres_learnt()) < len(self._learnt_published):
             self._learnt_published.clear()  # Redis lost them: name them again

@@ -625,6 +625,11 @@ class TransitAdapter(CityAdapter):
         self._pending_obs = {}
 
     # --- housekeeping ---------------------------------------------------------------
+    def redis_lost(self):
+        # The schedule (routes, stops, trips) and the buses it needs go in again after the next batch.
+        self._static_in_redis = None
+        self._scheduled_minute = None
+
     def housekeeping(self, r, keys, now):
         if self.sched is not None and self._static_in_redis != self.sched.gtfs.version:
             stored = r.hget(keys.transit_static(), "version")

@@ -23,6 +23,7 @@ import orjson
 
 from feeds.kpi.base import Computed
 from feeds.service_centres import ServicesConfig, services_config
+from feeds.store_epoch import on_loss
 
 QUEUE_STALE_S = 900  # a queue not reported for 15 min (centre system down) is not "now"
 WINDOW_S = 7 * 86400  # requests_on_time_pct and case_close_median_h
@@ -350,6 +351,7 @@ def _id_lt(a: str, b: str) -> bool:
 # a batch of new requests or visit steps costs reading that batch, not 25,000 requests or a day of
 # visits again.
 _MEMO: dict[tuple, object] = {}
+on_loss(_MEMO.clear)  # Redis lost its data: these copies describe what is gone
 
 
 def _cache(key: tuple) -> _Incremental:

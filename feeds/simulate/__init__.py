@@ -34,10 +34,12 @@ def run_simulation(runner: Runner, city: City, stop: threading.Event, ticks: int
         for i, (adapter, gen, interval) in enumerate(feeds):
             if t < due[i]:
                 continue
+            runner.back_pressure.started(adapter.name, due[i], interval)
             due[i] = t + interval
             try:
-                res = runner.run_once(adapter, payload=gen.payload(time.time()))
-                log.debug(res.line())
+                res = runner.run_spooled(adapter, payload=gen.payload(time.time()))
+                if res is not None:  # None: Redis is down and the batch waits in the spool
+                    log.debug(res.line())
             except Exception as e:  # keep the demo alive through a Redis restart
                 log.error("simulated %s: %s: %s", adapter.name, type(e).__name__, e)
         alerts = getattr(runner.engine, "alerts", None)
@@ -45,6 +47,7 @@ def run_simulation(runner: Runner, city: City, stop: threading.Event, ticks: int
         if alerts is not None:  # feed-silence alerts fire even when no batch arrives
             alerts.tick()
             wake = min(wake, time.monotonic() + alerts.next_due_in())
+        wake = min(wake, runner.spool_tick())  # spooled batches go in as soon as Redis answers
         rounds += 1
         if ticks is None or rounds < ticks:
             stop.wait(max(0.05, wake - time.monotonic()))

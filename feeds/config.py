@@ -68,7 +68,7 @@ class Settings:
             except BadRedisUrl as e:
                 raise ConfigError(str(e)) from None
         port = _number(env, "PORT", "8050", int, 1, 65535)
-        refresh = _number(env, "REFRESH_S", "5", float, 0.5, 3600)
+        refresh = _number(env, "REFRESH_S", "2", float, 0.5, 3600)
         prefix = env.get("KEY_PREFIX", "city")
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", prefix):
             raise ConfigError(f"KEY_PREFIX may hold letters, digits, '_', '.', '-' only, got {prefix!r}")

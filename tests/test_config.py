@@ -12,7 +12,7 @@ from tests.conftest import SAMPLE_CITY
 
 def test_defaults_when_the_environment_is_empty():
     s = Settings.from_env({})
-    assert (s.redis_url, s.port, s.key_prefix, s.refresh_s) == (None, 8050, "city", 5.0)
+    assert (s.redis_url, s.port, s.key_prefix, s.refresh_s) == (None, 8050, "city", 2.0)
     assert s.city_config.name == "sample.json"
 
 

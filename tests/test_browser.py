@@ -62,6 +62,12 @@ def start(dash_duo, redis_url, keys, city, refresh_s=1.0, role="viewer", path="/
     return app
 
 
+def text_of(dash_duo, selector: str) -> str | None:
+    """The element's text read in the page: no element reference to go stale while cards refresh."""
+    return dash_duo.driver.execute_script(
+        "var e = document.querySelector(arguments[0]); return e ? e.innerText : null;", selector)
+
+
 def no_console_errors(dash_duo):
     logs = [entry for entry in dash_duo.get_logs() if entry.get("level") == "SEVERE"]
     assert logs == [], logs

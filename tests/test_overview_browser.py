@@ -11,7 +11,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from dashboard import citymap
 from dashboard.store import Store
 from feeds.kpi.engine import KpiEngine
-from tests.test_browser import no_console_errors, start
+from tests.test_browser import no_console_errors, start, text_of
 from tests.test_overview_page import seed
 
 pytestmark = pytest.mark.browser
@@ -48,17 +48,19 @@ def test_the_overview_map_shows_every_layer_and_a_toggle_hides_one_in_the_url(da
     shown = wait_until(lambda: (lambda p: p if all(p.values()) else None)(points_by_layer(dash_duo, "overview-map", every)))
     assert set(shown) == set(every)  # traffic, buses, air, incidents and units, service centres: all drawn
     dash_duo.wait_for_element("#overview-district-table")
-    assert dash_duo.find_element("#kpi-city-score .kpi-value").text  # the score with its breakdown
-    assert dash_duo.find_elements(".drag-row")
+    # Read in the page: the cards are patched on every tick, so an element reference can go stale.
+    assert text_of(dash_duo, "#kpi-city-score .kpi-value")  # the score with its breakdown
+    assert text_of(dash_duo, ".drag-row")
 
-    buses = next(label for label in dash_duo.find_elements("#overview-layers label") if label.text == "Buses")
-    buses.find_element("css selector", "input").click()
+    dash_duo.driver.execute_script(
+        "Array.from(document.querySelectorAll('#overview-layers label'))"
+        ".find(l => l.innerText.trim() === 'Buses').querySelector('input').click();")
     wait_until(lambda: "layers=traffic,air,incidents,services" in dash_duo.driver.current_url)
     rest = ["traffic", "air", "incidents", "services"]
     wait_until(lambda: len(figure(dash_duo, "overview-map", "data")) == 1 + sum(n for _, n in citymap.slots(rest).values()))
     names = figure(dash_duo, "overview-map", "data.map(function (t) { return t.name || ''; })")
     assert not any("on time" in n or "late" in n for n in names)  # no bus trace left
-    assert "Buses" not in dash_duo.find_element(".layer-key").text
+    assert "Buses" not in text_of(dash_duo, ".layer-key")
     no_console_errors(dash_duo)
 
 

@@ -12,17 +12,11 @@ from selenium.webdriver.common.action_chains import ActionChains
 from feeds.framework import Runner
 from feeds.kpi.engine import KpiEngine
 from feeds.simulate.services import simulators
-from tests.test_browser import no_console_errors, start
+from tests.test_browser import no_console_errors, start, text_of
 
 pytestmark = pytest.mark.browser
 
 MONDAY_1105 = datetime(2026, 11, 16, 11, 5, tzinfo=ZoneInfo("America/New_York")).timestamp()
-
-
-def text_of(dash_duo, selector: str) -> str | None:
-    """The element's text read in the page: no element reference to go stale while cards refresh."""
-    return dash_duo.driver.execute_script(
-        "var e = document.querySelector(arguments[0]); return e ? e.innerText : null;", selector)
 
 
 def wait_text(dash_duo, selector: str, expected: str, contains: bool = False, timeout: float = 10) -> None:

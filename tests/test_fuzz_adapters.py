@@ -256,6 +256,18 @@ def test_a_value_nested_1020_deep_is_a_dead_letter_not_an_adapter_error(r, keys,
     assert "nested too deep to read" in dead_reasons(r, keys)
 
 
+def test_an_openaq_unit_that_is_not_text_is_dropped_not_an_adapter_error(r, keys):
+    """Found by bench/fuzz.py (atheris): a sensor's parameter.units nested 300 deep reached the record's
+    fingerprint, where orjson gave up (TypeError: recursion limit) and validate crashed."""
+    seed = fz.SEED_BY_NAME["environment/openaq_v3_locations"]
+    doc = orjson.loads(seed.payload())
+    mark = fz.marker(0)
+    doc["response"]["results"][0]["sensors"][0]["parameter"]["units"] = mark
+    payload = fz.splice(orjson.dumps(doc), {mark: b"[" * 300 + b"]" * 300}, quoted=True)
+    out = fz.check_batch(r, keys, seed.make(), payload, seed.now)  # no adapter error, every record accounted for
+    assert out.stored >= 1 and not dead_reasons(r, keys)
+
+
 @pytest.mark.parametrize("seed_name, payload", [
     ("road-incidents/documented", b'[{"id": ' + b"[" * 1020 + b"]" * 1020 + b"}]"),
     ("emergency/unit-events", b'[{"kind": ' + b"[" * 1020 + b"]" * 1020 + b"}]")])

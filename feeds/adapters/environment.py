@@ -433,7 +433,9 @@ class EnvironmentAdapter(CityAdapter):
             p = _obj(s.get("parameter"), "sensors[].parameter")
             param = OPENAQ_PARAMS.get(str(p.get("name", "")).lower())
             if param is not None and s.get("id") is not None:
-                sensors[str(s["id"])] = {"station": station, "param": param, "units": p.get("units") or ""}
+                units = p.get("units")  # text such as "µg/m³"; anything else is not a unit
+                sensors[str(s["id"])] = {"station": station, "param": param,
+                                         "units": units[:40] if isinstance(units, str) else ""}
         self.sensors.update(sensors)  # rows after this one in the payload need them now
         data = {"k": "loc", "st": station, "sensors": sensors}
         if meta:

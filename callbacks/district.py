@@ -2,17 +2,13 @@
 nothing is new, a Patch of the changed layers' traces when a domain moved); layer toggles and map clicks."""
 from __future__ import annotations
 
-import time
-
-from dash import Input, Output, State, ctx, no_update
+from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.overview import map_controls, map_figure, plan
+from callbacks.overview import map_controls, map_figure, map_view, shared_refresh
 from dashboard import citymap
 from dashboard import refresh as refresh_state
-from dashboard import sharedcache
 from dashboard.pages import district as district_page
-from dashboard.store import StoreUnavailable
 from feeds.kpi.catalogue import DOMAIN_ORDER
 
 def respond(store, settings, p: dict, district: str, layers: list[str], focus, theme: str, zoom_offset: float,
@@ -43,24 +39,9 @@ def register(app, store, settings) -> None:
         if district not in store.city.district_ids():
             raise PreventUpdate  # the page says "no such district"; a hand-made request must not 500
         theme = theme or "dark"
-        view_data = view_data or {}
-        layers = [layer for layer in view_data.get("layers") or [] if layer in citymap.LAYERS]
-        focus = citymap.focus_of(view_data.get("focus"))
-        zoom_offset = 0.0 if focus else citymap.size_zoom(size)  # a focus zoom is taken as given
-        view = [district, layers, focus and [focus["lat"], focus["lon"], focus["zoom"]], theme, zoom_offset]
-        now = time.time()
-        try:
-            p = plan(store, view, shown, ctx.triggered_id == "theme", now)
-            if not (p["first"] or p["changed"] or p["all"] or p["ages"]):
-                raise PreventUpdate  # nothing new: nothing sent
-            # Screens that show the same, in the same second, get the same answer: computed once.
-            same = {k: v for k, v in (shown or {}).items() if k != "t"}
-            key = [view, {**p, "changed": sorted(p["changed"])}, same, int(now)]
-            *outputs, stored = sharedcache.compute(
-                store, "district-refresh", key,
-                lambda: respond(store, settings, p, district, layers, focus, theme, zoom_offset, view, shown, now))
-        except StoreUnavailable:
-            raise PreventUpdate  # keep the last picture; the shell shows the banner
-        return (*outputs, {**stored, "t": now if p["ages"] else (shown or {}).get("t", now)})
+        layers, focus, zoom_offset, view = map_view(view_data, size, theme)
+        view = [district, *view]
+        return shared_refresh(store, "district-refresh", view, shown, lambda p, now: respond(
+            store, settings, p, district, layers, focus, theme, zoom_offset, view, shown, now))
 
     map_controls(app, store, "district")

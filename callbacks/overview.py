@@ -120,29 +120,39 @@ def register(app, store, settings) -> None:
                   State("overview-view", "data"), State("overview-version", "data"), State("overview-map-size", "data"))
     def refresh(_, theme, view_data, shown, size):
         theme = theme or "dark"
-        view_data = view_data or {}
-        layers = [layer for layer in view_data.get("layers") or [] if layer in citymap.LAYERS]
-        focus = citymap.focus_of(view_data.get("focus"))
-        zoom_offset = 0.0 if focus else citymap.size_zoom(size)  # a focus zoom is taken as given
-        view = [layers, focus and [focus["lat"], focus["lon"], focus["zoom"]], theme, zoom_offset]
-        now = time.time()
-        try:
-            p = plan(store, view, shown, ctx.triggered_id == "theme", now)
-            if not (p["first"] or p["changed"] or p["all"] or p["ages"]):
-                raise PreventUpdate  # nothing new: nothing sent
-            # Screens that show the same, in the same second, get the same answer: computed once.
-            same = {k: v for k, v in (shown or {}).items() if k != "t"}
-            key = [view, {**p, "changed": sorted(p["changed"])}, same, int(now)]
-            out = sharedcache.compute(store, "overview-refresh", key,
-                                      lambda: respond(store, settings, p, layers, focus, theme, zoom_offset, view,
-                                                      shown, now))
-        except StoreUnavailable:
-            raise PreventUpdate  # keep the last picture; the shell shows the banner
-        *outputs, stored = out
-        stored = {**stored, "t": now if p["ages"] else (shown or {}).get("t", now)}
-        return (*outputs, stored)
+        layers, focus, zoom_offset, view = map_view(view_data, size, theme)
+        return shared_refresh(store, "overview-refresh", view, shown, lambda p, now: respond(
+            store, settings, p, layers, focus, theme, zoom_offset, view, shown, now))
 
     map_controls(app, store, "overview")
+
+
+def map_view(view_data, size, theme: str) -> tuple[list[str], dict | None, float, list]:
+    """(layers, focus, zoom offset, view) of a city map from its page's view store and measured size; the
+    view is what a screen's picture depends on (the shown version is kept per view)."""
+    view_data = view_data or {}
+    layers = [layer for layer in view_data.get("layers") or [] if layer in citymap.LAYERS]
+    focus = citymap.focus_of(view_data.get("focus"))
+    zoom_offset = 0.0 if focus else citymap.size_zoom(size)  # a focus zoom is taken as given
+    return layers, focus, zoom_offset, [layers, focus and [focus["lat"], focus["lon"], focus["zoom"]], theme,
+                                        zoom_offset]
+
+
+def shared_refresh(store, name: str, view: list, shown, respond) -> tuple:
+    """One tick of a city-map page (overview, district): nothing sent when nothing is new; else
+    ``respond(plan, now)``'s outputs, computed once for the screens that show the same in the same
+    second. Redis down: the last picture stays (the shell shows the banner)."""
+    now = time.time()
+    try:
+        p = plan(store, view, shown, ctx.triggered_id == "theme", now)
+        if not (p["first"] or p["changed"] or p["all"] or p["ages"]):
+            raise PreventUpdate  # nothing new: nothing sent
+        same = {k: v for k, v in (shown or {}).items() if k != "t"}
+        key = [view, {**p, "changed": sorted(p["changed"])}, same, int(now)]
+        *outputs, stored = sharedcache.compute(store, name, key, lambda: respond(p, now))
+    except StoreUnavailable:
+        raise PreventUpdate  # keep the last picture; the shell shows the banner
+    return (*outputs, {**stored, "t": now if p["ages"] else (shown or {}).get("t", now)})
 
 
 def map_controls(app, store, page: str) -> None:

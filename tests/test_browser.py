@@ -77,11 +77,12 @@ def test_overview_shows_the_city_score_and_the_domains(dash_duo, r, keys, redis_
     values = City(r, keys, sample_city).batch()
     start(dash_duo, redis_url, keys, sample_city)
     dash_duo.wait_for_text_to_equal("#kpi-city-score .kpi-value", f"{values['city.score']['value']:,.2f}", timeout=10)
-    assert "Congested roads" in dash_duo.find_element(".drag-list").text
-    sections = dash_duo.find_elements(".domain-section.empty")
-    assert len(sections) == 4  # buses, environment, emergency, services: no feed yet
-    assert "traffic" in dash_duo.find_element("#feeds-table").text
-    clock = dash_duo.find_element("#clock").text  # e.g. "Sat 21 Nov 01:28:53", in the city's time zone
+    # Read in the page: the cards are patched every tick, so an element reference can go stale.
+    assert "Congested roads" in text_of(dash_duo, ".drag-list")
+    sections = dash_duo.driver.execute_script("return document.querySelectorAll('.domain-section.empty').length")
+    assert sections == 4  # buses, environment, emergency, services: no feed yet
+    assert "traffic" in text_of(dash_duo, "#feeds-table")
+    clock = text_of(dash_duo, "#clock")  # e.g. "Sat 21 Nov 01:28:53", in the city's time zone
     city_now = datetime.now(ZoneInfo(sample_city.timezone))
     shown = datetime.strptime(clock.split()[-1], "%H:%M:%S").replace(
         year=city_now.year, month=city_now.month, day=city_now.day, tzinfo=city_now.tzinfo)
@@ -89,9 +90,9 @@ def test_overview_shows_the_city_score_and_the_domains(dash_duo, r, keys, redis_
     assert min(drift, 86400 - drift) < 5  # city time, not the browser's (UTC here); safe across midnight
     # A wall clock that ticks every second (allowing a busy machine's timer a second or two of slack).
     deadline = time.monotonic() + 3.5
-    while dash_duo.find_element("#clock").text == clock and time.monotonic() < deadline:
+    while text_of(dash_duo, "#clock") == clock and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert dash_duo.find_element("#clock").text != clock
+    assert text_of(dash_duo, "#clock") != clock
     dash_duo.find_element("#nav-buses").click()
     dash_duo.wait_for_contains_text(".domain-page", "No feed configured yet")
     no_console_errors(dash_duo)

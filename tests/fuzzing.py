@@ -40,6 +40,7 @@ from feeds.adapters.transit_gtfs import load_gtfs
 from feeds.config import FeedSource, load_city
 from feeds.framework import Adapter, Runner
 from feeds.schema import Keys
+from tests.test_nyc_traffic_adapter import tsv  # the NYC DOT snapshot as the feed's TSV
 
 ROOT = Path(__file__).resolve().parent
 FIX = ROOT / "fixtures"
@@ -129,14 +130,6 @@ def incidents_seed() -> bytes:
 INCIDENTS_NOW = 1795269600.0  # 2026-11-21T14:00Z, after every time in incidents_seed()
 
 
-def tsv_of(rows: list[dict]) -> bytes:
-    out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter="\t", extrasaction="ignore")
-    w.writeheader()
-    w.writerows(rows)
-    return out.getvalue().encode()
-
-
 @dataclass(frozen=True)
 class Seed:
     name: str  # "<feed>/<fixture>"
@@ -166,7 +159,7 @@ SEEDS: list[Seed] = [
     Seed("traffic/nyc-json", plain(NycTrafficAdapter), _file("", "nyc_dot_linkspeedquery_2017-10-23T2208.json"),
          "json", now=1508811000.0),
     Seed("traffic/nyc-tsv", plain(NycTrafficAdapter),
-         lambda: tsv_of(orjson.loads((FIX / "nyc_dot_linkspeedquery_2017-10-23T2208.json").read_bytes())),
+         lambda: tsv(orjson.loads((FIX / "nyc_dot_linkspeedquery_2017-10-23T2208.json").read_bytes())),
          "tsv", now=1508811000.0),
     Seed("road-incidents/documented", plain(RoadIncidentsAdapter), incidents_seed, "json", now=INCIDENTS_NOW),
     Seed("transit/usf-vehicles", transit("usf_bullrunner_gtfs.zip"),

@@ -160,6 +160,21 @@ class HttpClient:
         return res
 
 
+@contextmanager
+def private_store():
+    """A redis-server of the scenario's own with its client and keys, a scratch folder and a stop event for
+    the scenario's threads; afterwards the threads are told to stop, the server stopped, the folder removed."""
+    server = EmbeddedRedis()
+    tmp = tempfile.TemporaryDirectory(prefix="bench-faults-")
+    stop = threading.Event()
+    try:
+        yield server, connect(server.url), Keys("bench-faults"), Path(tmp.name), stop
+    finally:
+        stop.set()
+        server.stop()
+        tmp.cleanup()
+
+
 def used_mib(r) -> float:
     return r.info("memory")["used_memory"] / (1 << 20)
 
@@ -172,13 +187,9 @@ def outage(ctx: BenchContext) -> list[Figure]:
     from feeds.adapters.nyc_traffic import NycTrafficAdapter
     from feeds.simulate.traffic import TrafficSimulator
 
-    server = EmbeddedRedis()
-    tmp = tempfile.TemporaryDirectory(prefix="bench-faults-")
-    stop = threading.Event()
-    try:
-        r, keys = connect(server.url), Keys("bench-faults")
+    with private_store() as (server, r, keys, tmp, stop):
         token = Accounts(r, keys).add_kiosk("bench-desk", by="bench")
-        spool = Spool(Path(tmp.name) / "spool")
+        spool = Spool(tmp / "spool")
         runner = Runner(r, keys, city, KpiEngine(r, keys, city), spool)
         sim = TrafficSimulator(city, 7, no_data_rate=0, malformed_rate=0)
         feed = SimulatedFeed(NycTrafficAdapter(city, FeedSource(interval_s=interval)), sim.payload)
@@ -213,14 +224,10 @@ def outage(ctx: BenchContext) -> list[Figure]:
             stop.set()
             loop.join(30)
             stored = r.xlen(keys.readings("traffic"))
-    finally:
-        stop.set()
-        server.stop()
-        tmp.cleanup()
     lost = feed.sent - stored
     note = f"{down_s} s outage; speeds every {interval} s; REFRESH_S {REFRESH_S:g}"
     return [
-        fig(f"outage: page says Redis unreachable (after it stops)", "s", _or(to_banner, down_s), "<= 5",
+        fig("outage: page says Redis unreachable (after it stops)", "s", _or(to_banner, down_s), "<= 5",
             baseline="REFRESH_S", baseline_value=REFRESH_S, note=f"{note}; last picture kept: {'yes' if kept else 'NO'}"),
         fig("outage: page live again (after Redis returns)", "s", _or(to_live, 30), "<= 5",
             baseline="REFRESH_S", baseline_value=REFRESH_S, note=f"no reload: {'yes' if same_page else 'NO'}"),
@@ -242,12 +249,8 @@ def restart(ctx: BenchContext) -> list[Figure]:
     from feeds.simulate import run_simulation
 
     city = load_city(SAMPLE_CITY)
-    server = EmbeddedRedis()
-    tmp = tempfile.TemporaryDirectory(prefix="bench-faults-")
-    stop = threading.Event()
-    try:
-        r, keys = connect(server.url), Keys("bench-faults")
-        runner = Runner(r, keys, city, KpiEngine(r, keys, city), Spool(Path(tmp.name) / "spool"))
+    with private_store() as (server, r, keys, tmp, stop):
+        runner = Runner(r, keys, city, KpiEngine(r, keys, city), Spool(tmp / "spool"))
         loop = threading.Thread(target=run_simulation, args=(runner, city, stop), daemon=True)
         loop.start()
 
@@ -266,10 +269,6 @@ def restart(ctx: BenchContext) -> list[Figure]:
         missing = sorted(before - domains())
         stop.set()
         loop.join(30)
-    finally:
-        stop.set()
-        server.stop()
-        tmp.cleanup()
     note = "simulated city; feeds every 5-60 s"
     return [
         fig("restart empty: noticed, said on the timeline", "s", _or(noticed, 60), note=note),
@@ -285,11 +284,8 @@ def flood(ctx: BenchContext) -> list[Figure]:
     city = large_city()
     from tests.test_overview_callback import refresh
 
-    server = EmbeddedRedis()
-    tmp = tempfile.TemporaryDirectory(prefix="bench-faults-")
-    try:
-        r, keys = connect(server.url), Keys("bench-faults")
-        config = Path(tmp.name) / "city.json"
+    with private_store() as (server, r, keys, tmp, stop):
+        config = tmp / "city.json"
         config.write_bytes(orjson.dumps(city.model_dump(mode="json")))
         load_state(r, keys, city, now=time.time(), engine=KpiEngine(r, keys, city))
         token = Accounts(r, keys).add_kiosk("bench-flood", by="bench")
@@ -297,11 +293,8 @@ def flood(ctx: BenchContext) -> list[Figure]:
             client = HttpClient(base, token)
             phases = {}
             for phase, rate, seconds in (("before", 1, before_s), ("flood", 10, flood_s)):
-                phases[phase] = _phase(r, keys, server.url, config, client, refresh, rate, seconds, Path(tmp.name) / phase)
+                phases[phase] = _phase(r, keys, server.url, config, client, refresh, rate, seconds, tmp / phase)
         streams = {d: r.xlen(keys.readings(d)) for d in ("traffic", "environment")}  # buses keep no stream
-    finally:
-        server.stop()
-        tmp.cleanup()
     b, f = phases["before"], phases["flood"]
     mem = f["memory"]
     half = mem[len(mem) // 2:]

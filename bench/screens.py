@@ -453,6 +453,7 @@ class Load:
     client_cpu: float      # this process (the screens), cores
     kinds: dict            # kind -> (count, p95 ms, median bytes)
     error_sample: list
+    loop_lag_p95: float = 0.0  # ms the screens' own event loop was late (a busy client adds it to every figure)
 
 
 async def drive(base: str, n: int, seconds: float, master: int, make_screen, tokens: list[str]) -> Load:
@@ -482,6 +483,15 @@ async def drive(base: str, n: int, seconds: float, master: int, make_screen, tok
     start = time.monotonic() + 2 * REFRESH_S  # settle: every screen's first ticks and rotation are out
     end = start + seconds
     runs = [asyncio.ensure_future(s.run(end)) for s in opened]
+    lags: list[float] = []
+
+    async def watch_loop():  # how late this process wakes up: its own share of every latency measured
+        while time.monotonic() < end:
+            due = time.monotonic() + 0.05
+            await asyncio.sleep(0.05)
+            if due >= start:
+                lags.append((time.monotonic() - due) * 1000)
+    runs.append(asyncio.ensure_future(watch_loop()))
     await asyncio.sleep(max(0.0, start - time.monotonic()))
     pids = workers(master)
     cpu0, me0 = sum(cpu_s(p) for p in pids), time.process_time()
@@ -504,7 +514,7 @@ async def drive(base: str, n: int, seconds: float, master: int, make_screen, tok
     return Load(n, statistics.median(ms), pct(ms, 95), statistics.median(ticks), pct(ticks, 95),
                 len(w.requests) / seconds, len(w.errors), (cpu1 - cpu0) / seconds, [peak[p] for p in pids],
                 sum(x[3] for x in w.requests) / 1024 / max(1, len(w.ticks)), (me1 - me0) / seconds, kinds,
-                [e[1] for e in w.errors[:3]])
+                [e[1] for e in w.errors[:3]], pct(lags, 95) if lags else 0.0)
 
 
 async def drained(base: str, limit_s: float = 90) -> None:
@@ -534,40 +544,62 @@ def slope(xs: list[float], ys: list[float]) -> float:
 @contextmanager
 def city_feeding(url: str, keys: Keys, which: str):
     """The city under ``keys`` with its feeds writing through the real adapters and the KPI engine in a
-    thread of this process the whole time (as the Procfile's ``feeds:`` process would, on the same
-    machine); yields the environment the web app needs for it. ``sample``: the sample city and its
-    simulator (``python app.py``); ``large``: bench/city.py's large city, each feed on its interval."""
+    process of their own the whole time (as the Procfile's ``feeds:`` process, on the same machine: in this
+    process they would hold the screens' event loop up and count as the server's latency); yields the
+    environment the web app needs for it. ``sample``: the sample city and its simulator (``python app.py``);
+    ``large``: bench/city.py's large city, each feed on its interval."""
     import tempfile
-
-    from app import start_simulation
-    from feeds.config import SAMPLE_CITY, Settings, load_city
 
     env = {"REDIS_URL": url, "KEY_PREFIX": keys.prefix, "REFRESH_S": str(REFRESH_S)}
     r = connect(url)
-    if which == "sample":
-        stop = start_simulation(Settings(url, PORT, SAMPLE_CITY, keys.prefix, REFRESH_S, None), load_city(SAMPLE_CITY))
-        config = None
-    else:
+    config = None
+    if which == "large":
         from bench.city import large_city_raw
-        from feeds.config import parse_city
 
-        raw = large_city_raw()
-        city = parse_city(raw)
         config = tempfile.NamedTemporaryFile("wb", suffix=".json")
-        config.write(orjson.dumps(raw))
+        config.write(orjson.dumps(large_city_raw()))
         config.flush()
         env["CITY_CONFIG"] = config.name
-        stop = threading.Event()
-        threading.Thread(target=feed_large, args=(r, keys, city, stop), daemon=True).start()
+    spec = {"url": url, "prefix": keys.prefix, "which": which, "config": config.name if config else None}
+    proc = subprocess.Popen([sys.executable, "-m", "bench.screens", "--feeding", orjson.dumps(spec).decode()],
+                            cwd=ROOT, stdin=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while not r.exists(keys.kpi_version("traffic")) and time.monotonic() < deadline:
+        while not r.exists(keys.kpi_version("traffic")) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
+        if proc.poll() is not None:
+            raise RuntimeError(f"the city's feeds stopped at the start (exit {proc.returncode})")
         yield env
     finally:
-        stop.set()
+        proc.stdin.close()  # its end: it stops when its stdin closes
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         if config is not None:
             config.close()
+
+
+def feeding(spec: dict) -> int:
+    """The feeds process of ``city_feeding``: runs until its stdin closes."""
+    from feeds.config import SAMPLE_CITY, Settings, load_city
+
+    stop = threading.Event()
+    if spec["which"] == "sample":
+        from app import start_simulation
+
+        stop = start_simulation(Settings(spec["url"], PORT, SAMPLE_CITY, spec["prefix"], REFRESH_S, None),
+                                load_city(SAMPLE_CITY))
+    else:
+        from feeds.config import parse_city
+
+        city = parse_city(orjson.loads(Path(spec["config"]).read_bytes()))
+        threading.Thread(target=feed_large, args=(connect(spec["url"]), Keys(spec["prefix"]), city, stop),
+                         daemon=True).start()
+    sys.stdin.read()
+    stop.set()
+    return 0
 
 
 def feed_large(r, keys: Keys, city, stop: threading.Event) -> None:
@@ -747,7 +779,8 @@ def report(load: Load, what: str) -> None:
     print(f"  {what:10} {load.n:4} screens: request p50 {load.req_p50:6.1f} p95 {load.req_p95:6.1f} ms, "
           f"tick p95 {load.tick_p95:6.1f} ms, {load.requests_s:6.0f} req/s, {load.errors} errors, "
           f"workers {load.cpu_cores:.2f} cores, RSS {', '.join(f'{x:.0f}' for x in load.rss_mib)} MiB, "
-          f"{load.kib_per_tick:.1f} KiB/tick, screens' own CPU {load.client_cpu:.2f} cores", flush=True)
+          f"{load.kib_per_tick:.1f} KiB/tick, screens' own CPU {load.client_cpu:.2f} cores, "
+          f"their loop late p95 {load.loop_lag_p95:.1f} ms", flush=True)
     if load.error_sample:
         print("     errors, e.g.:", load.error_sample, flush=True)
 
@@ -761,7 +794,8 @@ def figures_of(walls: list[Load], hellos: list[Load], which: str = "sample") -> 
                            f"<= {TARGET_P95_MS}", target_met(w.req_p95, f"<= {TARGET_P95_MS}") and w.errors == 0,
                            "Flask hello, same load", h.req_p95 if h else None,
                            f"p50 {w.req_p50:.1f} ms; whole tick p95 {w.tick_p95:.0f} ms; {w.requests_s:.0f} req/s; "
-                           f"{w.errors} errors; workers {w.cpu_cores:.2f} cores"))
+                           f"{w.errors} errors; workers {w.cpu_cores:.2f} cores; the screens' own loop late "
+                           f"p95 {w.loop_lag_p95:.0f} ms"))
         figs.append(Figure(f"wall screens: worker RSS (max of each), {w.n} screens, {which} city", "MiB", max(w.rss_mib),
                            f"<= {TARGET_RSS_MIB}", target_met(max(w.rss_mib), f"<= {TARGET_RSS_MIB}"), "", None,
                            ", ".join(f"{x:.0f}" for x in w.rss_mib)))
@@ -788,7 +822,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--screens", help="comma-separated screen counts (default 50,100,200)")
     p.add_argument("--seconds", type=float, help="measuring window per count (default 30; --quick 10)")
     p.add_argument("--city", choices=("sample", "large"), default="sample")
+    p.add_argument("--feeding", metavar="JSON", help=argparse.SUPPRESS)  # city_feeding's feeds process
     args = p.parse_args(argv)
+    if args.feeding:
+        return feeding(orjson.loads(args.feeding))
     try:
         counts = [int(x) for x in args.screens.split(",")] if args.screens else ([10, 50] if args.quick else [50, 100, 200])
         if not counts or min(counts) < 1:

@@ -47,6 +47,7 @@ from feeds.spool import Spool
 
 from bench.city import INTERVALS, LargeCityFeeds, large_city, load_state
 from bench.common import BenchContext, Figure, print_figures, target_met
+from bench.memory import snapshot
 
 log = logging.getLogger("bench.faults")
 PORT_BASE = 18400  # this bench's web servers listen on 18400-18499
@@ -291,9 +292,10 @@ def flood(ctx: BenchContext) -> list[Figure]:
         token = Accounts(r, keys).add_kiosk("bench-flood", by="bench")
         with web(server.url, keys.prefix, PORT_BASE + 2, config) as base:
             client = HttpClient(base, token)
-            phases = {}
+            phases, groups = {}, {}
             for phase, rate, seconds in (("before", 1, before_s), ("flood", 10, flood_s)):
                 phases[phase] = _phase(r, keys, server.url, config, client, refresh, rate, seconds, tmp / phase)
+                groups[phase] = snapshot(r, keys.prefix)
         streams = {d: r.xlen(keys.readings(d)) for d in ("traffic", "environment")}  # buses keep no stream
     b, f = phases["before"], phases["flood"]
     mem = f["memory"]
@@ -303,6 +305,9 @@ def flood(ctx: BenchContext) -> list[Figure]:
             f"before; batches {', '.join(f'{k} {v}' for k, v in sorted(f['batches'].items()))}")
     skipped = sum(f["skipped"].values())
     cap = READINGS_RETENTION[0]
+    grew = sorted(((g, (size - groups["before"].get(g, (0, 0))[0]) / 2**20) for g, (size, _) in groups["flood"].items()),
+                  key=lambda kv: -kv[1])
+    print("  flood: key groups that grew most (MiB): " + ", ".join(f"{g} +{mib:,.1f}" for g, mib in grew[:8]), flush=True)
     return [
         fig("flood: Redis used_memory, peak", "MiB", max(mem), baseline="before the flood",
             baseline_value=max(b["memory"]), note=rate),
@@ -310,7 +315,7 @@ def flood(ctx: BenchContext) -> list[Figure]:
             baseline="READINGS_RETENTION", baseline_value=cap,
             note=", ".join(f"{d} {n:,}" for d, n in streams.items()) + " (trimmed approximately, on every write)"),
         fig("flood: used_memory growth over its second half", "%", growth,
-            note="streams still below their cap fill up; noise and water series are kept 24 h by age"),
+            note="grew most: " + ", ".join(f"{g} +{mib:,.0f} MiB" for g, mib in grew[:4])),
         fig("flood: overview refresh p95", "ms", f["p95"], "< 5000", baseline="before the flood",
             baseline_value=b["p95"], note=f"p50 {f['p50']:,.0f} ms (before {b['p50']:,.0f}); {f['polls']} polls, "
                                           f"{f['errors']} failed; gunicorn 2x4, a refresh every 0.5 s"),

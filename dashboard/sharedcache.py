@@ -10,6 +10,10 @@ it shows; the next refresh looks that frame up and sends a Patch of only the fie
 differ (``diff_patch``). A frame no longer in the cache (expired, or another view) means the arrays go
 whole, as before. Entries expire by themselves; the cache lives under the deployment's key prefix
 (``Keys.shared_cache``), so tests and benches each have their own.
+
+Frames and parts are kept ten minutes, and also by count (``KEEP_MAX``): a feed that floods at ten
+times its rate makes ten times the versions, and the oldest beyond the count are dropped at once, so the
+cache's size follows the city's size, never the feeds' rate.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import array
 import base64
 import hashlib
 import sys
+import time
 
 import orjson
 from dash import Patch
@@ -27,6 +32,9 @@ from feeds.redis_conn import connect
 from feeds.schema import Keys
 
 FRAME_TTL_S = 600  # a screen that missed ten minutes of ticks repaints its arrays whole
+# The most frames (a map's live arrays: up to a megabyte at 10,000 links) and parts (a card, a table) kept
+# at once; the least recently kept go first. A screen whose frame went repaints its arrays whole.
+KEEP_MAX = {"frame": 96, "part": 4096}
 ASSIGN_COST = 100  # bytes of one Patch assignment of a single list item (location, operation, value)
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -46,6 +54,21 @@ class Shared:
         self.cache = Cache(config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": connect(redis_url, False),
                                    "CACHE_KEY_PREFIX": keys.shared_cache(), "CACHE_DEFAULT_TIMEOUT": self.tick_s * 3})
         self.cache.init_app(server)
+        self.r, self.prefix = self.cache.cache._write_client, keys.shared_cache()
+
+    def bound(self, kind: str, tokens) -> int:
+        """Count ``tokens`` as the newest entries ``kind:<token>`` and drop the least recently kept beyond
+        ``KEEP_MAX[kind]``; returns how many went. A cache that does not answer drops nothing."""
+        tokens = list(tokens)
+        if not tokens:
+            return 0
+        index = f"{self.prefix}kept:{kind}"
+        try:
+            gone = self.r.eval(_BOUND_LUA, 1, index, KEEP_MAX[kind], time.time(), FRAME_TTL_S, f"{self.prefix}{kind}:",
+                               *tokens)
+        except Exception:  # redis errors, a refused script: the entries' TTL still bounds them
+            return 0
+        return int(gone or 0)
 
     def compute(self, name: str, key, fn, ttl_s: float | None = None):
         """``fn()``, computed once per ``(name, key)`` across workers while the entry lives (``ttl_s``,
@@ -67,13 +90,36 @@ class Shared:
     def keep_frame(self, data: dict) -> tuple[str, bool]:
         """(digest, whether the cache took the arrays)."""
         token = digest(data)
-        return token, bool(self.cache.set(f"frame:{token}", data, timeout=FRAME_TTL_S))
+        kept = bool(self.cache.set(f"frame:{token}", data, timeout=FRAME_TTL_S))
+        if kept:
+            self.bound("frame", [token])
+        return token, kept
 
     def shown_frame(self, token) -> dict | None:
         """The arrays a screen says it shows, or None when they are not (or no longer) kept."""
         if not isinstance(token, str) or not token.isalnum() or len(token) > 64:
             return None
         return self.cache.get(f"frame:{token}")
+
+
+# KEYS[1] the index (sorted set token -> when kept); ARGV: the most kept, now, TTL, the entries' key prefix,
+# the tokens kept now. Index entries past the TTL are gone from the cache already; the rest beyond the most
+# kept are deleted, oldest first. Returns how many were deleted.
+_BOUND_LUA = """
+local most, now, ttl, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+for i = 5, #ARGV do redis.call('ZADD', KEYS[1], now, ARGV[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - ttl))
+local over = redis.call('ZCARD', KEYS[1]) - most
+if over <= 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  return 0
+end
+local old = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+for _, t in ipairs(old) do redis.call('DEL', prefix .. t) end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+redis.call('EXPIRE', KEYS[1], ttl)
+return #old
+"""
 
 
 def diff_patch(previous: dict | None, data: dict[int, dict], patch=None):
@@ -279,6 +325,7 @@ def kept_parts(store, parts: dict[str, object], known: dict | None = None) -> di
     new = {f"part:{token}": js for js, token in out.values() if token not in seen}
     if shared is not None and new:
         shared.cache.set_many(new, timeout=FRAME_TTL_S)
+        shared.bound("part", [k.split(":", 1)[1] for k in new])
     return out
 
 

@@ -12,6 +12,10 @@ from feeds.geo import district_of
 # Retention of the domain's own time series (seconds).
 AIR_HOURS_KEPT = 26  # hourly means: 24 h of history for the drill-down + the NowCast's 12 h
 SERIES_RETENTION_S = 26 * 3600  # noise and water readings, air de-duplication entries
+# And by count, so that a feed sending ten times as often cannot hold ten times the memory: a noise or water
+# station keeps at most this many readings, an air station this many observations per parameter (26 h at
+# one a minute; real sensors report every 1 to 60 min). A faster feed keeps a shorter history, its newest.
+SERIES_MAX_ENTRIES = 1_600
 
 KINDS = ("air", "noise", "water")
 

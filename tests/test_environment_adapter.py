@@ -381,3 +381,37 @@ def test_a_new_process_knows_the_sensors_an_earlier_run_stored(r, keys, redis_ur
     assert out.returncode == 0, out.stderr
     assert "1 records, 1 stored, 0 rejected" in out.stdout, out.stdout
     assert state(r, keys, "openaq-1")["hour_means"]["pm25"] == 8.15
+
+
+def test_a_flooding_sensor_keeps_a_bounded_series_and_the_laeq_of_its_newest(r, keys, run, env_city, monkeypatch):
+    """Memory follows the city's size, not the feed's rate: a noise sensor sending every 6 s keeps its
+    newest SERIES_MAX_ENTRIES readings (30 here, not the 26 h of them), and so do the de-duplication
+    entries once counted; an air station keeps that many observations per parameter."""
+    from feeds.adapters import environment as env_adapter
+
+    monkeypatch.setattr(env_adapter, "SERIES_MAX_ENTRIES", 30)
+    adapter = EnvironmentAdapter(env_city, FeedSource(options={"format": "noise"}))
+    now = time.time()
+    # 100 readings 6 s apart, in four batches: 90 dB(A) for the first 70, then 60 dB(A) for the last 30.
+    rows = [{"id": "NS-1", "time": now - 6 * (99 - i), "laeq_db": 90 if i < 70 else 60} for i in range(100)]
+    for k in range(4):
+        assert run(orjson.dumps(rows[25 * k:25 * (k + 1)]), adapter=adapter).stored == 25
+    kept = r.zrange(keys.env_series("NS-1"), 0, -1, withscores=True)
+    assert len(kept) == 30 and kept[0][1] == pytest.approx(rows[70]["time"]) and kept[-1][1] == pytest.approx(now)
+    # The LAeq over the hour is of what is kept: thirty readings of 60 dB(A) -> 60.0 (all 100 would give 88.5).
+    assert state(r, keys, "NS-1")["laeq"] == 60.0
+    # De-duplication entries: counted against the kept readings (30 x 1.1 + 1,000 slack) on the next batch.
+    assert r.zcard(keys.env_seen_series()) == 100
+    monkeypatch.setattr(env_adapter, "SEEN_COUNT_EVERY_S", 0)
+    flood = [{"id": "NS-2", "time": now - (1199 - i), "laeq_db": 55} for i in range(1200)]
+    assert run(orjson.dumps(flood), adapter=adapter).stored == 1200
+    assert r.zcard(keys.env_series("NS-2")) == 30
+    assert r.zcard(keys.env_seen_series()) == int(60 * 1.1) + 1000 == r.hlen(keys.seen("environment", adapter.name))
+    assert r.zscore(keys.env_seen_series(), f"NS-2|noise@{now:.0f}") is not None  # the newest stay
+
+    # Air: 40 ten-minute PM2.5 means of one sensor keep 30 observation entries (one parameter).
+    h = 1752105600.0
+    air = EnvironmentAdapter(env_city, FeedSource(options={"format": "openaq"}))
+    payload = orjson.dumps([recording("openaq_v3_locations.json"), _ten_minute_rows(h - 24000, [10.0] * 40)])
+    assert run(payload, adapter=air, now=h + 700).rejected == 0
+    assert r.zcard(keys.env_obs_times("openaq-3")) == 30

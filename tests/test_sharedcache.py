@@ -225,3 +225,34 @@ def test_a_reordered_table_moves_its_rows_and_lands_exactly_on_the_new_one():
     order = routes[:3] + [routes[12]] + routes[3:12] + routes[13:]
     sent = tree_patch(old, as_json(table(order, values))).to_plotly_json()["operations"]
     assert [o["operation"] for o in sent] == ["Delete", "Insert"]
+
+
+def test_kept_frames_and_parts_are_bounded_by_count_whatever_the_feeds_rate(r, keys, redis_url, monkeypatch):
+    """A flood makes a new version (so a new frame) many times a second: the cache keeps the newest
+    KEEP_MAX frames and drops the older ones at once, instead of holding every one for ten minutes."""
+    import flask
+
+    from dashboard import sharedcache
+
+    monkeypatch.setitem(sharedcache.KEEP_MAX, "frame", 5)
+    monkeypatch.setitem(sharedcache.KEEP_MAX, "part", 3)
+    shared = sharedcache.Shared(flask.Flask(__name__), redis_url, keys, 2)
+    tokens = [shared.frame({0: {"lon": [float(i)] * 100}}) for i in range(12)]
+    kept = [t for t in tokens if shared.shown_frame(t) is not None]
+    assert kept == tokens[-5:]  # the newest five, the screens' current pictures among them
+    frames = [k for k in r.scan_iter(match=f"{keys.shared_cache()}frame:*")]
+    assert len(frames) == 5
+    assert r.zcard(f"{keys.shared_cache()}kept:frame") == 5 and r.ttl(f"{keys.shared_cache()}kept:frame") > 0
+    # Kept again (another worker made the same frame): it is the newest again, an older one goes.
+    shared.frame({0: {"lon": [7.0] * 100}})
+    shared.frame({0: {"lon": [99.0] * 100}})
+    assert shared.shown_frame(tokens[7]) is not None and shared.shown_frame(tokens[8]) is None
+
+    class Store:
+        pass
+
+    store = Store()
+    store.shared = shared
+    for i in range(10):
+        sharedcache.kept_parts(store, {"card": {"n": i}})
+    assert len(list(r.scan_iter(match=f"{keys.shared_cache()}part:*"))) == 3

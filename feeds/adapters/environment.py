@@ -33,7 +33,7 @@ import orjson
 
 from feeds.adapters.base_city import CityAdapter
 from feeds.config import ConfigError
-from feeds.environment import (AIR_HOURS_KEPT, RANGES, SERIES_RETENTION_S, configured_stations, env_conf,
+from feeds.environment import (AIR_HOURS_KEPT, RANGES, SERIES_MAX_ENTRIES, SERIES_RETENTION_S, configured_stations, env_conf,
                                to_aqi_units)
 from feeds.framework import FETCH_TIMEOUT_S, Record, Rejected, Skipped, epoch_seconds, number
 from feeds.kpi.environment import air_state, noise_state, water_state
@@ -183,6 +183,7 @@ class EnvironmentAdapter(CityAdapter):
         self._learnt: set[str] = set()  # station metas already written
         self._touched: dict[str, set] = defaultdict(set)  # kind -> station ids with new readings this batch
         self._pending: list[dict] = []  # accepted readings of this batch, for the derived state
+        self._counted_at = float("-inf")  # when the de-duplication entries were last counted (_prune_seen)
 
     # --- fetch: OpenAQ paging, API key, locations -> latest -----------------------------------------
     def api_key(self) -> str | None:
@@ -570,16 +571,36 @@ class EnvironmentAdapter(CityAdapter):
 
     def _prune_seen(self, r, keys, now):
         """Forget the de-duplication entries of series observations older than the retention,
-        counted back from the newest observation (not the wall clock: a replayed file stays de-duplicated)."""
+        counted back from the newest observation (not the wall clock: a replayed file stays de-duplicated);
+        and, once a minute, the oldest beyond the observations the stations still keep (their series and
+        observation sets are capped by count), so a flood's entries do not outlive what they stand for."""
         newest = r.zrange(keys.env_seen_series(), -1, -1, withscores=True)
         if not newest:
             return
         old = r.zrangebyscore(keys.env_seen_series(), "-inf", f"({newest[0][1] - SERIES_RETENTION_S}", start=0, num=5000)
+        if now - self._counted_at >= SEEN_COUNT_EVERY_S:
+            self._counted_at = now
+            old += self._beyond_kept(r, keys)
         if old:
             pipe = r.pipeline(transaction=False)
-            pipe.hdel(keys.seen(self.domain, self.name), *old)
-            pipe.zrem(keys.env_seen_series(), *old)
+            for i in range(0, len(old), 5000):
+                pipe.hdel(keys.seen(self.domain, self.name), *old[i:i + 5000])
+                pipe.zrem(keys.env_seen_series(), *old[i:i + 5000])
             pipe.execute()
+
+    @staticmethod
+    def _beyond_kept(r, keys) -> list[str]:
+        """The oldest de-duplication entries beyond the number of observations kept (every station's series
+        and observation set), plus a tenth for entries whose observation was rejected or is arriving."""
+        sids = r.hkeys(keys.env_state())
+        pipe = r.pipeline(transaction=False)
+        for sid in sids:
+            pipe.zcard(keys.env_obs_times(sid))
+            pipe.zcard(keys.env_series(sid))
+        pipe.zcard(keys.env_seen_series())
+        *counts, n = pipe.execute()
+        over = n - int(sum(counts) * 1.1) - 1000
+        return r.zrange(keys.env_seen_series(), 0, over - 1) if over > 0 else []
 
 
 def _more_pages(meta: dict, n_results: int) -> bool:
@@ -614,22 +635,25 @@ def _detect(doc) -> str | None:
 
 # ----------------------------------------------------------------------------- derived state
 # Each air observation is counted once: ZADD NX of "<param>@<period start>" (scored by that start)
-# into the station's set, 1 where it is new; then the set's retention. One script call per chunk of stations instead of a
+# into the station's set, 1 where it is new; then the set's retention (by age, then by count: SERIES_MAX_ENTRIES
+# per parameter). One script call per chunk of stations instead of a
 # command per observation (the adapter's hot spot at 1,000 stations).
 _COUNT_ONCE_LUA = """
 local out, a = {}, 1
 for i = 1, #KEYS do
-  local n, cut = tonumber(ARGV[a]), ARGV[a + 1]
-  a = a + 2
+  local n, cut, most = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
+  a = a + 3
   for _ = 1, n do
     local member = ARGV[a]
     out[#out + 1] = redis.call('ZADD', KEYS[i], 'NX', string.match(member, '@(-?%d+)$'), member)
     a = a + 1
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', cut)
+  redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(most + 1))
 end
 return out
 """
+SEEN_COUNT_EVERY_S = 60  # how often the de-duplication entries are counted against the observations kept
 _SCRIPT_ARGS = 20_000  # arguments per script call: a 12 h backfill of 1,000 stations is split
 
 
@@ -644,8 +668,11 @@ def aqi_hour(sums: dict, newest_hour: float, period: float) -> float:
     return newest_hour if n * period >= HOUR_COVERAGE * 3600 else newest_hour - 3600
 
 
-def _count_once(r, keys, air: list[str], by_station: dict, newest_t0: dict) -> dict[str, list[dict]]:
-    """Per station, per reading of this batch: {param: True} where the observation was not counted before."""
+def _count_once(r, keys, air: list[str], by_station: dict, newest_t0: dict, n_params: dict) -> dict[str, list[dict]]:
+    """Per station, per reading of this batch: {param: True} where the observation was not counted before.
+    A station's set keeps SERIES_MAX_ENTRIES observations per parameter (``n_params``), the newest. An
+    observation re-sent after its entry went is counted again only if its hour is still kept, which takes
+    a station reporting every minute for more than a day, or a flood."""
     script = r.register_script(_COUNT_ONCE_LUA)
     out: dict[str, list[dict]] = {}
     chunk_keys, args, layout = [], [], []
@@ -665,7 +692,7 @@ def _count_once(r, keys, air: list[str], by_station: dict, newest_t0: dict) -> d
             members.append(params)
             obs += [f"{p}@{d['t0']:.0f}" for p in params]
         chunk_keys.append(keys.env_obs_times(sid))
-        args += [len(obs), f"({newest_t0[sid] - SERIES_RETENTION_S!r}"] + obs
+        args += [len(obs), f"({newest_t0[sid] - SERIES_RETENTION_S!r}", SERIES_MAX_ENTRIES * n_params[sid]] + obs
         layout.append((sid, members))
         if len(args) >= _SCRIPT_ARGS:
             flush()
@@ -713,7 +740,8 @@ def update_states(r, keys, city, pending: list[dict], touched: dict[str, set], n
             own = max(d["t"] - d["t0"] for d in by_station[sid])
             step = min(ts - prev_t, AIR_PERIOD_MAX_S) if prev_t and ts > prev_t else prev_period
             period[sid] = max(own, step)
-        flags = _count_once(r, keys, air, by_station, newest_t0)
+        n_params = {sid: len(set(hourly[sid]).union(*(d["vals"] for d in by_station[sid]))) or 1 for sid in air}
+        flags = _count_once(r, keys, air, by_station, newest_t0, n_params)
         for sid in air:
             sums = hourly[sid]
             for d, new in zip(by_station[sid], flags[sid]):
@@ -749,13 +777,14 @@ def update_states(r, keys, city, pending: list[dict], touched: dict[str, set], n
                 pipe.zadd(keys.env_series(sid), {orjson.dumps({"t": d["t"], **d["vals"]}): d["t"]})
             newest = max(d["t"] for d in by_station[sid])
             pipe.zremrangebyscore(keys.env_series(sid), "-inf", f"({newest - SERIES_RETENTION_S}")
+            pipe.zremrangebyrank(keys.env_series(sid), 0, -(SERIES_MAX_ENTRIES + 1))
             pipe.zrange(keys.env_series(sid), -1, -1, withscores=True)
         # The window ends at the station's newest stored reading, not this batch's (a late batch of
         # older readings must not turn the state back).
         results = pipe.execute()
         ends, i = [], 0
         for sid in sids:
-            i += len(by_station[sid]) + 2
+            i += len(by_station[sid]) + 3
             ends.append(results[i - 1][0][1])
         pipe = r.pipeline(transaction=False)
         for sid, end in zip(sids, ends):

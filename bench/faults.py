@@ -47,7 +47,7 @@ from feeds.spool import Spool
 
 from bench.city import INTERVALS, LargeCityFeeds, large_city, load_state
 from bench.common import BenchContext, Figure, print_figures, target_met
-from bench.memory import snapshot
+from bench.memory import retention_of, snapshot
 
 log = logging.getLogger("bench.faults")
 PORT_BASE = 18400  # this bench's web servers listen on 18400-18499
@@ -308,6 +308,7 @@ def flood(ctx: BenchContext) -> list[Figure]:
     grew = sorted(((g, (size - groups["before"].get(g, (0, 0))[0]) / 2**20) for g, (size, _) in groups["flood"].items()),
                   key=lambda kv: -kv[1])
     print("  flood: key groups that grew most (MiB): " + ", ".join(f"{g} +{mib:,.1f}" for g, mib in grew[:8]), flush=True)
+    unbounded = [g for g, mib in grew if mib > 0.1 and retention_of(g) is None]
     return [
         fig("flood: Redis used_memory, peak", "MiB", max(mem), baseline="before the flood",
             baseline_value=max(b["memory"]), note=rate),
@@ -316,6 +317,9 @@ def flood(ctx: BenchContext) -> list[Figure]:
             note=", ".join(f"{d} {n:,}" for d, n in streams.items()) + " (trimmed approximately, on every write)"),
         fig("flood: used_memory growth over its second half", "%", growth,
             note="grew most: " + ", ".join(f"{g} +{mib:,.0f} MiB" for g, mib in grew[:4])),
+        fig("flood: key groups that grew with no bound", "groups", len(unbounded), "<= 0",
+            note=(", ".join(unbounded) if unbounded else "every group that grew is capped by count or kept by the data's "
+                  "own age (bench/memory.py RETENTION)")),
         fig("flood: overview refresh p95", "ms", f["p95"], "< 5000", baseline="before the flood",
             baseline_value=b["p95"], note=f"p50 {f['p50']:,.0f} ms (before {b['p50']:,.0f}); {f['polls']} polls, "
                                           f"{f['errors']} failed; gunicorn 2x4, a refresh every 0.5 s"),

@@ -56,6 +56,8 @@ RETENTION = {
     r"\{services\}:seen": (8 * DAY, None),
     r"\{traffic\}:seen": (ROAD_INCIDENT_RETENTION_S, None),
     r"\{transit\}:route_stats": (3600, None),             # per route and stop over the KPI window
+    # the web workers' shared cache (dashboard/sharedcache.py): ten minutes, frames and parts also by count
+    r"\{cache\}:.*": (600, None),
 }
 
 

@@ -4,7 +4,7 @@
 
 Serves the app with the project's gunicorn.conf.py (2 workers x 4 threads, port 18310) on a Redis holding
 the city under a bench key prefix (KEY_PREFIX), with the simulated feeds writing through the real adapters
-the whole time, and the wall's refresh at 2 s (REFRESH_S=2). Each simulated screen is what a wall's
+the whole time in a process of their own, and the wall's refresh at 2 s (REFRESH_S=2). Each simulated screen is what a wall's
 browser does, over HTTP (``Screen``): it signs in with its own kiosk link, loads the layout and the
 callback graph, makes the initial callbacks, then every 2 s posts each callback the shell, the wall and the
 view on screen have on the refresh tick (less those the wall answers in the browser, ``WALL_LOCAL`` in
@@ -18,7 +18,8 @@ Measured per N screens, over a window that starts once every screen has opened a
 up (``/healthz`` answered within 50 ms): p50/p95 of each callback request and
 of each screen's whole tick (its callbacks sent together, until the last answer), errors (anything but
 200/204, or no answer in 10 s), requests/s, the workers' CPU (cores, from /proc) and RSS (max, each
-worker). The same screens against ``bench/hello.py`` (a plain Flask route under the same gunicorn, each
+worker), the feeds' and Redis' CPU, and how late the screens' own event loop woke (its share of every
+latency). The same screens against ``bench/hello.py`` (a plain Flask route under the same gunicorn, each
 tick the same number of requests) are the ceiling for an HTTP request on this machine. The cost of an
 extra screen is the slope of worker CPU (and of p95) against N, over the loads served without errors.
 In one process, without gunicorn (``encoding``): each view's first paint with Dash's own JSON encoder and
@@ -59,6 +60,7 @@ TIMEOUT_S = 10.0  # a request unanswered this long failed: the wall says SERVER 
 TARGET_P95_MS = 250
 TARGET_RSS_MIB = 300
 CLK = os.sysconf("SC_CLK_TCK")
+OTHERS: dict[str, int] = {}  # the feeds process and redis-server while a city is fed: name -> pid
 
 
 def wall_local() -> tuple[str, ...]:
@@ -454,6 +456,7 @@ class Load:
     kinds: dict            # kind -> (count, p95 ms, median bytes)
     error_sample: list
     loop_lag_p95: float = 0.0  # ms the screens' own event loop was late (a busy client adds it to every figure)
+    others: dict = field(default_factory=dict)  # the rest of the machine's CPU in the window: name -> cores
 
 
 async def drive(base: str, n: int, seconds: float, master: int, make_screen, tokens: list[str]) -> Load:
@@ -495,12 +498,14 @@ async def drive(base: str, n: int, seconds: float, master: int, make_screen, tok
     await asyncio.sleep(max(0.0, start - time.monotonic()))
     pids = workers(master)
     cpu0, me0 = sum(cpu_s(p) for p in pids), time.process_time()
+    others0 = {name: cpu_s(pid) for name, pid in OTHERS.items()}
     peak = {p: rss_mib(p) for p in pids}
     while time.monotonic() < end:
         await asyncio.sleep(min(1.0, max(0.0, end - time.monotonic())))
         for p in pids:
             peak[p] = max(peak[p], rss_mib(p))
     cpu1, me1 = sum(cpu_s(p) for p in pids), time.process_time()
+    others = {name: (cpu_s(pid) - others0[name]) / seconds for name, pid in OTHERS.items()}
     await asyncio.gather(*runs)
     await asyncio.gather(*(s.close() for s in screens))
     w = rec.window(start, end)
@@ -514,7 +519,7 @@ async def drive(base: str, n: int, seconds: float, master: int, make_screen, tok
     return Load(n, statistics.median(ms), pct(ms, 95), statistics.median(ticks), pct(ticks, 95),
                 len(w.requests) / seconds, len(w.errors), (cpu1 - cpu0) / seconds, [peak[p] for p in pids],
                 sum(x[3] for x in w.requests) / 1024 / max(1, len(w.ticks)), (me1 - me0) / seconds, kinds,
-                [e[1] for e in w.errors[:3]], pct(lags, 95) if lags else 0.0)
+                [e[1] for e in w.errors[:3]], pct(lags, 95) if lags else 0.0, others)
 
 
 async def drained(base: str, limit_s: float = 90) -> None:
@@ -563,6 +568,11 @@ def city_feeding(url: str, keys: Keys, which: str):
     spec = {"url": url, "prefix": keys.prefix, "which": which, "config": config.name if config else None}
     proc = subprocess.Popen([sys.executable, "-m", "bench.screens", "--feeding", orjson.dumps(spec).decode()],
                             cwd=ROOT, stdin=subprocess.PIPE)
+    OTHERS["feeds"] = proc.pid
+    try:
+        OTHERS["redis"] = int(r.info("server")["process_id"])  # when it runs on this machine, as here
+    except Exception:
+        pass
     try:
         deadline = time.monotonic() + 120
         while not r.exists(keys.kpi_version("traffic")) and time.monotonic() < deadline and proc.poll() is None:
@@ -579,6 +589,7 @@ def city_feeding(url: str, keys: Keys, which: str):
             proc.wait()
         if config is not None:
             config.close()
+        OTHERS.clear()
 
 
 def feeding(spec: dict) -> int:
@@ -780,7 +791,8 @@ def report(load: Load, what: str) -> None:
           f"tick p95 {load.tick_p95:6.1f} ms, {load.requests_s:6.0f} req/s, {load.errors} errors, "
           f"workers {load.cpu_cores:.2f} cores, RSS {', '.join(f'{x:.0f}' for x in load.rss_mib)} MiB, "
           f"{load.kib_per_tick:.1f} KiB/tick, screens' own CPU {load.client_cpu:.2f} cores, "
-          f"their loop late p95 {load.loop_lag_p95:.1f} ms", flush=True)
+          f"their loop late p95 {load.loop_lag_p95:.1f} ms"
+          + "".join(f", {name} {cores:.2f} cores" for name, cores in load.others.items()), flush=True)
     if load.error_sample:
         print("     errors, e.g.:", load.error_sample, flush=True)
 
@@ -795,7 +807,8 @@ def figures_of(walls: list[Load], hellos: list[Load], which: str = "sample") -> 
                            "Flask hello, same load", h.req_p95 if h else None,
                            f"p50 {w.req_p50:.1f} ms; whole tick p95 {w.tick_p95:.0f} ms; {w.requests_s:.0f} req/s; "
                            f"{w.errors} errors; workers {w.cpu_cores:.2f} cores; the screens' own loop late "
-                           f"p95 {w.loop_lag_p95:.0f} ms"))
+                           f"p95 {w.loop_lag_p95:.0f} ms"
+                           + "".join(f"; {name} {cores:.2f} cores" for name, cores in w.others.items())))
         figs.append(Figure(f"wall screens: worker RSS (max of each), {w.n} screens, {which} city", "MiB", max(w.rss_mib),
                            f"<= {TARGET_RSS_MIB}", target_met(max(w.rss_mib), f"<= {TARGET_RSS_MIB}"), "", None,
                            ", ".join(f"{x:.0f}" for x in w.rss_mib)))

@@ -385,8 +385,9 @@ def test_a_new_process_knows_the_sensors_an_earlier_run_stored(r, keys, redis_ur
 
 def test_a_flooding_sensor_keeps_a_bounded_series_and_the_laeq_of_its_newest(r, keys, run, env_city, monkeypatch):
     """Memory follows the city's size, not the feed's rate: a noise sensor sending every 6 s keeps its
-    newest SERIES_MAX_ENTRIES readings (30 here, not the 26 h of them), and so do the de-duplication
-    entries once counted; an air station keeps that many observations per parameter."""
+    newest SERIES_MAX_ENTRIES readings (30 here, not the 26 h of them) and its LAeq is theirs; the
+    de-duplication entries are counted down to about the readings kept; an air station keeps that many
+    observations per parameter."""
     from feeds.adapters import environment as env_adapter
 
     monkeypatch.setattr(env_adapter, "SERIES_MAX_ENTRIES", 30)

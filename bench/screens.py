@@ -60,7 +60,6 @@ TIMEOUT_S = 10.0  # a request unanswered this long failed: the wall says SERVER 
 TARGET_P95_MS = 250
 TARGET_RSS_MIB = 300
 CLK = os.sysconf("SC_CLK_TCK")
-OTHERS: dict[str, int] = {}  # the feeds process and redis-server while a city is fed: name -> pid
 
 
 def wall_local() -> tuple[str, ...]:
@@ -459,8 +458,11 @@ class Load:
     others: dict = field(default_factory=dict)  # the rest of the machine's CPU in the window: name -> cores
 
 
-async def drive(base: str, n: int, seconds: float, master: int, make_screen, tokens: list[str]) -> Load:
-    """Open ``n`` screens (a few at a time, as screens are switched on), let them settle, measure ``seconds``."""
+async def drive(base: str, n: int, seconds: float, master: int, make_screen, tokens: list[str],
+                others_pids: dict[str, int] | None = None) -> Load:
+    """Open ``n`` screens (a few at a time, as screens are switched on), let them settle, measure ``seconds``;
+    ``others_pids`` (name -> pid: the feeds, Redis) have their CPU over the window measured too."""
+    others_pids = others_pids or {}
     rec = Record()
     rnd = random.Random(n)
     screens = [make_screen(rec, rnd) for _ in range(n)]
@@ -498,14 +500,14 @@ async def drive(base: str, n: int, seconds: float, master: int, make_screen, tok
     await asyncio.sleep(max(0.0, start - time.monotonic()))
     pids = workers(master)
     cpu0, me0 = sum(cpu_s(p) for p in pids), time.process_time()
-    others0 = {name: cpu_s(pid) for name, pid in OTHERS.items()}
+    others0 = {name: cpu_s(pid) for name, pid in others_pids.items()}
     peak = {p: rss_mib(p) for p in pids}
     while time.monotonic() < end:
         await asyncio.sleep(min(1.0, max(0.0, end - time.monotonic())))
         for p in pids:
             peak[p] = max(peak[p], rss_mib(p))
     cpu1, me1 = sum(cpu_s(p) for p in pids), time.process_time()
-    others = {name: (cpu_s(pid) - others0[name]) / seconds for name, pid in OTHERS.items()}
+    others = {name: (cpu_s(pid) - others0[name]) / seconds for name, pid in others_pids.items()}
     await asyncio.gather(*runs)
     await asyncio.gather(*(s.close() for s in screens))
     w = rec.window(start, end)
@@ -551,7 +553,7 @@ def city_feeding(url: str, keys: Keys, which: str):
     """The city under ``keys`` with its feeds writing through the real adapters and the KPI engine in a
     process of their own the whole time (as the Procfile's ``feeds:`` process, on the same machine: in this
     process they would hold the screens' event loop up and count as the server's latency); yields the
-    environment the web app needs for it. ``sample``: the sample city and its simulator (``python app.py``);
+    environment the web app needs for it and the pids of the feeds process and Redis (name -> pid). ``sample``: the sample city and its simulator (``python app.py``);
     ``large``: bench/city.py's large city, each feed on its interval."""
     import tempfile
 
@@ -568,9 +570,9 @@ def city_feeding(url: str, keys: Keys, which: str):
     spec = {"url": url, "prefix": keys.prefix, "which": which, "config": config.name if config else None}
     proc = subprocess.Popen([sys.executable, "-m", "bench.screens", "--feeding", orjson.dumps(spec).decode()],
                             cwd=ROOT, stdin=subprocess.PIPE)
-    OTHERS["feeds"] = proc.pid
+    pids = {"feeds": proc.pid}
     try:
-        OTHERS["redis"] = int(r.info("server")["process_id"])  # when it runs on this machine, as here
+        pids["redis"] = int(r.info("server")["process_id"])  # when it runs on this machine, as here
     except Exception:
         pass
     try:
@@ -579,7 +581,7 @@ def city_feeding(url: str, keys: Keys, which: str):
             time.sleep(0.2)
         if proc.poll() is not None:
             raise RuntimeError(f"the city's feeds stopped at the start (exit {proc.returncode})")
-        yield env
+        yield env, pids
     finally:
         proc.stdin.close()  # its end: it stops when its stdin closes
         try:
@@ -589,7 +591,6 @@ def city_feeding(url: str, keys: Keys, which: str):
             proc.wait()
         if config is not None:
             config.close()
-        OTHERS.clear()
 
 
 def feeding(spec: dict) -> int:
@@ -649,14 +650,14 @@ def run_loads(url: str, counts: list[int], seconds: float, which: str = "sample"
     try:
         accounts = Accounts(r, keys)
         tokens = [accounts.add_kiosk(f"screen-{i}", by="bench") for i in range(max(counts))]
-        with city_feeding(url, keys, which) as env:
+        with city_feeding(url, keys, which) as (env, pids):
             with gunicorn("app:server", env) as master:
                 async def wall_loads():
                     out = []
                     for n in counts:
                         out.append(await drive(base, n, seconds, master,
                                                lambda rec, rnd: Screen(base, f"views={PLAYLIST}", [], rec, rnd),
-                                               tokens))
+                                               tokens, pids))
                         report(out[-1], "wall")
                     return out
 

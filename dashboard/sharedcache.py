@@ -51,10 +51,10 @@ class Shared:
         self.tick_s = max(1, int(round(tick_s)))
         # The store's own client (any REDIS_URL form: TLS, unix, Sentinel; its timeouts, so a Redis that
         # hangs costs a refresh a recompute, never a stuck worker), with replies as bytes for pickled values.
-        self.cache = Cache(config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": connect(redis_url, False),
-                                   "CACHE_KEY_PREFIX": keys.shared_cache(), "CACHE_DEFAULT_TIMEOUT": self.tick_s * 3})
+        self.r, self.prefix = connect(redis_url, False), keys.shared_cache()
+        self.cache = Cache(config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": self.r,
+                                   "CACHE_KEY_PREFIX": self.prefix, "CACHE_DEFAULT_TIMEOUT": self.tick_s * 3})
         self.cache.init_app(server)
-        self.r, self.prefix = self.cache.cache._write_client, keys.shared_cache()
 
     def bound(self, kind: str, tokens) -> int:
         """Count ``tokens`` as the newest entries ``kind:<token>`` and drop the least recently kept beyond

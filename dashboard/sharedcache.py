@@ -20,8 +20,13 @@ from __future__ import annotations
 import array
 import base64
 import hashlib
+import os
+import pickle
 import sys
+import threading
 import time
+from collections import OrderedDict
+from contextlib import contextmanager
 
 import orjson
 from dash import Patch
@@ -35,6 +40,15 @@ FRAME_TTL_S = 600  # a screen that missed ten minutes of ticks repaints its arra
 # The most frames (a map's live arrays: up to a megabyte at 10,000 links) and parts (a card, a table) kept
 # at once; the least recently kept go first. A screen whose frame went repaints its arrays whole.
 KEEP_MAX = {"frame": 96, "part": 4096}
+# This worker's own copies of entries it read or made (``_Memo``), in front of Redis: the most kept of each
+# kind, and for how long at most. A copy is the same value as the entry (its key holds all it depends
+# on), so it may outlive the entry; it saves the round trip and, above all, the unpickling (a quarter of a
+# worker's time at 100 large-city screens without it).
+LOCAL_MOST = {"compute": 256, "frame": 12, "part": 2048}
+LOCAL_FRAME_S = 60
+# A worker computing a shared entry claims it in Redis for CLAIM_HOLD_S at most; the other worker polls for
+# it every CLAIM_POLL_S and computes it itself after CLAIM_WAIT_S (the claimer died, or is that slow).
+CLAIM_HOLD_S, CLAIM_WAIT_S, CLAIM_POLL_S = 10.0, 3.0, 0.02
 ASSIGN_COST = 100  # bytes of one Patch assignment of a single list item (location, operation, value)
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -55,6 +69,9 @@ class Shared:
         self.cache = Cache(config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": self.r,
                                    "CACHE_KEY_PREFIX": self.prefix, "CACHE_DEFAULT_TIMEOUT": self.tick_s * 3})
         self.cache.init_app(server)
+        self._flights: dict[str, _Flight] = {}
+        self._flights_lock = threading.Lock()
+        self.local = {kind: _Memo(most) for kind, most in LOCAL_MOST.items()}
 
     def bound(self, kind: str, tokens) -> int:
         """Count ``tokens`` as the newest entries ``kind:<token>`` and drop the least recently kept beyond
@@ -73,14 +90,87 @@ class Shared:
     def compute(self, name: str, key, fn, ttl_s: float | None = None):
         """``fn()``, computed once per ``(name, key)`` across workers while the entry lives (``ttl_s``,
         default three ticks). ``key`` must hold whatever the result depends on: the data version and the
-        view. A cache that does not answer costs a recompute, never an error."""
-        ck = f"{name}:{digest(key)}"
-        hit = self.cache.get(ck)
+        view. A cache that does not answer costs a recompute, never an error.
+
+        Computed once also when many screens ask at the same moment (new data reaches every screen's next
+        tick together): the worker's other threads wait for the one computing, and the other worker waits
+        for the claim this one put in Redis (``CLAIM_WAIT_S`` at most, then it computes the entry itself)."""
+        ck, ttl = f"{name}:{digest(key)}", int(ttl_s or self.tick_s * 3)
+        local = self.local["compute"]
+        hit = local.get(ck)
         if hit is not None:
             return hit
-        value = fn()
-        self.cache.set(ck, value, timeout=int(ttl_s or self.tick_s * 3))
-        return value
+        with self._flight(ck) as flight:
+            hit = local.get(ck)
+            if hit is None:
+                hit = self.cache.get(ck)
+            if hit is None and flight.failed is not None:  # the thread this one waited for failed: so would this one
+                raise flight.failed
+            claim = self._claim(ck) if hit is None else None
+            if hit is None and claim is None:
+                hit = self._await(ck)
+            if hit is not None:
+                local.put(ck, hit, ttl)
+                return hit
+            try:
+                value = fn()
+            except Exception as e:
+                flight.failed = e
+                raise
+            finally:
+                if claim is not None:
+                    self._unclaim(claim)
+            self.cache.set(ck, value, timeout=ttl)
+            local.put(ck, value, ttl)
+            return value
+
+    @contextmanager
+    def _flight(self, ck: str):
+        """Held by one thread of this worker per entry at a time; the others queue behind it."""
+        with self._flights_lock:
+            flight = self._flights.get(ck)
+            if flight is None:
+                flight = self._flights[ck] = _Flight()
+            flight.waiting += 1
+        try:
+            with flight.lock:
+                yield flight
+        finally:
+            with self._flights_lock:
+                flight.waiting -= 1
+                if flight.waiting == 0:
+                    self._flights.pop(ck, None)
+
+    def _claim(self, ck: str) -> str | None:
+        """This worker's claim to compute ``ck`` (its Redis key), or None when another worker holds it. A
+        cache that does not answer: this worker computes (claims nothing)."""
+        claim = f"{self.prefix}claim:{ck}"
+        try:
+            return claim if self.r.set(claim, b"1", nx=True, px=int(CLAIM_HOLD_S * 1000)) else None
+        except Exception:
+            return claim
+
+    def _unclaim(self, claim: str) -> None:
+        try:
+            self.r.delete(claim)
+        except Exception:
+            pass  # it expires by itself (CLAIM_HOLD_S)
+
+    def _await(self, ck: str):
+        """The entry another worker is computing, polled until it is there, its claim is gone (it failed)
+        or CLAIM_WAIT_S passed; None then (this worker computes it)."""
+        claim, deadline = f"{self.prefix}claim:{ck}", time.monotonic() + CLAIM_WAIT_S
+        while time.monotonic() < deadline:
+            time.sleep(CLAIM_POLL_S)
+            hit = self.cache.get(ck)
+            if hit is not None:
+                return hit
+            try:
+                if not self.r.exists(claim):
+                    return self.cache.get(ck)
+            except Exception:
+                return None
+        return None
 
     def frame(self, data: dict) -> str:
         """Keep a map's live arrays under their digest (what a screen that shows them will be diffed
@@ -93,13 +183,82 @@ class Shared:
         kept = bool(self.cache.set(f"frame:{token}", data, timeout=FRAME_TTL_S))
         if kept:
             self.bound("frame", [token])
+            self.local["frame"].put(token, data, LOCAL_FRAME_S)
         return token, kept
 
     def shown_frame(self, token) -> dict | None:
         """The arrays a screen says it shows, or None when they are not (or no longer) kept."""
         if not isinstance(token, str) or not token.isalnum() or len(token) > 64:
             return None
-        return self.cache.get(f"frame:{token}")
+        return self._kept("frame", token, LOCAL_FRAME_S)
+
+    def part(self, token) -> object | None:
+        """A page part's JSON kept under its digest (kept_parts), or None."""
+        if not isinstance(token, str) or not token.isalnum() or len(token) > 64:
+            return None
+        return self._kept("part", token, FRAME_TTL_S)
+
+    def keep_parts(self, parts: dict[str, object]) -> None:
+        """Keep page parts' JSON under their digests (``{token: JSON}``)."""
+        self.cache.set_many({f"part:{token}": js for token, js in parts.items()}, timeout=FRAME_TTL_S)
+        self.bound("part", list(parts))
+        for token, js in parts.items():
+            self.local["part"].put(token, js, FRAME_TTL_S)
+
+    def _kept(self, kind: str, token: str, local_s: float):
+        hit = self.local[kind].get(token)
+        if hit is None:
+            hit = self.cache.get(f"{kind}:{token}")
+            if hit is not None:
+                self.local[kind].put(token, hit, local_s)
+        return hit
+
+
+class _Memo:
+    """A worker's copies of cache entries: the ``most`` recently used, each for at most its own seconds.
+    Values are shared by the worker's threads as they are: whoever gets one must not change it (with
+    ``CITYBRAIN_CHECK_SHARED=1``, as the tests run, a copy changed after it was kept raises on its next read)."""
+
+    def __init__(self, most: int):
+        self.most, self.lock, self.items = most, threading.Lock(), OrderedDict()
+        self.check = os.environ.get("CITYBRAIN_CHECK_SHARED") == "1"
+
+    def get(self, key: str):
+        with self.lock:
+            item = self.items.get(key)
+            if item is None:
+                return None
+            until, value, fingerprint = item
+            if time.monotonic() > until:
+                del self.items[key]
+                return None
+            self.items.move_to_end(key)
+        if fingerprint is not None and _fingerprint(value) != fingerprint:
+            raise SharedEntryChanged(f"the shared entry {key} was changed by a reader after it was kept")
+        return value
+
+    def put(self, key: str, value, ttl_s: float) -> None:
+        fingerprint = _fingerprint(value) if self.check else None
+        with self.lock:
+            self.items[key] = (time.monotonic() + ttl_s, value, fingerprint)
+            self.items.move_to_end(key)
+            while len(self.items) > self.most:
+                self.items.popitem(last=False)
+
+
+class SharedEntryChanged(AssertionError):
+    """A caller changed a value the shared cache handed out (a bug: others hold the same object)."""
+
+
+def _fingerprint(value) -> bytes:
+    return hashlib.blake2b(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).digest()
+
+
+class _Flight:
+    """The threads of one worker computing or waiting for the same entry."""
+
+    def __init__(self):
+        self.lock, self.waiting, self.failed = threading.Lock(), 0, None
 
 
 # KEYS[1] the index (sorted set token -> when kept); ARGV: the most kept, now, TTL, the entries' key prefix,
@@ -322,10 +481,9 @@ def kept_parts(store, parts: dict[str, object], known: dict | None = None) -> di
     out = {name: (js, digest(js)) for name, js in ((n, as_json(v)) for n, v in parts.items())}
     shared = _shared(store)
     seen = set((known or {}).values()) if isinstance(known, dict) else set()
-    new = {f"part:{token}": js for js, token in out.values() if token not in seen}
+    new = {token: js for js, token in out.values() if token not in seen}
     if shared is not None and new:
-        shared.cache.set_many(new, timeout=FRAME_TTL_S)
-        shared.bound("part", [k.split(":", 1)[1] for k in new])
+        shared.keep_parts(new)
     return out
 
 
@@ -347,7 +505,7 @@ def parts_update(store, first: bool, parts: dict[str, tuple[object, str]], shown
             if before == token:
                 out[name] = no_update
                 continue
-            old = shared.cache.get(f"part:{before}") if shared is not None and isinstance(before, str) else None
+            old = shared.part(before) if shared is not None else None
             out[name] = js if old is None else tree_patch(old, js)
         return out
     if first or not shown:

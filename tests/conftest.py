@@ -18,6 +18,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 NYC_SNAPSHOT = FIXTURES / "nyc_dot_linkspeedquery_2017-10-23T2208.json"
 SAMPLE_CITY = Path(__file__).parent.parent / "feeds" / "cities" / "sample.json"
 
+# A page that changes a value the shared cache handed out (other screens hold the same object) fails the
+# test that drew it (dashboard.sharedcache._Memo).
+os.environ.setdefault("CITYBRAIN_CHECK_SHARED", "1")
+
 
 def pytest_setup_options():
     """Chrome options for dash[testing]: Debian's chromium, no network chatter."""
@@ -62,6 +66,16 @@ def keys(r):
     batch = list(r.scan_iter(match=k.pattern(), count=1000))
     if batch:
         r.delete(*batch)
+
+
+@pytest.fixture
+def steady_ages(monkeypatch):
+    """Pages re-send their ages once in each AGES_EVERY_S slot of the clock (dashboard.refresh): a test
+    that refreshes twice and expects nothing the second time must not straddle the end of a slot, so its
+    slots are made 10^9 s long. A screen whose ages are due says it sent them at 0 (``"t": 0``)."""
+    from dashboard import refresh
+
+    monkeypatch.setattr(refresh, "AGES_EVERY_S", 10**9)
 
 
 @pytest.fixture(scope="session")

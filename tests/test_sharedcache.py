@@ -140,7 +140,8 @@ def test_the_dense_map_sends_geometry_once_then_only_the_changed_links_colours(d
 def test_new_data_is_a_new_cache_entry_so_no_screen_gets_the_old_picture(dense):
     client, city = dense["client"], dense["city"]
     screens = [traffic_refresh(client, None)[2]["traffic-version"]["data"] for _ in range(2)]
-    assert screens[0] == screens[1]  # both painted the same frame, computed once
+    same = [{k: v for k, v in s.items() if k != "t"} for s in screens]  # "t": each screen's own clock
+    assert same[0] == same[1]  # both painted the same frame, computed once
     for k, (t, pct) in enumerate(((1_800_000_010, 30), (1_800_000_020, 55))):
         free = city.traffic.links[5].free_flow_kmh
         dense["runner"].run_once(dense["adapter"], one_link_slower(city, 5, pct / 100 * free + 0.01, t), now=t)
@@ -238,7 +239,10 @@ def test_kept_frames_and_parts_are_bounded_by_count_whatever_the_feeds_rate(r, k
     monkeypatch.setitem(sharedcache.KEEP_MAX, "part", 3)
     shared = sharedcache.Shared(flask.Flask(__name__), redis_url, keys, 2)
     tokens = [shared.frame({0: {"lon": [float(i)] * 100}}) for i in range(12)]
-    kept = [t for t in tokens if shared.shown_frame(t) is not None]
+
+    def in_redis(token):  # what every worker can read (a worker's own copies aside)
+        return r.exists(f"{keys.shared_cache()}frame:{token}") == 1
+    kept = [t for t in tokens if in_redis(t)]
     assert kept == tokens[-5:]  # the newest five, the screens' current pictures among them
     frames = [k for k in r.scan_iter(match=f"{keys.shared_cache()}frame:*")]
     assert len(frames) == 5
@@ -246,7 +250,9 @@ def test_kept_frames_and_parts_are_bounded_by_count_whatever_the_feeds_rate(r, k
     # Kept again (another worker made the same frame): it is the newest again, an older one goes.
     shared.frame({0: {"lon": [7.0] * 100}})
     shared.frame({0: {"lon": [99.0] * 100}})
-    assert shared.shown_frame(tokens[7]) is not None and shared.shown_frame(tokens[8]) is None
+    assert in_redis(tokens[7]) and not in_redis(tokens[8])
+    other_worker = sharedcache.Shared(flask.Flask("other"), redis_url, keys, 2)
+    assert other_worker.shown_frame(tokens[7]) == {0: {"lon": [7.0] * 100}} and other_worker.shown_frame(tokens[8]) is None
 
     class Store:
         pass
@@ -256,3 +262,114 @@ def test_kept_frames_and_parts_are_bounded_by_count_whatever_the_feeds_rate(r, k
     for i in range(10):
         sharedcache.kept_parts(store, {"card": {"n": i}})
     assert len(list(r.scan_iter(match=f"{keys.shared_cache()}part:*"))) == 3
+
+
+# ----------------------------------------------------------------------------- computed once, kept near
+def two_workers(redis_url, keys):
+    """Two Shared caches on one prefix: what the two gunicorn workers each hold."""
+    import flask
+
+    from dashboard import sharedcache
+
+    return [sharedcache.Shared(flask.Flask(f"worker{i}"), redis_url, keys, 2) for i in range(2)]
+
+
+def test_screens_asking_together_in_both_workers_compute_an_entry_once(redis_url, keys):
+    """New data reaches every screen's next tick at once: the first asker computes, the other threads of
+    its worker wait for it, and the other worker waits for its claim in Redis, instead of each building
+    the same map (the herd that made the large city's overview p95 650 ms)."""
+    import threading
+
+    workers = two_workers(redis_url, keys)
+    calls, start, answers = [], threading.Barrier(8), []
+
+    def build():
+        calls.append(threading.get_ident())
+        time.sleep(0.3)
+        return {"links": list(range(1000))}
+
+    def screen(shared):
+        start.wait()
+        answers.append(shared.compute("citymap", ["v41", "all layers"], build))
+    threads = [threading.Thread(target=screen, args=(workers[i % 2],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(calls) == 1 and len(answers) == 8 and all(a == {"links": list(range(1000))} for a in answers)
+    assert not list(_claims(workers[0]))  # the claim went with the computation
+
+
+def _claims(shared):
+    return shared.r.scan_iter(match=f"{shared.prefix}claim:*")
+
+
+def test_a_failed_computation_fails_its_waiters_and_a_dead_claim_is_waited_out(redis_url, keys, monkeypatch):
+    import threading
+
+    from dashboard import sharedcache
+    from dashboard.store import StoreUnavailable
+
+    one, two = two_workers(redis_url, keys)
+    calls, start, raised = [], threading.Barrier(4), []
+
+    def failing():
+        calls.append(1)
+        time.sleep(0.3)
+        raise StoreUnavailable("redis went away")
+
+    def screen():
+        start.wait()
+        try:
+            one.compute("emergency", ["v7"], failing)
+        except StoreUnavailable as e:
+            raised.append(str(e))
+    threads = [threading.Thread(target=screen) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    # The three waiting behind the failure fail with it at once, not one timeout after another.
+    assert len(calls) == 1 and raised == ["redis went away"] * 4
+    assert one.compute("emergency", ["v7"], lambda: "computed after") == "computed after"  # not kept failing
+
+    # A worker that claimed an entry and died: the other waits CLAIM_WAIT_S, then computes it itself.
+    monkeypatch.setattr(sharedcache, "CLAIM_WAIT_S", 0.4)
+    ck = f"patch:{sharedcache.digest(['a', 'b', False])}"
+    two.r.set(f"{two.prefix}claim:{ck}", b"1", px=10_000)
+    started = time.monotonic()
+    assert two.compute("patch", ["a", "b", False], lambda: "mine") == "mine"
+    assert 0.35 <= time.monotonic() - started < 3
+
+
+def test_a_worker_reads_an_entry_from_redis_once_and_keeps_its_own_copy(redis_url, keys, monkeypatch):
+    from dashboard import sharedcache
+
+    one, two = two_workers(redis_url, keys)
+    frame = {0: {"lon": [1.5] * 200}}
+    token = one.frame(frame)
+    reads = []
+    real_get = two.cache.get
+    monkeypatch.setattr(two.cache, "get", lambda k: reads.append(k) or real_get(k))
+    assert two.shown_frame(token) == frame and two.shown_frame(token) == frame and reads == [f"frame:{token}"]
+    assert two.compute("emergency", ["v1"], lambda: {"units": 3}) == {"units": 3}
+    assert two.compute("emergency", ["v1"], lambda: {"units": "recomputed"}) == {"units": 3}
+    assert one.compute("emergency", ["v1"], lambda: {"units": "recomputed"}) == {"units": 3}  # through Redis
+    # The copies are bounded by count: the least recently used go.
+    monkeypatch.setitem(sharedcache.LOCAL_MOST, "part", 3)
+    three = two_workers(redis_url, keys)[0]
+    three.keep_parts({f"p{i}": {"n": i} for i in range(5)})
+    assert list(three.local["part"].items) == ["p2", "p3", "p4"] and three.part("p0") == {"n": 0}
+
+
+def test_a_reader_that_changes_a_shared_value_is_caught(redis_url, keys):
+    """Every screen of a worker gets the same object: a page changing it would change the others'. The
+    tests run with the check on (tests/conftest.py), so such a page fails the test that drew it."""
+    from dashboard.sharedcache import SharedEntryChanged
+
+    one, _ = two_workers(redis_url, keys)
+    assert one.local["compute"].check
+    rows = one.compute("emergency", ["v9"], lambda: {"incidents": [{"id": "F1"}, {"id": "F2"}]})
+    rows["incidents"].sort(key=lambda i: i["id"], reverse=True)  # a page sorting in place: the bug
+    with pytest.raises(SharedEntryChanged):
+        one.compute("emergency", ["v9"], lambda: None)

@@ -115,17 +115,19 @@ def cleanup(r, keys: Keys) -> None:
 
 
 def dash_refresh(client, outputs: list[tuple[str, str]], state: list[tuple[str, str, object]],
-                 theme: str = "dark") -> tuple[float, int, dict]:
+                 theme: str = "dark", inputs: list[tuple[str, str, object]] | None = None) -> tuple[float, int, dict]:
     """POST one page refresh (the shared 5 s tick) to Dash's update endpoint through a Flask test client
     signed in with tests.auth_helpers.signed_in (which sends the session's CSRF token, as the browser does).
 
-    ``outputs``: (component id, property); ``state``: (component id, property, value). Returns
+    ``outputs``: (component id, property); ``state``: (component id, property, value); ``inputs``: the
+    callback's Inputs after the tick, when they are not the theme (id, property, value). Returns
     (milliseconds, response bytes, the response's ``response`` dict; empty for a 204)."""
     body = orjson.dumps({
         "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
         "outputs": [{"id": i, "property": p} for i, p in outputs],
         "inputs": [{"id": "tick", "property": "n_intervals", "value": 1},
-                   {"id": "theme", "property": "data", "value": theme}],
+                   *([{"id": i, "property": p, "value": v} for i, p, v in inputs] if inputs is not None
+                     else [{"id": "theme", "property": "data", "value": theme}])],
         "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
         "changedPropIds": ["tick.n_intervals"]})
     start = time.perf_counter()

@@ -1,7 +1,8 @@
 """Alerts: the /alerts page, the top-bar badge, the overview and district panels, operator actions, and the
 admin's rules table.
 
-Reads re-render only when the alert version moved (or the minute changed, for the ages). Every action
+Reads re-render only when the alert version moved (or, for the ages, the minute changed on /alerts and
+the AGES_EVERY_S slot of the clock on the overview's and district page's panels: dashboard.refresh). Every action
 calls require_role first: the server refuses a viewer or a kiosk whatever the page shows.
 """
 from __future__ import annotations
@@ -12,9 +13,11 @@ import orjson
 from dash import ALL, Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard import sharedcache
 from dashboard.auth import current_user, has_role, require_role
 from dashboard.pages import alerts as alerts_page
 from dashboard.reads import alerts as reads
+from dashboard import refresh as refresh_state
 from dashboard.store import StoreUnavailable
 from feeds.alert_rules import RuleBook, config_rules
 from feeds.alerts import AlertCleared, AlertError, UnknownAlert
@@ -112,25 +115,31 @@ def register(app, store, settings) -> None:
             raise PreventUpdate
         return badge_content(open_alerts)
 
-    # The panels re-render each tick (a few lines, two small reads): their slots belong to other pages,
-    # which give them no store to remember a version in.
-    @app.callback(Output("overview-alerts", "children"), Input("tick", "n_intervals"))
-    def overview_panel(_):
-        try:
-            open_alerts = reads.open_alerts(store)
-        except StoreUnavailable:
-            raise PreventUpdate
-        return alerts_page.alerts_panel(open_alerts, time.time(), tz)
+    # The overview's and district page's panels: redrawn when the alert version moved, or once per
+    # AGES_EVERY_S slot for their ages; a tick with neither sends nothing (their pages keep what they show).
+    @app.callback(Output("overview-alerts", "children"), Output("overview-alerts-shown", "data"),
+                  Input("tick", "n_intervals"), State("overview-alerts-shown", "data"))
+    def overview_panel(_, shown):
+        return panel(shown, None, lambda alerts, now: alerts_page.alerts_panel(alerts, now, tz))
 
-    @app.callback(Output("district-alerts", "children"), Input("tick", "n_intervals"), Input("district-id", "data"))
-    def district_panel(_, district_id):
+    @app.callback(Output("district-alerts", "children"), Output("district-alerts-shown", "data"),
+                  Input("tick", "n_intervals"), Input("district-id", "data"), State("district-alerts-shown", "data"))
+    def district_panel(_, district_id, shown):
+        name = next((d.name for d in store.city.districts if d.id == district_id), district_id)
+        return panel(shown, district_id, lambda alerts, now: alerts_page.alerts_panel(
+            [a for a in alerts if a.get("district") == district_id], now, tz, compact=False,
+            title=f"Alerts in {name}", empty=f"No open alerts in {name}."))
+
+    def panel(shown, district_id, draw):
+        now = time.time()
         try:
-            mine = [a for a in reads.open_alerts(store) if a.get("district") == district_id]
+            key = {"version": reads.version(store), "district": district_id, "ages": refresh_state.ages_slot(now)}
+            if shown == key:
+                raise PreventUpdate
+            # Every screen showing the panel in the same ages slot gets the same answer: drawn once.
+            return sharedcache.compute(store, "alerts-panel", key, lambda: draw(reads.open_alerts(store), now)), key
         except StoreUnavailable:
             raise PreventUpdate
-        name = next((d.name for d in store.city.districts if d.id == district_id), district_id)
-        return alerts_page.alerts_panel(mine, time.time(), tz, compact=False, title=f"Alerts in {name}",
-                                        empty=f"No open alerts in {name}.")
 
     # --- admin: the rules ---------------------------------------------------------------------
     register_rules(app, store, tz)

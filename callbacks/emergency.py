@@ -1,10 +1,11 @@
 """The emergency panel: one refresh for every tile; map and list clicks drill down.
 
-The cards go out on every tick (their ages move). The queue and the drill-down panel go out only
-when what they show changed (digests of it are kept in the page); the unit board goes out whole only
-when its layout (stations, units) changed, else as a Patch of the tiles whose status changed. Between
-renders, timers and stuck flags run in the browser (assets/emergency.js), so a quiet minute costs
-fifty wall screens almost nothing. The map's first paint (and a theme change) sends the
+A tick with no new data sends nothing, except every AGES_EVERY_S (dashboard.refresh) when the cards go
+again (their ages move). The queue and the drill-down panel go out only when what they show changed
+(digests of it are kept in the page); the unit board goes out whole only when its layout (stations,
+units) changed, else as a Patch of the tiles whose status changed. Between renders, timers and stuck
+flags run in the browser (assets/emergency.js), so a quiet minute costs fifty wall screens almost
+nothing. The map's first paint (and a theme change) sends the
 whole figure; later ticks send a Patch of its live arrays, and only when the KPI version changed.
 """
 from __future__ import annotations
@@ -165,13 +166,20 @@ def register(app, store, settings) -> None:
         now = time.time()
         try:
             version = store.version("emergency")
+            due = refresh_state.ages_due(shown_digest, now)
+            if shown is not None and version == shown and not theme_changed and not due:
+                raise PreventUpdate  # nothing new, ages not due: nothing sent (the timers run in the browser)
             # Screens that show the same, in the same second, get the same answer: computed once.
-            key = [version, view, shown, shown_digest if shown is not None else None, theme_changed, int(now)]
-            return sharedcache.compute(store, "emergency-refresh", key,
-                                       lambda: respond(store, settings, focus, theme, view, shown, shown_digest,
-                                                       theme_changed, now))
+            same = {k: v for k, v in (shown_digest or {}).items() if k != "t"} if shown is not None else None
+            key = [version, view, shown, same, theme_changed, int(now)]
+            out = sharedcache.compute(store, "emergency-refresh", key,
+                                      lambda: respond(store, settings, focus, theme, view, shown, shown_digest,
+                                                      theme_changed, now))
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
+        # When the ages were last sent: the answer is shared, this screen's clock is its own.
+        t = now if due or shown is None else shown_digest.get("t", now)
+        return (*out[:8], {**out[8], "t": t})
 
     # Notes on the incident of the drill-down: the list re-sent only when the notes changed; the add box
     # saves through callbacks.timeline.save_note, which checks the coordinator role first.

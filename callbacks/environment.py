@@ -12,6 +12,7 @@ import time
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard import refresh as refresh_state
 from dashboard import sharedcache
 from dashboard.pages import environment as env_page
 from dashboard.reads import environment as env_reads
@@ -51,7 +52,7 @@ def register(app, store, settings) -> None:
         now = time.time()
         try:
             version = store.version("environment")
-            ages_due = now - float(shown.get("t") or 0) >= AGES_EVERY_S
+            ages_due = refresh_state.ages_due(shown, now, AGES_EVERY_S)
             # Screens that show the same, in the same second, get the same answer: computed once.
             same = {k: v for k, v in shown.items() if k != "t"}
             return sharedcache.compute(

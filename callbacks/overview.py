@@ -15,13 +15,13 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import citymap
 from dashboard import refresh as refresh_state
+from dashboard.refresh import AGES_EVERY_S  # noqa: F401  (ages and stale statuses re-sent this often)
 from dashboard import sharedcache
 from dashboard.pages import overview as overview_page
 from dashboard.reads import citymap as map_reads
 from dashboard.store import StoreUnavailable
 from feeds.kpi.catalogue import CATALOGUE, DOMAIN_ORDER
 
-AGES_EVERY_S = 15  # with no new data, ages and stale statuses are still re-sent this often
 
 
 def plan(store, view: list, shown, theme_changed: bool, now: float) -> dict:
@@ -29,7 +29,7 @@ def plan(store, view: list, shown, theme_changed: bool, now: float) -> dict:
     painted = refresh_state.shown_version(shown, view)
     first = painted is None or theme_changed
     versions = map_reads.versions(store)
-    ages_due = first or now - float((shown or {}).get("t") or 0) >= AGES_EVERY_S
+    ages_due = first or refresh_state.ages_due(shown, now)
     changed = {d for d in map_reads.DOMAINS if first or versions[d] != (painted or {}).get(d)}
     all_changed = first or versions["all"] != (painted or {}).get("all")
     return {"first": first, "versions": versions, "changed": changed, "all": all_changed, "ages": ages_due}
@@ -75,37 +75,50 @@ def layers_search(chosen: list[str] | None, search: str | None) -> str:
     return citymap.query_with(query, layers=citymap.layers_param(chosen or []))
 
 
-def respond(store, settings, p: dict, layers: list[str], focus, theme: str, zoom_offset: float, view: list,
-            shown, now: float) -> tuple:
-    """The overview refresh's outputs for a screen showing ``shown`` (raises StoreUnavailable)."""
+PART_NAMES = ["score", "districts", "ages", *[f"s{i}" for i in range(2 * len(DOMAIN_ORDER))], "feeds"]
+
+
+def content(store, layers: list[str], now: float) -> dict:
+    """Everything an overview screen of these layers may be sent in this second, whatever it shows now:
+    the KPIs, and every tile as a kept part (JSON and digest, dashboard.sharedcache.kept_parts). Computed
+    once per (layers, versions, second) for every screen; what each screen needs of it is a diff."""
     kpis = {k["id"]: k for k in store.kpis(now=now)}
-    send_cards = {d for d in DOMAIN_ORDER if p["ages"] or d in p["changed"]}
-    histories = store.histories(list(CATALOGUE)) if send_cards or p["all"] else {}
-    feeds = store.feeds(now) if p["ages"] or p["all"] else None
-    figure, token = map_figure(store, settings, p, kpis, layers, theme, None, focus, now, zoom_offset,
-                               (shown or {}).get("map"))
+    histories = store.histories(list(CATALOGUE))
+    feeds = store.feeds(now)
     city = store.city
-    score = overview_page.score_panel(kpis, histories, city) if p["all"] or p["ages"] else no_update
-    table_key = overview_page.district_table_key(city, kpis)
-    same_table = not p["first"] and table_key == (shown or {}).get("table")
-    districts = overview_page.district_table(city, kpis) if not same_table else no_update
-    ages = citymap.ages_line(kpis, layers) if p["all"] or p["ages"] else no_update
-    fed = {f["domain"] for f in feeds} if feeds is not None else None
+    fed = {f["domain"] for f in feeds}
     sections = []
     for d in DOMAIN_ORDER:
-        if d in send_cards and fed is not None:
-            sections += list(overview_page.domain_section(d, kpis, histories, d in fed))
-        else:
-            sections += [no_update, no_update]
-    feed_panel = overview_page.feed_table(feeds) if feeds is not None else no_update
-    # Each output goes as a Patch of what changed in it since what this screen shows (dashboard.sharedcache).
-    names = ["score", "districts", "ages", *[f"s{i}" for i in range(len(sections))], "feeds"]
-    outs, digests = sharedcache.send_parts(store, p["first"], dict(zip(names, [score, districts, ages, *sections,
-                                                                               feed_panel])), (shown or {}).get("parts"))
+        sections += list(overview_page.domain_section(d, kpis, histories, d in fed))
+    tiles = [overview_page.score_panel(kpis, histories, city), overview_page.district_table(city, kpis),
+             citymap.ages_line(kpis, layers), *sections, overview_page.feed_table(feeds)]
+    return {"kpis": kpis, "table": overview_page.district_table_key(city, kpis),
+            "parts": sharedcache.kept_parts(store, dict(zip(PART_NAMES, tiles)))}
+
+
+def respond(store, settings, p: dict, layers: list[str], focus, theme: str, zoom_offset: float, view: list,
+            shown, now: float) -> tuple:
+    """The overview refresh's outputs for a screen showing ``shown`` (raises StoreUnavailable): of this
+    second's content, the tiles the plan says are due, each as a Patch of what changed in it since what
+    this screen shows (dashboard.sharedcache)."""
+    c = sharedcache.compute(store, "overview-content", [layers, p["versions"], int(now)],
+                            lambda: content(store, layers, now))
+    figure, token = map_figure(store, settings, p, c["kpis"], layers, theme, None, focus, now, zoom_offset,
+                               (shown or {}).get("map"))
+    every = p["all"] or p["ages"]
+    due = {"score": every, "ages": every, "feeds": every,
+           "districts": p["first"] or c["table"] != (shown or {}).get("table")}
+    for i, d in enumerate(DOMAIN_ORDER):
+        due[f"s{2 * i}"] = due[f"s{2 * i + 1}"] = p["ages"] or d in p["changed"]
+    sent = {name: c["parts"][name] for name in PART_NAMES if due[name]}
+    shown_parts = (shown or {}).get("parts")
+    outs, digests = sharedcache.parts_update(store, p["first"], sent, shown_parts)
+    kept = {} if p["first"] or not isinstance(shown_parts, dict) else dict(shown_parts)
     stored = refresh_state.showing(p["versions"], view)
-    stored.update(table=table_key, map=token, parts=digests)
-    return (outs["score"], outs["districts"], figure, outs["ages"], *[outs[f"s{i}"] for i in range(len(sections))],
-            outs["feeds"], stored)
+    stored.update(table=c["table"], map=token, parts={**kept, **digests})
+    out = {name: outs.get(name, no_update) for name in PART_NAMES}
+    return (out["score"], out["districts"], figure, out["ages"], *[out[f"s{i}"] for i in range(2 * len(DOMAIN_ORDER))],
+            out["feeds"], stored)
 
 
 def register(app, store, settings) -> None:

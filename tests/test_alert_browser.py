@@ -103,7 +103,8 @@ def test_the_overview_and_district_panels_show_the_open_alerts(dash_duo, r, keys
     # The slots the overview ("/") and district ("/district/<id>") pages carry; those pages are built elsewhere.
     layout = html.Div(className="shell theme-dark", children=[
         dcc.Location(id="url"), dcc.Interval(id="tick", interval=1000), html.Span(id="alert-badge"),
-        html.Div(id="overview-alerts"), dcc.Store(id="district-id", data="D1"), html.Div(id="district-alerts")])
+        html.Div(id="overview-alerts"), dcc.Store(id="overview-alerts-shown"), dcc.Store(id="district-id", data="D1"),
+        html.Div(id="district-alerts"), dcc.Store(id="district-alerts-shown")])
     start_as(dash_duo, r, redis_url, keys, "kiosk", path="/", layout=layout)  # a wall screen reads them too
     dash_duo.wait_for_contains_text("#overview-alerts", "ACTIVE ALERTS (2)", timeout=10)
     rows = [e.text for e in dash_duo.find_elements("#overview-alerts li")]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from bench.common import dash_refresh
 from dashboard import citymap
 from feeds.kpi.catalogue import DOMAIN_ORDER
@@ -11,6 +13,7 @@ from tests.test_overview_page import seed, step
 from tests.test_transit_api import client_for
 
 ALL = list(citymap.LAYERS)
+pytestmark = pytest.mark.usefixtures("steady_ages")
 
 
 def overview_outputs() -> list[tuple[str, str]]:
@@ -56,11 +59,26 @@ def test_first_paint_then_nothing_new_sends_nothing(r, keys, redis_url, sample_c
     assert first_bytes > 50_000
 
 
+def step_until_incidents_move(seeded, r, keys, city) -> None:
+    """Batches of the simulated emergency feed, 30 s apart, until one changes the incidents layer (a
+    quiet half-minute changes nothing on the map, and whether one is quiet depends on the clock)."""
+    from dashboard.reads.citymap import layer_entities
+    from dashboard.store import Store
+
+    store = Store(r, keys, city)
+    before = layer_entities(store, "incidents", {})
+    for k in range(1, 41):
+        step(seeded, "emergency", time.time() + 30 * k)
+        if layer_entities(store, "incidents", {}) != before:
+            return
+    raise AssertionError("20 simulated minutes and no incident or unit moved")
+
+
 def test_a_domain_that_moved_patches_only_its_own_layer(r, keys, redis_url, sample_city):
     seeded = seed(r, keys, sample_city)
     client = client_for(redis_url, keys, sample_city)
     shown = refresh(client, None)[2]["overview-version"]["data"]
-    step(seeded, "emergency", time.time() + 30)
+    step_until_incidents_move(seeded, r, keys, sample_city)
     _, size, moved = refresh(client, shown)
     figure = moved["overview-map"]["figure"]
     assert is_patch(figure)
@@ -68,7 +86,11 @@ def test_a_domain_that_moved_patches_only_its_own_layer(r, keys, redis_url, samp
     # The district shading and incidents/units, only what changed in them (dashboard.sharedcache.diff_patch)
     assert patched_traces(figure) <= {0, *range(first, first + n)}
     assert patched_traces(figure) & set(range(first, first + n))
-    assert "overview-domain-emergency" in moved and "overview-domain-traffic" not in moved
+    # The emergency cards are redone and sent when what they show changed (a simulated batch may leave
+    # every figure as it was); traffic's are not redone at all.
+    k = 2 * DOMAIN_ORDER.index("emergency")
+    redone = moved["overview-version"]["data"]["parts"][f"s{k}"] != shown["parts"][f"s{k}"]
+    assert ("overview-domain-emergency" in moved) == redone and "overview-domain-traffic" not in moved
     assert size < 60_000
     # The same tick against a view without the incidents layer: only the district shading moves.
     shown_air = refresh(client, None, layers=["air"])[2]["overview-version"]["data"]
@@ -89,13 +111,11 @@ def test_a_new_view_or_theme_is_painted_whole(r, keys, redis_url, sample_city):
 
 
 def test_ages_keep_moving_without_new_data(r, keys, redis_url, sample_city):
-    from callbacks.overview import AGES_EVERY_S
-
     seed(r, keys, sample_city)
     client = client_for(redis_url, keys, sample_city)
     shown = refresh(client, None)[2]["overview-version"]["data"]
     time.sleep(1.1)  # the ages shown move by a second (an output that did not change is not re-sent)
-    aged = refresh(client, {**shown, "t": shown["t"] - AGES_EVERY_S - 1})[2]
+    aged = refresh(client, {**shown, "t": 0})[2]
     assert "overview-map" not in aged  # nothing new on the map
     assert "overview-domain-traffic" in aged and "overview-map-ages" in aged
 
@@ -126,3 +146,34 @@ def test_a_larger_map_zooms_in_so_the_city_fills_a_4k_wall(r, keys, redis_url, s
     # the same view measured again (a few pixels apart): nothing to repaint
     assert refresh(client, shown, size=[citymap.REFERENCE_SIZE[0] + 3, citymap.REFERENCE_SIZE[1]])[1] == 0
     assert citymap.size_zoom(None) == 0 and citymap.size_zoom(["wide", 3]) == 0
+
+
+def test_the_alerts_panel_is_sent_when_the_alerts_move_or_the_ages_are_due(r, keys, redis_url, sample_city):
+    """Its own store keeps which alert version (and ages slot) it shows: most ticks of a wall send nothing."""
+    from feeds.alerts import AlertBook
+
+    seed(r, keys, sample_city)
+    client = client_for(redis_url, keys, sample_city)
+
+    def panel(shown, district=None):
+        if district:
+            return dash_refresh(client, [("district-alerts", "children"), ("district-alerts-shown", "data")],
+                                [("district-alerts-shown", "data", shown)],
+                                inputs=[("district-id", "data", district)])[2]
+        return dash_refresh(client, [("overview-alerts", "children"), ("overview-alerts-shown", "data")],
+                            [("overview-alerts-shown", "data", shown)], inputs=[])[2]
+    first = panel(None)
+    assert "No open alerts." in str(first["overview-alerts"]["children"])
+    shown = first["overview-alerts-shown"]["data"]
+    assert panel(shown) == {}  # nothing new: 204
+    AlertBook(r, keys).raise_alert("aqi", "D5", "critical", "Unhealthy air in Westbrook", "AQI 162 > 150",
+                                   now=time.time() - 60, value=162, district="D5")
+    raised = panel(shown)
+    assert "Unhealthy air in Westbrook" in str(raised["overview-alerts"]["children"])
+    shown = raised["overview-alerts-shown"]["data"]
+    aged = panel({**shown, "ages": shown["ages"] - 1})  # the ages slot moved on
+    assert "60 s ago" in str(aged["overview-alerts"]["children"]) or "61 s ago" in str(aged["overview-alerts"]["children"])
+    d5 = panel(None, "D5")
+    assert "Unhealthy air in Westbrook" in str(d5["district-alerts"]["children"])
+    assert panel(d5["district-alerts-shown"]["data"], "D5") == {}
+    assert "No open alerts in" in str(panel(d5["district-alerts-shown"]["data"], "D1")["district-alerts"]["children"])

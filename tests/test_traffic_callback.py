@@ -7,6 +7,9 @@ from bench.common import dash_refresh
 from tests.test_api import client  # noqa: F401  (the API test's app over the real NYC snapshot)
 
 
+pytestmark = pytest.mark.usefixtures("steady_ages")
+
+
 def refresh(client, shown, focus=None):  # noqa: F811
     outs = [("traffic-cards", "children"), ("traffic-map", "figure"), ("traffic-side", "children"),
             ("traffic-version", "data")]
@@ -25,8 +28,9 @@ def test_first_paint_then_patch_then_nothing(client, focus):  # noqa: F811
     assert shown["view"] == [focus, "dark"]
     newer = refresh(client, {**shown, "version": shown["version"] - 1}, focus)
     assert is_patch(newer["traffic-map"]["figure"])
-    same = refresh(client, shown, focus)
-    assert "traffic-map" not in same  # nothing new: the map is left alone
+    assert refresh(client, shown, focus) == {}  # nothing new, ages not due: nothing sent (204)
+    aged = refresh(client, {**shown, "t": 0}, focus)
+    assert "traffic-map" not in aged and aged["traffic-version"]["data"]["t"] > shown["t"]  # ages redone, map left
 
 
 def test_a_refresh_from_another_view_repaints_the_whole_map(client):  # noqa: F811

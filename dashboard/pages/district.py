@@ -75,6 +75,7 @@ def layout(city: City, district: str, layers: list[str], focus: dict | None) -> 
                  className="page-head"),
         html.Nav(domain_links(city, district), className="district-links"),
         html.Div(id="district-alerts", className="district-alerts"),  # its active alerts (callbacks/alerts)
+        dcc.Store(id="district-alerts-shown"),  # which alert version (and ages) the panel shows
         # Cards on the left, worst news first; the map beside them stays in view while they scroll.
         html.Div(className="overview-top district-top", children=[
             html.Div(className="overview-left", children=[

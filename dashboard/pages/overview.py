@@ -38,6 +38,7 @@ def layout(layers: list[str] | None = None, focus: dict | None = None) -> html.D
         dcc.Store(id="overview-version"),  # {version: {domain: v}, view, t} the page shows; None until painted
         dcc.Store(id="overview-map-size"),  # [width, height] of the map in the browser (callbacks: measure_map)
         html.Div(id="overview-alerts", className="overview-alerts"),  # the active alerts (callbacks/alerts)
+        dcc.Store(id="overview-alerts-shown"),  # which alert version (and ages) the panel shows
         html.Div(className="overview-top", children=[
             html.Div(className="overview-left", children=[
                 html.Div(id="overview-score", className="score-row"),

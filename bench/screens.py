@@ -22,6 +22,9 @@ worker), the feeds' and Redis' CPU, and how late the screens' own event loop wok
 latency). The same screens against ``bench/hello.py`` (a plain Flask route under the same gunicorn, each
 tick the same number of requests) are the ceiling for an HTTP request on this machine. The cost of an
 extra screen is the slope of worker CPU (and of p95) against N, over the loads served without errors.
+``BENCH_DUMP=/path/prefix`` writes each load's requests in the window (monotonic time, callback, ms,
+bytes, status) and the wall-clock offset to ``<prefix>.<screens>.<epoch>.json``, for a timeline of
+where the slow requests bunch up.
 In one process, without gunicorn (``encoding``): each view's first paint with Dash's own JSON encoder and
 with dashboard/fastjson.py, what gzip would save and cost, and the kiosk session check's cost.
 """
@@ -511,6 +514,9 @@ async def drive(base: str, n: int, seconds: float, master: int, make_screen, tok
     await asyncio.gather(*runs)
     await asyncio.gather(*(s.close() for s in screens))
     w = rec.window(start, end)
+    if os.environ.get("BENCH_DUMP"):
+        with open(os.environ["BENCH_DUMP"] + f".{n}.{int(time.time())}.json", "wb") as f:
+            f.write(orjson.dumps({"start": start, "offset": time.time() - time.monotonic(), "requests": w.requests}))
     w.errors += [e for e in rec.errors if e[1].startswith("opening")][:failed_to_open]
     ms = [x[2] for x in w.requests] or [TIMEOUT_S * 1000]  # nothing answered: every request timed out
     ticks = [x[1] for x in w.ticks] or [TIMEOUT_S * 1000]

@@ -46,3 +46,8 @@ def post_worker_init(worker):
     client = worker.wsgi.test_client()
     client.get("/_dash-layout")
     client.get("/_dash-dependencies")
+    # What the worker holds from here on (the city, its 10,000 links, the app) lives as long as it does:
+    # out of the garbage collector's full passes, which otherwise walk it all again every few seconds.
+    import gc
+
+    gc.freeze()

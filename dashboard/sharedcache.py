@@ -43,9 +43,11 @@ KEEP_MAX = {"frame": 96, "part": 4096}
 # This worker's own copies of entries it read or made (``_Memo``), in front of Redis: the most kept of each
 # kind, and for how long at most. A copy is the same value as the entry (its key holds all it depends
 # on), so it may outlive the entry; it saves the round trip and, above all, the unpickling (a quarter of a
-# worker's time at 100 large-city screens without it).
+# worker's time at 100 large-city screens without it). Values over LOCAL_OBJECT_MAX bytes pickled are
+# kept pickled (see _Memo).
 LOCAL_MOST = {"compute": 256, "frame": 12, "part": 2048}
 LOCAL_FRAME_S = 60
+LOCAL_OBJECT_MAX = 32 * 1024
 # A worker computing a shared entry claims it in Redis for CLAIM_HOLD_S at most; the other worker polls for
 # it every CLAIM_POLL_S and computes it itself after CLAIM_WAIT_S (the claimer died, or is that slow).
 CLAIM_HOLD_S, CLAIM_WAIT_S, CLAIM_POLL_S = 10.0, 3.0, 0.02
@@ -216,8 +218,11 @@ class Shared:
 
 class _Memo:
     """A worker's copies of cache entries: the ``most`` recently used, each for at most its own seconds.
-    Values are shared by the worker's threads as they are: whoever gets one must not change it (with
-    ``CITYBRAIN_CHECK_SHARED=1``, as the tests run, a copy changed after it was kept raises on its next read)."""
+    A small value is kept as the object itself, shared by the worker's threads as it is: whoever gets
+    one must not change it (with ``CITYBRAIN_CHECK_SHARED=1``, as the tests run, a copy changed after it
+    was kept raises on its next read). A large one (over LOCAL_OBJECT_MAX pickled: a first paint's whole
+    map, a frame) is kept pickled and read back fresh: as objects, their long lists made each of the
+    worker's full garbage collections walk millions of items, 200-450 ms with every thread stopped."""
 
     def __init__(self, most: int):
         self.most, self.lock, self.items = most, threading.Lock(), OrderedDict()
@@ -228,19 +233,23 @@ class _Memo:
             item = self.items.get(key)
             if item is None:
                 return None
-            until, value, fingerprint = item
+            until, value, packed, fingerprint = item
             if time.monotonic() > until:
                 del self.items[key]
                 return None
             self.items.move_to_end(key)
+        if packed:
+            return pickle.loads(value)
         if fingerprint is not None and _fingerprint(value) != fingerprint:
             raise SharedEntryChanged(f"the shared entry {key} was changed by a reader after it was kept")
         return value
 
     def put(self, key: str, value, ttl_s: float) -> None:
-        fingerprint = _fingerprint(value) if self.check else None
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        packed = len(data) > LOCAL_OBJECT_MAX
+        fingerprint = _digest_bytes(data) if self.check and not packed else None
         with self.lock:
-            self.items[key] = (time.monotonic() + ttl_s, value, fingerprint)
+            self.items[key] = (time.monotonic() + ttl_s, data if packed else value, packed, fingerprint)
             self.items.move_to_end(key)
             while len(self.items) > self.most:
                 self.items.popitem(last=False)
@@ -251,7 +260,11 @@ class SharedEntryChanged(AssertionError):
 
 
 def _fingerprint(value) -> bytes:
-    return hashlib.blake2b(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).digest()
+    return _digest_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _digest_bytes(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 class _Flight:

@@ -360,6 +360,14 @@ def test_a_worker_reads_an_entry_from_redis_once_and_keeps_its_own_copy(redis_ur
     three = two_workers(redis_url, keys)[0]
     three.keep_parts({f"p{i}": {"n": i} for i in range(5)})
     assert list(three.local["part"].items) == ["p2", "p3", "p4"] and three.part("p0") == {"n": 0}
+    # A large value (a whole map) is kept pickled: each read is a fresh copy, and the garbage collector
+    # has one bytes object to skip instead of lists of 20,000 items to walk.
+    whole_map = {"lon": [float(i) for i in range(20_000)]}
+    assert three.compute("citymap", ["v2"], lambda: whole_map) is whole_map
+    again = three.compute("citymap", ["v2"], lambda: None)
+    assert again == whole_map and again is not whole_map
+    kept = next(item for key, item in three.local["compute"].items.items() if key.startswith("citymap:"))
+    assert isinstance(kept[1], bytes) and kept[2] is True
 
 
 def test_a_reader_that_changes_a_shared_value_is_caught(redis_url, keys):

@@ -136,8 +136,9 @@ def register(app, store, settings) -> None:
             key = {"version": reads.version(store), "district": district_id, "ages": refresh_state.ages_slot(now)}
             if shown == key:
                 raise PreventUpdate
-            # Every screen showing the panel in the same ages slot gets the same answer: drawn once.
-            return sharedcache.compute(store, "alerts-panel", key, lambda: draw(reads.open_alerts(store), now)), key
+            # The screens redrawing it in the same second get the same answer (its ages as of that second).
+            return sharedcache.compute(store, "alerts-panel", {**key, "second": int(now)},
+                                       lambda: draw(reads.open_alerts(store), now)), key
         except StoreUnavailable:
             raise PreventUpdate
 

@@ -1,7 +1,7 @@
 """The emergency panel: one refresh for every tile; map and list clicks drill down.
 
-A tick with no new data sends nothing, except every AGES_EVERY_S (dashboard.refresh) when the cards go
-again (their ages move). The queue and the drill-down panel go out only when what they show changed
+A tick with no new data sends nothing, except once in each AGES_EVERY_S slot of the clock
+(dashboard.refresh) when the cards go again (their ages move). The queue and the drill-down panel go out only when what they show changed
 (digests of it are kept in the page); the unit board goes out whole only when its layout (stations,
 units) changed, else as a Patch of the tiles whose status changed. Between renders, timers and stuck
 flags run in the browser (assets/emergency.js), so a quiet minute costs fifty wall screens almost
@@ -178,7 +178,7 @@ def register(app, store, settings) -> None:
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         # When the ages were last sent: the answer is shared, this screen's clock is its own.
-        t = now if due or shown is None else shown_digest.get("t", now)
+        t = now if due or shown is None else (shown_digest or {}).get("t", now)
         return (*out[:8], {**out[8], "t": t})
 
     # Notes on the incident of the drill-down: the list re-sent only when the notes changed; the add box

@@ -52,3 +52,5 @@ def test_a_quiet_tick_sends_nothing_until_the_ages_are_due(client):  # noqa: F81
     assert "emergency-digest" in aged and "emergency-map" not in aged and "emergency-queue" not in aged
     sent_at = aged["emergency-digest"]["data"]["t"]
     assert sent_at > digest["t"] - 1 and refresh(client, shown, aged["emergency-digest"]["data"], whole) == {}
+    # A hand-made request with a version and no digest store is answered (its ages are due), not a 500.
+    assert "emergency-digest" in refresh(client, shown, None, whole)

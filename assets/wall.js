@@ -110,6 +110,20 @@
     P.cityBrainWall = true;
     return P;
   }
+  // A page re-rendered while its map was still drawing (a layer toggle rewrites the address, and the
+  // router draws the page again): plotly's map waits for its tiles' style, and when it goes on drawing
+  // the figure it was given has been purged, so it reads its private fields ("_rangeSliderData") off
+  // nothing, and its draw's promise rejects with no one to catch it (on the wall, wrapPlotly below
+  // catches it). The new page's map draws by itself; only this rejection, from plotly's own code
+  // reading an underscore field of a removed figure, is kept out of the console.
+  var TEARDOWN = /Cannot read properties of (undefined|null) \(reading '_[A-Za-z]+'\)/;
+  window.addEventListener('unhandledrejection', function (e) {
+    var err = e && e.reason;
+    if (err && TEARDOWN.test(String(err.message || '')) && String(err.stack || '').indexOf('plotly') >= 0) {
+      e.preventDefault();
+    }
+  });
+
   // plotly.js loads after this file (dcc.Graph fetches it on first use): catch it as it arrives.
   var plotlyNow = wrapPlotly(window.Plotly);
   try {

@@ -1,8 +1,8 @@
 """The overview's refresh: one callback for every tile of the view; layer toggles and map clicks.
 
 A tick first reads the six KPI version counters (one round trip). With nothing new it sends nothing
-(204), except every AGES_EVERY_S when the cards, score, tables and layer ages are re-sent so ages and
-stale statuses keep moving. When a domain's version moved, its cards and the map traces of its layer
+(204), except once in each AGES_EVERY_S slot of the clock (dashboard.refresh) when the cards, score,
+tables and layer ages are re-sent so ages and stale statuses keep moving. When a domain's version moved, its cards and the map traces of its layer
 (a Patch of those traces only) go out; the score, district table and district shading follow the
 global version. The whole map goes out once per view (layers, focus, theme).
 """
@@ -15,13 +15,11 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import citymap
 from dashboard import refresh as refresh_state
-from dashboard.refresh import AGES_EVERY_S  # noqa: F401  (ages and stale statuses re-sent this often)
 from dashboard import sharedcache
 from dashboard.pages import overview as overview_page
 from dashboard.reads import citymap as map_reads
 from dashboard.store import StoreUnavailable
 from feeds.kpi.catalogue import CATALOGUE, DOMAIN_ORDER
-
 
 
 def plan(store, view: list, shown, theme_changed: bool, now: float) -> dict:

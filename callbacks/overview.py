@@ -109,12 +109,9 @@ def respond(store, settings, p: dict, layers: list[str], focus, theme: str, zoom
     for i, d in enumerate(DOMAIN_ORDER):
         due[f"s{2 * i}"] = due[f"s{2 * i + 1}"] = p["ages"] or d in p["changed"]
     sent = {name: c["parts"][name] for name in PART_NAMES if due[name]}
-    shown_parts = (shown or {}).get("parts")
-    outs, digests = sharedcache.parts_update(store, p["first"], sent, shown_parts)
-    kept = {} if p["first"] or not isinstance(shown_parts, dict) else dict(shown_parts)
+    out, parts = sharedcache.send_kept(store, p["first"], PART_NAMES, sent, (shown or {}).get("parts"))
     stored = refresh_state.showing(p["versions"], view)
-    stored.update(table=c["table"], map=token, parts={**kept, **digests})
-    out = {name: outs.get(name, no_update) for name in PART_NAMES}
+    stored.update(table=c["table"], map=token, parts=parts)
     return (out["score"], out["districts"], figure, out["ages"], *[out[f"s{i}"] for i in range(2 * len(DOMAIN_ORDER))],
             out["feeds"], stored)
 

@@ -637,6 +637,15 @@ def send_parts(store, first: bool, values: dict[str, object], shown: dict | None
     from dash import no_update
 
     live = {name: v for name, v in values.items() if v is not no_update}
-    outs, digests = parts_update(store, first, kept_parts(store, live, None if first else shown), shown)
+    return send_kept(store, first, list(values), kept_parts(store, live, None if first else shown), shown)
+
+
+def send_kept(store, first: bool, names: list[str], parts: dict[str, tuple[object, str]], shown: dict | None):
+    """parts_update for ``parts`` kept already (kept_parts: {name: (JSON, digest)}), the page's other outputs
+    of ``names`` left as they are (no_update). Returns ({name: output}, {name: digest} of every part the
+    screen shows next)."""
+    from dash import no_update
+
+    outs, digests = parts_update(store, first, parts, shown)
     kept = {} if first or not isinstance(shown, dict) else dict(shown)
-    return {name: outs.get(name, no_update) for name in values}, {**kept, **digests}
+    return {name: outs.get(name, no_update) for name in names}, {**kept, **digests}

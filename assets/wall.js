@@ -169,7 +169,10 @@
   // Ages keep counting between data. A page re-sends its maps and tables only when new data arrives,
   // so an "as of 5 s ago" drawn then would stay "5 s ago" on a wall for as long as nothing new comes.
   // Each second, every "N s / min / h / days ago" inside the wall's view is counted on from when the
-  // server drew it; the next render from the server replaces it (and is counted on from then).
+  // server drew it; the next render from the server replaces it (and is counted on from then). An
+  // element that says the time its age counts from (data-asof, an ISO time: a part drawn once for
+  // every screen, up to a slot of the clock before it reached this one) is counted from that time, in
+  // the server's clock.
   var AGE = /^([\s\S]*?)(\d+(?:\.\d+)?) (s|min|h|days) ago([\s\S]*)$/;
   var UNIT_S = {s: 1, min: 60, h: 3600, days: 86400};
   var drawn = new WeakMap();  // text node -> {written, base_s, seen_ms}
@@ -190,8 +193,11 @@
         var m = AGE.exec(text);
         if (!m) { drawn.delete(node); continue; }
         seen = {written: text, base_s: parseFloat(m[2]) * UNIT_S[m[3]], seen_ms: now, head: m[1], tail: m[4]};
+        var owner = node.parentElement && node.parentElement.closest('[data-asof]');
+        var asof = owner ? Date.parse(owner.getAttribute('data-asof')) : NaN;
+        if (!isNaN(asof)) { seen.base_s = Math.max(0, (serverNowMs() - asof) / 1000); }
         drawn.set(node, seen);
-        continue;
+        if (isNaN(asof)) { continue; }
       }
       var next = seen.head + formatAge(seen.base_s + (now - seen.seen_ms) / 1000) + seen.tail;
       if (next !== text) {

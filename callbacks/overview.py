@@ -33,26 +33,43 @@ def plan(store, view: list, shown, theme_changed: bool, now: float) -> dict:
     return {"first": first, "versions": versions, "changed": changed, "all": all_changed, "ages": ages_due}
 
 
+MAP_SHADING = "districts"  # the map's groups: the district shading, then each layer shown
+
+
 def map_figure(store, settings, p: dict, kpis: dict[str, dict], layers: list[str], theme: str,
-               district: str | None, focus: dict | None, now: float, zoom_offset: float = 0.0, shown_token=None):
-    """(figure, frame token): the whole map (first paint), or a Patch of what changed in the districts and
-    in the changed layers' traces against the frame the screen shows; (no_update, the shown token) when
-    none of them changed. The changed layers' arrays are computed once per versions for every screen."""
-    send = [layer for layer in layers if p["first"] or citymap.LAYER_DOMAIN[layer] in p["changed"]]
-    if not send and not p["all"]:
-        return no_update, shown_token
-    versions = [p["versions"][citymap.LAYER_DOMAIN[layer]] for layer in send]
+               district: str | None, focus: dict | None, now: float, zoom_offset: float = 0.0, shown_tokens=None):
+    """(figure, {group: frame token}). The map is drawn in groups, the district shading and each layer,
+    and each group's arrays are built once per its own version for every screen (group_frame). The whole
+    map on first paint; else a Patch of the groups whose version moved against the frames this screen
+    shows; (no_update, the shown tokens) when none moved. Screens at the same versions show the same
+    tokens however they got there, so they share one answer (dashboard.sharedcache.group_update)."""
+    shown_tokens = shown_tokens if isinstance(shown_tokens, dict) else {}
+    groups = [MAP_SHADING, *layers]
+    first = p["first"] or set(shown_tokens) != set(groups)
+    moved = ({MAP_SHADING} if p["all"] else set()) | {g for g in layers if citymap.LAYER_DOMAIN[g] in p["changed"]}
+    send = [g for g in groups if first or g in moved]
+    if not send:
+        return no_update, shown_tokens
+    frames = {g: group_frame(store, g, layers, kpis, district, p["versions"], now) for g in send}
+    return sharedcache.group_update(
+        store, first, lambda: citymap.skeleton(store.city, layers, theme, settings.map_tile_url, district, focus,
+                                               frames.get("buses", {}).get("n_buses", 0), zoom_offset),
+        frames, shown_tokens)
+
+
+def group_frame(store, group: str, layers: list[str], kpis: dict[str, dict], district: str | None,
+                versions: dict, now: float) -> dict:
+    """One group's frame (dashboard.sharedcache.view_frame) at its version: the district shading follows
+    the global version, a layer its domain's. Its traces' indices are those of the map of ``layers``."""
+    version = versions["all"] if group == MAP_SHADING else versions[citymap.LAYER_DOMAIN[group]]
 
     def build():
-        entities = {layer: map_reads.layer_entities(store, layer, kpis, district) for layer in send}
-        n_buses = len(entities.get("buses", {}).get("vehicles", []))
-        return citymap.map_data(store.city, layers, kpis, entities, now, with_districts=p["all"]), {"n_buses": n_buses}
-    frame = sharedcache.view_frame(store, "citymap", [district, layers, send, p["all"]],
-                                   [versions, p["versions"]["all"] if p["all"] else None], build)
-    return sharedcache.map_update(
-        store, p["first"], lambda: citymap.skeleton(store.city, layers, theme, settings.map_tile_url, district, focus,
-                                                    frame["n_buses"], zoom_offset),
-        frame, shown_token, partial=True)
+        if group == MAP_SHADING:
+            return {citymap.DISTRICTS: citymap.district_fields(store.city, kpis)}, {}
+        entities = map_reads.layer_entities(store, group, kpis, district)
+        data = citymap.map_data(store.city, layers, kpis, {group: entities}, now, with_districts=False)
+        return data, ({"n_buses": len(entities["vehicles"])} if group == "buses" else {})
+    return sharedcache.view_frame(store, "citymap", [district, layers, group], version, build)
 
 
 def measure_map(app, page: str) -> None:
@@ -77,9 +94,13 @@ PART_NAMES = ["score", "districts", "ages", *[f"s{i}" for i in range(2 * len(DOM
 
 
 def content(store, layers: list[str], now: float) -> dict:
-    """Everything an overview screen of these layers may be sent in this second, whatever it shows now:
-    the KPIs, and every tile as a kept part (JSON and digest, dashboard.sharedcache.kept_parts). Computed
-    once per (layers, versions, second) for every screen; what each screen needs of it is a diff."""
+    """Everything an overview screen of these layers may be sent, whatever it shows now: the KPIs, and
+    every tile as a kept part (JSON and digest, dashboard.sharedcache.kept_parts). Computed once per
+    (layers, versions, ages slot of the clock) for every screen; what each screen needs of it is a diff.
+    So the tiles of screens at the same versions are the same whenever each got them, and their next
+    refreshes are one computation, not one per second each screen happened to be sent a tile in. The ages
+    drawn are those of the first screen that asked (at most a tick old when new data made every screen
+    ask, at most a slot for a view painted later); the wall counts them from their data-asof at once."""
     kpis = {k["id"]: k for k in store.kpis(now=now)}
     histories = store.histories(list(CATALOGUE))
     feeds = store.feeds(now)
@@ -99,7 +120,7 @@ def respond(store, settings, p: dict, layers: list[str], focus, theme: str, zoom
     """The overview refresh's outputs for a screen showing ``shown`` (raises StoreUnavailable): of this
     second's content, the tiles the plan says are due, each as a Patch of what changed in it since what
     this screen shows (dashboard.sharedcache)."""
-    c = sharedcache.compute(store, "overview-content", [layers, p["versions"], int(now)],
+    c = sharedcache.compute(store, "overview-content", [layers, p["versions"], refresh_state.ages_slot(now)],
                             lambda: content(store, layers, now))
     figure, token = map_figure(store, settings, p, c["kpis"], layers, theme, None, focus, now, zoom_offset,
                                (shown or {}).get("map"))

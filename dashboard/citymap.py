@@ -14,7 +14,7 @@ import math
 
 from dash import dcc, html
 
-from dashboard.components import STATUS_COLOUR, STATUS_LABEL, format_age, format_value
+from dashboard.components import STATUS_COLOUR, STATUS_LABEL, asof_attr, format_age, format_value
 from dashboard.maps import SPEED_BANDS, base_layout, dense_network, district_layer
 from dashboard.pages import emergency as emergency_page
 from dashboard.pages import environment as env_page
@@ -315,9 +315,11 @@ def ages_line(kpis: dict[str, dict], layers: list[str]) -> list:
     parts = []
     for layer in layers:
         dom = LAYER_DOMAIN[layer]
-        ages = [k["age_s"] for k in kpis.values() if k["domain"] == dom and k.get("age_s") is not None]
+        known = [k for k in kpis.values() if k["domain"] == dom and k.get("age_s") is not None]
+        newest = min(known, key=lambda k: k["age_s"]) if known else None
         stale = any(k["status"] == "stale" for k in kpis.values() if k["domain"] == dom)
-        text = f"{LAYER_TITLE[layer]}: " + (("STALE " if stale else "") + format_age(min(ages)) if ages else "no data")
-        parts.append(html.Span(text, className="layer-age" + (" stale" if stale else "")))
+        text = f"{LAYER_TITLE[layer]}: " + (("STALE " if stale else "") + format_age(newest["age_s"]) if newest else "no data")
+        parts.append(html.Span(text, className="layer-age" + (" stale" if stale else ""),
+                               **asof_attr(newest and newest.get("as_of"))))
     return parts or [html.Span("No layer shown: tick one above.", className="muted")]
 

@@ -17,6 +17,13 @@ def format_value(value: float | None, decimals: int = 0) -> str:
     return "—" if value is None else f"{value:,.{decimals}f}"
 
 
+def asof_attr(as_of: str | None) -> dict:
+    """The ``data-asof`` attribute (ISO time) of an element whose text is an age ("12 s ago"): the wall
+    counts the age from it (assets/wall.js), so an age drawn a few seconds before it reached the screen
+    (a part computed once for every screen) is right as soon as it lands."""
+    return {"data-asof": as_of} if as_of else {}
+
+
 def format_age(age_s: float | None) -> str:
     if age_s is None:
         return "no data yet"
@@ -86,7 +93,7 @@ def kpi_card(kpi: dict, history: list[float] | None = None, value: float | None 
         html.Div(target_text(kpi), className="kpi-target"),
         html.Img(src=spark, className="kpi-spark", alt="") if spark else html.Div(className="kpi-spark"),
         html.Div(("as of " + format_age(kpi["age_s"])) if kpi["age_s"] is not None else "no data yet",
-                 className="kpi-age"),
+                 className="kpi-age", **asof_attr(kpi.get("as_of"))),
     ]
     link = dcc.Link("trend →", href=f"/kpi/{kpi['id']}", className="kpi-trend",
                     id=dom_id(kpi["id"]) + "-trend", title=f"{kpi['name']}: history, districts, notes, CSV")

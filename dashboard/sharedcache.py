@@ -29,7 +29,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 
 import orjson
-from dash import Patch
+from dash import Patch, no_update
 from flask_caching import Cache
 
 from dashboard.store import StoreUnavailable
@@ -45,7 +45,7 @@ KEEP_MAX = {"frame": 96, "part": 4096}
 # on), so it may outlive the entry; it saves the round trip and, above all, the unpickling (a quarter of a
 # worker's time at 100 large-city screens without it). Values over LOCAL_OBJECT_MAX bytes pickled are
 # kept pickled (see _Memo).
-LOCAL_MOST = {"compute": 256, "frame": 12, "part": 2048}
+LOCAL_MOST = {"compute": 256, "frame": 24, "part": 2048}
 LOCAL_FRAME_S = 60
 LOCAL_OBJECT_MAX = 32 * 1024
 # A worker computing a shared entry claims it in Redis for CLAIM_HOLD_S at most; the other worker polls for
@@ -438,44 +438,75 @@ class FrameLost(StoreUnavailable):
     """A frame's arrays are no longer in the cache (evicted): the page keeps its picture this tick."""
 
 
-def map_update(store, first: bool, skeleton, frame: dict, shown_token, partial: bool = False, apply=None):
+def map_update(store, first: bool, skeleton, frame: dict, shown_token, apply=None):
     """The map output of a refresh and the token of the frame the screen will show: on first paint the
     skeleton with the live arrays (``skeleton`` is called then only), else a Patch of what differs from the
     frame the screen shows. Screens that show the same frame get the same Patch, computed once.
 
-    ``partial``: ``frame`` holds only the traces that changed (the city map's changed layers); the screen's
-    frame with these traces replaced is kept as the new one. ``apply``: the page's own apply_map_data when
-    its arrays carry more than traces (keys that are not trace indices, e.g. an annotation); such entries
-    go through it, whole, when they changed."""
+    ``apply``: the page's own apply_map_data when its arrays carry more than traces (keys that are not
+    trace indices, e.g. an annotation); such entries go through it, whole, when they changed."""
     from dashboard.maps import apply_map_data
 
     apply = apply or apply_map_data
-    shared = _shared(store)
-
-    def arrays() -> dict:
-        if "data" in frame:
-            return frame["data"]
-        data = shared.shown_frame(frame["token"])
-        if data is None:  # evicted from the cache (it outlives the frame's entry): the screen repaints
-            raise FrameLost(frame["token"])
-        return data
     if first:
-        return apply(skeleton(), arrays()), frame["token"]
+        return apply(skeleton(), frame_arrays(store, frame)), frame["token"]
 
     def diff():
-        previous = shared.shown_frame(shown_token) if shared else None
-        data = arrays()
+        previous = _shown_arrays(store, shown_token)
+        data = frame_arrays(store, frame)
         patch = diff_patch(previous, {i: f for i, f in data.items() if isinstance(i, int)})
         other = {k: v for k, v in data.items() if not isinstance(k, int) and (previous or {}).get(k) != v}
         if other:
             apply(patch, other)
-        if not partial:
-            return patch, frame["token"]
-        return patch, (shared.frame({**(previous or {}), **data}) if shared else None)
-    return compute(store, "patch", [shown_token, frame["token"], partial], diff)
+        return patch, frame["token"]
+    return compute(store, "patch", [shown_token, frame["token"]], diff)
 
 
-# ----------------------------------------------------------------------------- the page's other outputs
+def group_update(store, first: bool, skeleton, frames: dict[str, dict], shown: dict):
+    """The output of a map drawn in groups of traces (the city map: the district shading and each layer),
+    each group's frame made once per its own version (view_frame), and the ``{group: token}`` the screen
+    will show. ``frames``: the groups sent this time (every group on first paint); ``shown``: the tokens
+    the screen shows. First paint: the skeleton with every group's arrays. Else a Patch of each group whose
+    token moved, against the frame the screen shows of it; each group's Patch is computed once per (shown
+    token, new token) for every screen, and no_update when no token moved."""
+    from dashboard.maps import apply_map_data
+
+    tokens = {**shown, **{g: f["token"] for g, f in frames.items()}}
+    if first:
+        data = {}
+        for frame in frames.values():
+            data.update(frame_arrays(store, frame))
+        return apply_map_data(skeleton(), data), tokens
+    moved = [g for g, f in frames.items() if f["token"] is None or f["token"] != shown.get(g)]
+    if not moved:
+        return no_update, tokens
+    patches = [compute(store, "patch", [shown.get(g), frames[g]["token"]],
+                       lambda g=g: diff_patch(_shown_arrays(store, shown.get(g)), frame_arrays(store, frames[g])))
+               for g in moved]
+    if len(patches) == 1:
+        return patches[0], tokens
+    patch = Patch()
+    for one in patches:  # Dash's Patch is a list of operations (nested Patches share their parent's)
+        patch._operations.extend(one._operations)
+    return patch, tokens
+
+
+def frame_arrays(store, frame: dict) -> dict:
+    """A frame's live arrays: held in the frame's entry, or kept under its token (FrameLost when evicted)."""
+    if "data" in frame:
+        return frame["data"]
+    data = _shared(store).shown_frame(frame["token"])
+    if data is None:  # evicted from the cache (it outlives the frame's entry): the screen repaints next tick
+        raise FrameLost(frame["token"])
+    return data
+
+
+def _shown_arrays(store, token) -> dict | None:
+    """The arrays of the frame a screen says it shows; None when not kept (the Patch then sends them whole)."""
+    shared = _shared(store)
+    return shared.shown_frame(token) if shared else None
+
+
 def as_json(value):
     """A Dash output (components, figures, lists of them) as the plain JSON the browser holds."""
     return orjson.loads(orjson.dumps(value, default=_component_json, option=_JSON_OPTS))
@@ -504,26 +535,30 @@ def parts_update(store, first: bool, parts: dict[str, tuple[object, str]], shown
     """Each output of ``parts`` (from kept_parts) as this screen needs it: whole on first paint or when the
     screen's copy is unknown, nothing (no_update) when unchanged, else a Patch of the changed leaves of its
     component tree (a table's changed cells, a card's age), whichever is smaller. Returns ({name: output},
-    {name: digest}: what the screen shows next). Screens showing the same get the same answer, computed once."""
+    {name: digest}: what the screen shows next). Each part's Patch is computed once per (the copy shown,
+    the new one) for every screen (part_patch), so screens that got their parts at different moments share
+    them."""
     from dash import no_update
 
     shown = shown if isinstance(shown, dict) and not first else {}
     digests = {name: token for name, (_, token) in parts.items()}
-
-    def diff():
-        shared = _shared(store)
-        out = {}
-        for name, (js, token) in parts.items():
-            before = shown.get(name)
-            if before == token:
-                out[name] = no_update
-                continue
-            old = shared.part(before) if shared is not None else None
-            out[name] = js if old is None else tree_patch(old, js)
-        return out
     if first or not shown:
         return {name: js for name, (js, _) in parts.items()}, digests
-    return compute(store, "parts", [shown, digests], diff), digests
+    return {name: no_update if shown.get(name) == token else part_patch(store, shown.get(name), token, js)
+            for name, (js, token) in parts.items()}, digests
+
+
+def part_patch(store, before, token: str, js):
+    """Part ``token`` (its JSON ``js``) for a screen showing part ``before``: a Patch of the changed leaves
+    or the whole JSON (tree_patch), computed once per (before, token); whole when ``before`` is not kept."""
+    shared = _shared(store)
+    if shared is None or not isinstance(before, str):
+        return js
+
+    def make():
+        old = shared.part(before)
+        return js if old is None else tree_patch(old, js)
+    return compute(store, "part-patch", [before, token], make)
 
 
 def tree_patch(old, new):

@@ -92,11 +92,68 @@ def test_a_domain_that_moved_patches_only_its_own_layer(r, keys, redis_url, samp
     redone = moved["overview-version"]["data"]["parts"][f"s{k}"] != shown["parts"][f"s{k}"]
     assert ("overview-domain-emergency" in moved) == redone and "overview-domain-traffic" not in moved
     assert size < 60_000
-    # The same tick against a view without the incidents layer: only the district shading moves.
+    # The same tick against a view without the incidents layer: at most the district shading moves (the
+    # map is not sent at all when the shading came out the same).
     shown_air = refresh(client, None, layers=["air"])[2]["overview-version"]["data"]
     step(seeded, "emergency", time.time() + 60)
-    figure = refresh(client, shown_air, layers=["air"])[2]["overview-map"]["figure"]
-    assert is_patch(figure) and patched_traces(figure) <= {0}
+    answer = refresh(client, shown_air, layers=["air"])[2]
+    assert "overview-version" in answer
+    figure = answer.get("overview-map", {}).get("figure")
+    assert figure is None or (is_patch(figure) and patched_traces(figure) <= {0})
+
+
+def plain(value):
+    """A figure's value with plotly typed arrays decoded to lists and numbers as floats, for comparing a
+    patched figure with a first paint (which sends plain lists)."""
+    import array
+    import base64
+
+    if isinstance(value, dict) and set(value) == {"dtype", "bdata"}:
+        code = {"u1": "B", "i2": "h", "i4": "i", "f4": "f"}[value["dtype"]]
+        return [float(v) for v in array.array(code, base64.b64decode(value["bdata"]))]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return float(value) if type(value) in (int, float) else value
+
+
+def same_figure_data(a, b) -> bool:
+    """Equal, numbers within float32's precision (a patch's long numeric lists go as float32)."""
+    import math
+
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_figure_data(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_figure_data(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+    return a == b
+
+
+def test_screens_at_the_same_versions_show_the_same_map_however_they_got_there(r, keys, redis_url, sample_city):
+    from bench.screens import apply_patch
+
+    seeded = seed(r, keys, sample_city)
+    client = client_for(redis_url, keys, sample_city)
+    first = refresh(client, None)[2]
+    figure, a = first["overview-map"]["figure"], first["overview-version"]["data"]
+    b = a
+    # Screen a sees traffic move, then the incidents; screen b sees both at once.
+    step(seeded, "traffic", time.time() + 30)
+    for moved in (lambda: None, lambda: step_until_incidents_move(seeded, r, keys, sample_city)):
+        moved()
+        answer = refresh(client, a)[2]
+        a = answer["overview-version"]["data"]
+        if "overview-map" in answer:
+            figure = apply_patch(figure, answer["overview-map"]["figure"]["operations"])
+    b = refresh(client, b)[2]["overview-version"]["data"]
+    assert a["map"] == b["map"] and set(a["map"]) == {"districts", *ALL}
+    assert a["map"]["incidents"] != first["overview-version"]["data"]["map"]["incidents"]
+    # What screen a shows after its two Patches is what a screen painting now is sent.
+    fresh = refresh(client, None)[2]
+    assert fresh["overview-version"]["data"]["map"] == a["map"]
+    assert same_figure_data(plain(figure["data"]), plain(fresh["overview-map"]["figure"]["data"]))
 
 
 def test_a_new_view_or_theme_is_painted_whole(r, keys, redis_url, sample_city):
@@ -110,12 +167,17 @@ def test_a_new_view_or_theme_is_painted_whole(r, keys, redis_url, sample_city):
     assert focused["layout"]["map"]["center"] == {"lon": -75.0, "lat": 39.95}
 
 
-def test_ages_keep_moving_without_new_data(r, keys, redis_url, sample_city):
+def test_ages_keep_moving_without_new_data(r, keys, redis_url, sample_city, monkeypatch):
+    from dashboard import refresh as refresh_state
+
     seed(r, keys, sample_city)
     client = client_for(redis_url, keys, sample_city)
     shown = refresh(client, None)[2]["overview-version"]["data"]
-    time.sleep(1.1)  # the ages shown move by a second (an output that did not change is not re-sent)
-    aged = refresh(client, {**shown, "t": 0})[2]
+    # The next slot of the clock: the tiles are drawn again, their ages a second on (an output that did
+    # not change is not re-sent).
+    monkeypatch.setattr(refresh_state, "AGES_EVERY_S", 1)
+    time.sleep(1.1)
+    aged = refresh(client, shown)[2]
     assert "overview-map" not in aged  # nothing new on the map
     assert "overview-domain-traffic" in aged and "overview-map-ages" in aged
 

@@ -343,3 +343,33 @@ def test_a_view_that_writes_the_address_is_painted_once(dash_duo, r, keys, redis
     assert overview and any("url.search" in o for o, _ in calls)  # painted, and its layers went into the address
     assert not [c for c in overview if "theme.data" in c], overview
     no_console_errors(dash_duo)
+
+
+def test_an_age_is_counted_from_the_time_its_element_says(dash_duo, r, keys, redis_url, sample_city):
+    """A part drawn once for every screen can reach a screen some seconds after it was drawn: an age whose
+    element says when its figure is from (data-asof) is counted from then, one without from its drawing."""
+    from feeds.timeparse import epoch_to_iso
+
+    City(r, keys, sample_city).batch()
+    start_wall(dash_duo, redis_url, keys, sample_city, "views=overview:600")
+    script = dash_duo.driver.execute_script
+    # The overview's cards and layer ages say when their figures are from.
+    wait_until(lambda: script("return document.querySelectorAll('#wall-view .kpi-age[data-asof]').length"), 15,
+               "the overview's cards with their as-of times")
+    assert script("return document.querySelectorAll('#wall-view .layer-age[data-asof]').length") >= 1
+    script("""var view = document.getElementById('wall-view');
+              [['age-asof', arguments[0]], ['age-drawn', null]].forEach(function (a) {
+                var d = document.createElement('div');
+                d.id = a[0];
+                if (a[1]) { d.setAttribute('data-asof', a[1]); }
+                d.textContent = 'as of 3 s ago';
+                view.appendChild(d);
+              });""", epoch_to_iso(time.time() - 40))
+
+    def age(element_id: str) -> str:
+        return script(f"var e = document.getElementById('{element_id}'); return e ? e.textContent : ''")
+    wait_until(lambda: age("age-asof") != "as of 3 s ago" and age("age-drawn") != "as of 3 s ago", 5,
+               "the wall's clock to count both ages")
+    assert age("age-asof") in {f"as of {s} s ago" for s in range(40, 44)}
+    assert age("age-drawn") in {f"as of {s} s ago" for s in range(4, 8)}
+    no_console_errors(dash_duo)

@@ -14,7 +14,7 @@ import hashlib
 from dash import dcc, html
 
 from dashboard import citymap
-from dashboard.components import format_age, format_value, kpi_card, status_badge
+from dashboard.components import asof_attr, format_age, format_value, kpi_card, status_badge
 from dashboard.maps import map_graph
 from feeds.kpi.catalogue import CATALOGUE, DOMAIN_ORDER
 from feeds.kpi.status import score_of
@@ -143,7 +143,8 @@ def domain_section(domain: str, kpis: dict[str, dict], histories: dict[str, list
 def feed_table(feeds: list[dict]) -> html.Section:
     rows = [html.Tr([html.Td(f["name"]), html.Td(status_badge({"ok": "ok", "stale": "stale", "error": "breach",
                                                                  "never": "no_data"}[f["status"]])),
-                     html.Td(format_age(f["age_s"]) if f.get("age_s") is not None else "never"),
+                     html.Td(format_age(f["age_s"]) if f.get("age_s") is not None else "never",
+                             **asof_attr(f.get("last_success"))),
                      html.Td(format_value(f["records"])), html.Td(format_value(f["rejected"])),
                      html.Td(format_value(f["lag_s"], 0) + " s" if f["lag_s"] is not None else "—"),
                      html.Td(f["last_error"] or "", className="muted")]) for f in feeds]

@@ -1,12 +1,14 @@
 """The emergency panel: one refresh for every tile; map and list clicks drill down.
 
 A tick with no new data sends nothing, except once in each AGES_EVERY_S slot of the clock
-(dashboard.refresh) when the cards go again (their ages move). The queue and the drill-down panel go out only when what they show changed
-(digests of it are kept in the page); the unit board goes out whole only when its layout (stations,
-units) changed, else as a Patch of the tiles whose status changed. Between renders, timers and stuck
-flags run in the browser (assets/emergency.js), so a quiet minute costs fifty wall screens almost
-nothing. The map's first paint (and a theme change) sends the
-whole figure; later ticks send a Patch of its live arrays, and only when the KPI version changed.
+(dashboard.refresh) when the cards go again (their ages move). Everything a view shows is drawn once per
+(version, view, ages slot) for every screen (``content``); a screen is sent what differs from what it
+shows. The queue, the drill-down panel and the district table go out only when the version moved, as a
+Patch of what changed in them (digests of them are kept in the page); the unit board goes out whole only
+when its layout (stations, units) changed, else as a Patch of the tiles whose status changed. Between
+renders, timers and stuck flags run in the browser (assets/emergency.js), so a quiet minute costs fifty
+wall screens almost nothing. The map's first paint (and a theme change) sends the whole figure; later
+ticks send a Patch of its live arrays, and only when the KPI version changed.
 """
 from __future__ import annotations
 
@@ -28,12 +30,11 @@ from dashboard.store import StoreUnavailable
 from feeds.annotations import Annotations
 
 
-def gather(store, focus: dict, shown_version, theme_changed: bool) -> dict:
-    """Everything one refresh needs from Redis (raises StoreUnavailable); read once per (view, version)
-    for every screen and worker (dashboard.sharedcache)."""
+def gather(store, focus: dict) -> dict:
+    """Everything one view's content needs from Redis (raises StoreUnavailable); read once per (view,
+    version) for every screen and worker (dashboard.sharedcache)."""
     focus = focus or {}
     version = store.version("emergency")
-    first = shown_version is None or theme_changed
 
     def read():
         return {
@@ -45,17 +46,11 @@ def gather(store, focus: dict, shown_version, theme_changed: bool) -> dict:
             "incident": reads.incident(store, focus["incident"]) if focus.get("incident") else None,
         }
     shared = sharedcache.compute(store, "emergency", [version, focus.get("district"), focus.get("incident")], read)
-    return {"version": version, "first": first, **shared}
+    return {"version": version, **shared}
 
 
 def _hash(obj) -> str:
     return hashlib.blake2b(orjson.dumps(obj), digest_size=10).hexdigest()
-
-
-def queue_key(incidents: list[dict]) -> list:
-    """What the queue shows of each active call (its timers run in the browser)."""
-    return [(i["id"], i.get("priority"), i.get("type"), i.get("district"), i.get("opened"), i.get("updated"),
-             [(u["unit"], u.get("status")) for u in i.get("units") or []]) for i in incidents]
 
 
 def board_state(units: list[dict]) -> tuple[dict, list[tuple[int, int, dict]]]:
@@ -66,60 +61,42 @@ def board_state(units: list[dict]) -> tuple[dict, list[tuple[int, int, dict]]]:
     return {"layout": layout, "tiles": [_hash(emergency_page.tile_key(u)) for _, _, u in places]}, places
 
 
-def render(store, settings, data: dict, focus: dict, theme: str, now: float):
-    """The callback's outputs from what ``gather`` read: pure, so the bench can time it."""
+PARTS = ("cards", "asof", "detail", "queue", "districts")
+
+
+def content(store, focus: dict, now: float) -> dict:
+    """Everything a screen of this view may be sent at the version read: each panel as a kept part (JSON
+    and digest), the unit board whole with its tiles' digests, and the map's frame. Computed once per
+    (version, view, ages slot) for every screen (the ages and timers drawn are the first asker's: the
+    browser counts them on from their data-asof and data-since). What each screen needs of it is a diff
+    (respond)."""
     focus = focus or {}
-    shown = data.get("shown_digest") or {}
-    first = data["first"]
+    data = gather(store, focus)
     conf = reads.config(store)
     district, incident_id = focus.get("district"), focus.get("incident")
     kpis, city = data["kpis"], store.city
     incidents, units = emergency_page.in_focus(data["incidents"], data["units"], district)
-    cards = emergency_page.cards(kpis, data["histories"], district)
-    asof = emergency_page.as_of_line({"a": kpis["emergency.active_incidents"]})
-    digests = {"queue": _hash(queue_key(incidents)), "detail": _hash([data["incident"], data["closed"]])}
+    if incident_id:
+        detail = emergency_page.timeline(city, data["incident"], now, conf, incident_id)
+    elif district:
+        closed = [i for i in data["closed"] if i.get("district") == district]
+        detail = [html_panel(emergency_page.district_incidents(city, incidents, closed, now, district))]
+    else:
+        detail = []
     board_now, places = board_state(units)
-    digests["board"] = board_now
-
-    # Queue and drill-down panel: re-sent whole when what they show changed.
-    queue = detail = no_update
-    if first or shown.get("queue") != digests["queue"]:
-        queue = emergency_page.queue(city, incidents, now, conf, district)
-    if first or shown.get("detail") != digests["detail"] or shown.get("queue") != digests["queue"]:
-        if incident_id:
-            detail = emergency_page.timeline(city, data["incident"], now, conf, incident_id)
-        elif district:
-            closed = [i for i in data["closed"] if i.get("district") == district]
-            detail = [html_panel(emergency_page.district_incidents(city, incidents, closed, now, district))]
-        else:
-            detail = []
-    # Unit board: whole on first paint or when its layout changed, else a Patch of the changed tiles.
-    board_shown = shown.get("board") or {}
-    if first or board_shown.get("layout") != board_now["layout"]:
-        board = emergency_page.board(units, now, conf)
-    else:
-        changed = [place for place, old, new in zip(places, board_shown.get("tiles", []), board_now["tiles"])
-                   if old != new]
-        board = emergency_page.board_patch(Patch(), units, changed, now, conf) if changed else no_update
-    kpis_changed = first or data["version"] != data.get("shown_version")
-    districts = emergency_page.district_table(city, kpis) if kpis_changed else no_update
-    if kpis_changed:
-        center = None
-        inc = data["incident"]
-        if inc and inc.get("lon") is not None:
-            center = (inc["lon"], inc["lat"])
-        frame = sharedcache.view_frame(
-            store, "emergency-map", [district, incident_id], data["version"],
-            lambda: (emergency_page.map_data(city, kpis, incidents if not inc else [*incidents, {**inc, "status": "active"}],
-                                             units, now), {}))
-        figure, token = sharedcache.map_update(
-            store, first, lambda: emergency_page.map_skeleton(city, district, theme or "dark", settings.map_tile_url,
-                                                              center), frame, data.get("shown_map"))
-        version = data["version"]
-    else:
-        figure, version, token = no_update, no_update, data.get("shown_map")
-    digests["map"] = token
-    return cards, asof, detail, queue, board, districts, figure, version, digests
+    inc = data["incident"]
+    center = (inc["lon"], inc["lat"]) if inc and inc.get("lon") is not None else None
+    frame = sharedcache.view_frame(
+        store, "emergency-map", [district, incident_id], data["version"],
+        lambda: (emergency_page.map_data(city, kpis, incidents if not inc else [*incidents, {**inc, "status": "active"}],
+                                         units, now), {}))
+    parts = sharedcache.kept_parts(store, {
+        "cards": emergency_page.cards(kpis, data["histories"], district),
+        "asof": emergency_page.as_of_line({"a": kpis["emergency.active_incidents"]}),
+        "detail": detail, "queue": emergency_page.queue(city, incidents, now, conf, district),
+        "districts": emergency_page.district_table(city, kpis)})
+    return {"version": data["version"], "parts": parts, "board": sharedcache.as_json(emergency_page.board(units, now, conf)),
+            "board_state": board_now, "places": places, "units": units, "conf": conf, "frame": frame, "center": center}
 
 
 def html_panel(children):
@@ -128,24 +105,35 @@ def html_panel(children):
     return html.Div(children, className="panel")
 
 
-def respond(store, settings, focus: dict, theme, view: list, shown, shown_digest, theme_changed: bool,
-            now: float) -> tuple:
-    """The refresh's outputs for a screen showing ``shown`` (raises StoreUnavailable)."""
-    data = gather(store, focus, shown, theme_changed)
-    data["shown_version"] = shown
-    data["shown_digest"] = shown_digest if shown is not None else None
-    data["shown_map"] = (shown_digest or {}).get("map") if shown is not None else None
-    out = list(render(store, settings, data, focus, theme, now))
-    if out[7] is not no_update:
-        out[7] = refresh_state.showing(out[7], view)
-    # Cards, as-of line, drill-down, queue and district table: a Patch of what changed in each.
-    names = {0: "cards", 1: "asof", 2: "detail", 3: "queue", 5: "districts"}
-    outs, digests = sharedcache.send_parts(store, data["first"], {n: out[i] for i, n in names.items()},
-                                           (data["shown_digest"] or {}).get("parts"))
-    for i, n in names.items():
-        out[i] = outs[n]
-    out[8] = {**out[8], "parts": digests}
-    return tuple(out)
+def respond(store, settings, c: dict, theme, view: list, shown, shown_digest, theme_changed: bool, now: float) -> tuple:
+    """The refresh's outputs for a screen showing version ``shown`` and ``shown_digest``, from this view's
+    content ``c``: the cards and as-of line when their ages are due or the version moved (sent when they
+    changed), the other panels, the board and the map only when the version moved, each as what differs
+    from what the screen shows (a Patch, or nothing)."""
+    first = shown is None or theme_changed
+    moved = first or c["version"] != shown
+    digest = shown_digest if isinstance(shown_digest, dict) and not first else {}
+    sent = {n: c["parts"][n] for n in PARTS if moved or n in ("cards", "asof")}
+    outs, parts = sharedcache.send_kept(store, first, list(PARTS), sent, digest.get("parts"))
+    # Unit board: whole on first paint or when its layout changed, else a Patch of the changed tiles. Its
+    # clock reference is this answer's time (the browser's timers run from it).
+    board_shown, board = digest.get("board") or {}, no_update
+    if first or (moved and board_shown.get("layout") != c["board_state"]["layout"]):
+        board = list(c["board"])
+        board[emergency_page.BOARD_CLOCK] = emergency_page.clock_ref(now)
+    elif moved:
+        changed = [place for place, old, new in zip(c["places"], board_shown.get("tiles", []), c["board_state"]["tiles"])
+                   if old != new]
+        board = emergency_page.board_patch(Patch(), c["units"], changed, now, c["conf"]) if changed else no_update
+    figure, version, token = no_update, no_update, digest.get("map")
+    if moved:
+        figure, token = sharedcache.map_update(
+            store, first, lambda: emergency_page.map_skeleton(store.city, view[0], theme or "dark", settings.map_tile_url,
+                                                              c["center"]), c["frame"], token)
+        version = refresh_state.showing(c["version"], view)
+    stored = {"board": c["board_state"] if moved else board_shown, "map": token, "parts": parts}
+    return (outs["cards"], outs["asof"], outs["detail"], outs["queue"], board, outs["districts"], figure, version,
+            stored)
 
 
 def register(app, store, settings) -> None:
@@ -172,9 +160,12 @@ def register(app, store, settings) -> None:
             # Screens that show the same, in the same second, get the same answer: computed once.
             same = {k: v for k, v in (shown_digest or {}).items() if k != "t"} if shown is not None else None
             key = [version, view, shown, same, theme_changed, int(now)]
-            out = sharedcache.compute(store, "emergency-refresh", key,
-                                      lambda: respond(store, settings, focus, theme, view, shown, shown_digest,
-                                                      theme_changed, now))
+
+            def answer():
+                c = sharedcache.compute(store, "emergency-content", [version, view[:2], refresh_state.ages_slot(now)],
+                                        lambda: content(store, focus, now))
+                return respond(store, settings, c, theme, view, shown, shown_digest, theme_changed, now)
+            out = sharedcache.compute(store, "emergency-refresh", key, answer)
         except StoreUnavailable:
             raise PreventUpdate  # keep the last picture; the shell shows the banner
         # When the ages were last sent: the answer is shared, this screen's clock is its own.

@@ -54,3 +54,29 @@ def test_a_quiet_tick_sends_nothing_until_the_ages_are_due(client):  # noqa: F81
     assert sent_at > digest["t"] - 1 and refresh(client, shown, aged["emergency-digest"]["data"], whole) == {}
     # A hand-made request with a version and no digest store is answered (its ages are due), not a 500.
     assert "emergency-digest" in refresh(client, shown, None, whole)
+
+
+def test_screens_at_one_version_share_the_panels_drawn_once_but_each_answer_has_its_own_clock(client):  # noqa: F811
+    """Everything a view shows is drawn once per (version, view, ages slot) for every screen, so screens
+    painted a second apart show the same panels (their next refreshes are one computation); the unit
+    board's clock reference, which the browser's timers run from, is the time of each answer."""
+    import time
+
+    from dashboard.pages.emergency import BOARD_CLOCK
+
+    whole = {"district": None, "incident": None}
+    a = refresh(client, None, None, whole)
+    time.sleep(1.1)
+    b = refresh(client, None, None, whole)
+    assert a["emergency-digest"]["data"]["parts"] == b["emergency-digest"]["data"]["parts"]
+    assert a["emergency-digest"]["data"]["board"] == b["emergency-digest"]["data"]["board"]
+
+    def clock(answer) -> float:
+        ref = answer["emergency-board"]["children"][BOARD_CLOCK]
+        return float(ref["props"]["data-now"])
+    assert clock(b) >= clock(a) + 1
+    # A screen a version behind is sent only what moved in its panels, against what it shows.
+    shown = a["emergency-version"]["data"]
+    older = refresh(client, {**shown, "version": shown["version"] - 1}, a["emergency-digest"]["data"], whole)
+    assert "emergency-queue" not in older and "emergency-cards" not in older  # the same as it shows
+    assert older["emergency-digest"]["data"]["parts"] == a["emergency-digest"]["data"]["parts"]

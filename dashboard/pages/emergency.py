@@ -15,7 +15,7 @@ from datetime import datetime
 
 from dash import dcc, html
 
-from dashboard.components import district_heading, format_age, format_value, kpi_card, status_badge
+from dashboard.components import asof_attr, district_heading, format_age, format_value, kpi_card, status_badge
 from dashboard.maps import base_layout, district_layer, district_values, map_graph
 from dashboard.pages.timeline import can_annotate, note_box
 from feeds.adapters.emergency import BUSY, EmergencyConfig
@@ -469,5 +469,7 @@ def map_data(city: City, kpis: dict[str, dict], incidents: list[dict], units: li
 
 
 def as_of_line(kpis: dict[str, dict]) -> html.Div:
-    ages = [k["age_s"] for k in kpis.values() if k.get("age_s") is not None]
-    return html.Div("map and lists as of " + (format_age(min(ages)) if ages else "no data yet"), className="kpi-age")
+    known = [k for k in kpis.values() if k.get("age_s") is not None]
+    newest = min(known, key=lambda k: k["age_s"]) if known else None
+    return html.Div("map and lists as of " + (format_age(newest["age_s"]) if newest else "no data yet"),
+                    className="kpi-age", **asof_attr(newest and newest.get("as_of")))

@@ -102,7 +102,7 @@ def run(url: str, repeat: int) -> None:
         base = healthz_ms(client, repeat * 3)
         lists = call(None, None)[2]
         # "new data": the queue changed, 10 of the 300 units changed status, new KPIs (map Patch)
-        changed = {**lists, "queue": "older",
+        changed = {**lists, "parts": {**lists["parts"], "queue": "older"},
                    "board": {**lists["board"], "tiles": ["older"] * 10 + lists["board"]["tiles"][10:]}}
         view = [None, None, "dark"]  # what the panel shows: (version, view) in its store
         for label, shown, seen in (("first paint", None, None),

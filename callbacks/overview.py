@@ -118,7 +118,7 @@ def content(store, layers: list[str], now: float) -> dict:
 def respond(store, settings, p: dict, layers: list[str], focus, theme: str, zoom_offset: float, view: list,
             shown, now: float) -> tuple:
     """The overview refresh's outputs for a screen showing ``shown`` (raises StoreUnavailable): of this
-    second's content, the tiles the plan says are due, each as a Patch of what changed in it since what
+    ages slot's content, the tiles the plan says are due, each as a Patch of what changed in it since what
     this screen shows (dashboard.sharedcache)."""
     c = sharedcache.compute(store, "overview-content", [layers, p["versions"], refresh_state.ages_slot(now)],
                             lambda: content(store, layers, now))

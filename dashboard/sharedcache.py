@@ -507,6 +507,7 @@ def _shown_arrays(store, token) -> dict | None:
     return shared.shown_frame(token) if shared else None
 
 
+# ----------------------------------------------------------------------------- the page's other outputs
 def as_json(value):
     """A Dash output (components, figures, lists of them) as the plain JSON the browser holds."""
     return orjson.loads(orjson.dumps(value, default=_component_json, option=_JSON_OPTS))

@@ -101,7 +101,8 @@ def run(url: str, repeat: int) -> None:
 
         base = healthz_ms(client, repeat * 3)
         lists = call(None, None)[2]
-        # "new data": the queue changed, 10 of the 300 units changed status, new KPIs (map Patch)
+        # "new data": the queue changed, 10 of the 300 units changed status, new KPIs (the map shows these
+        # arrays already: not sent)
         changed = {**lists, "parts": {**lists["parts"], "queue": "older"},
                    "board": {**lists["board"], "tiles": ["older"] * 10 + lists["board"]["tiles"][10:]}}
         view = [None, None, "dark"]  # what the panel shows: (version, view) in its store

@@ -67,9 +67,9 @@ PARTS = ("cards", "asof", "detail", "queue", "districts")
 def content(store, focus: dict, now: float) -> dict:
     """Everything a screen of this view may be sent at the version read: each panel as a kept part (JSON
     and digest), the unit board whole with its tiles' digests, and the map's frame. Computed once per
-    (version, view, ages slot) for every screen (the ages and timers drawn are the first asker's: the
-    browser counts them on from their data-asof and data-since). What each screen needs of it is a diff
-    (respond)."""
+    (version, view, ages slot) for every screen (the ages and timers drawn are the first asker's: a wall
+    counts the ages on from their data-asof, and every screen the timers from data-since). What each
+    screen needs of it is a diff (respond)."""
     focus = focus or {}
     data = gather(store, focus)
     conf = reads.config(store)
@@ -127,10 +127,11 @@ def respond(store, settings, c: dict, theme, view: list, shown, shown_digest, th
         board = emergency_page.board_patch(Patch(), c["units"], changed, now, c["conf"]) if changed else no_update
     figure, version, token = no_update, no_update, digest.get("map")
     if moved:
+        version = refresh_state.showing(c["version"], view)
+    if moved and (first or c["frame"]["token"] is None or c["frame"]["token"] != token):  # else: the same arrays
         figure, token = sharedcache.map_update(
             store, first, lambda: emergency_page.map_skeleton(store.city, view[0], theme or "dark", settings.map_tile_url,
                                                               c["center"]), c["frame"], token)
-        version = refresh_state.showing(c["version"], view)
     stored = {"board": c["board_state"] if moved else board_shown, "map": token, "parts": parts}
     return (outs["cards"], outs["asof"], outs["detail"], outs["queue"], board, outs["districts"], figure, version,
             stored)
@@ -163,7 +164,7 @@ def register(app, store, settings) -> None:
 
             def answer():
                 c = sharedcache.compute(store, "emergency-content", [version, view[:2], refresh_state.ages_slot(now)],
-                                        lambda: content(store, focus, now))
+                                        lambda: content(store, focus, now), ttl_s=refresh_state.slot_s())
                 return respond(store, settings, c, theme, view, shown, shown_digest, theme_changed, now)
             out = sharedcache.compute(store, "emergency-refresh", key, answer)
         except StoreUnavailable:

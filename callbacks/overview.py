@@ -121,7 +121,7 @@ def respond(store, settings, p: dict, layers: list[str], focus, theme: str, zoom
     ages slot's content, the tiles the plan says are due, each as a Patch of what changed in it since what
     this screen shows (dashboard.sharedcache)."""
     c = sharedcache.compute(store, "overview-content", [layers, p["versions"], refresh_state.ages_slot(now)],
-                            lambda: content(store, layers, now))
+                            lambda: content(store, layers, now), ttl_s=refresh_state.slot_s())
     figure, token = map_figure(store, settings, p, c["kpis"], layers, theme, None, focus, now, zoom_offset,
                                (shown or {}).get("map"))
     every = p["all"] or p["ages"]

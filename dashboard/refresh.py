@@ -36,3 +36,9 @@ def shown_version(stored, view: list):
 def showing(version, view: list) -> dict:
     """What to store once ``version`` of ``view`` is painted."""
     return {"version": version, "view": view}
+
+
+def slot_s() -> int:
+    """How long to keep what is drawn once per ages slot (a view's content): the slot, at most a minute (the
+    tests make the slots endless)."""
+    return int(min(AGES_EVERY_S, 60))

@@ -407,12 +407,6 @@ def compute(store, name: str, key, fn, ttl_s: float | None = None):
     return shared.compute(name, key, fn, ttl_s) if shared else fn()
 
 
-def with_frame(store, data: dict) -> dict:
-    """A map's live arrays and the digest they are kept under: ``{"data", "token"}``."""
-    shared = _shared(store)
-    return {"data": data, "token": shared.frame(data) if shared else None}
-
-
 def view_frame(store, name: str, view, version, build, slots: bool = True) -> dict:
     """What a page shows of ``view`` at data ``version``, computed once for every screen and worker:
     ``build()`` -> (map live arrays, {other parts}); returns ``{"data", "token", **other parts}``.
@@ -471,8 +465,8 @@ def group_update(store, first: bool, skeleton, frames: dict[str, dict], shown: d
     token, new token) for every screen, and no_update when no token moved."""
     from dashboard.maps import apply_map_data
 
-    tokens = {**shown, **{g: f["token"] for g, f in frames.items()}}
-    if first:
+    tokens = {**({} if first else shown), **{g: f["token"] for g, f in frames.items()}}
+    if first:  # every group of the view is in frames: no token of another view is carried on
         data = {}
         for frame in frames.values():
             data.update(frame_arrays(store, frame))
@@ -480,14 +474,14 @@ def group_update(store, first: bool, skeleton, frames: dict[str, dict], shown: d
     moved = [g for g, f in frames.items() if f["token"] is None or f["token"] != shown.get(g)]
     if not moved:
         return no_update, tokens
-    patches = [compute(store, "patch", [shown.get(g), frames[g]["token"]],
+    patches = [compute(store, "group-patch", [shown.get(g), frames[g]["token"]],
                        lambda g=g: diff_patch(_shown_arrays(store, shown.get(g)), frame_arrays(store, frames[g])))
                for g in moved]
     if len(patches) == 1:
         return patches[0], tokens
     patch = Patch()
-    for one in patches:  # Dash's Patch is a list of operations (nested Patches share their parent's)
-        patch._operations.extend(one._operations)
+    for one in patches:  # Dash's Patch is a list of operations (nested Patches share their parent's);
+        patch._operations.extend(one._operations)  # tests/test_overview_callback.py checks the merged result
     return patch, tokens
 
 
@@ -539,8 +533,6 @@ def parts_update(store, first: bool, parts: dict[str, tuple[object, str]], shown
     {name: digest}: what the screen shows next). Each part's Patch is computed once per (the copy shown,
     the new one) for every screen (part_patch), so screens that got their parts at different moments share
     them."""
-    from dash import no_update
-
     shown = shown if isinstance(shown, dict) and not first else {}
     digests = {name: token for name, (_, token) in parts.items()}
     if first or not shown:
@@ -670,8 +662,6 @@ def _keyed_moves(old: list, new: list, path: list, out: list) -> bool:
 def send_parts(store, first: bool, values: dict[str, object], shown: dict | None):
     """parts_update for outputs computed in this refresh; a value that is already no_update stays so.
     Returns ({name: output}, {name: digest} of every part the screen shows next)."""
-    from dash import no_update
-
     live = {name: v for name, v in values.items() if v is not no_update}
     return send_kept(store, first, list(values), kept_parts(store, live, None if first else shown), shown)
 
@@ -680,8 +670,6 @@ def send_kept(store, first: bool, names: list[str], parts: dict[str, tuple[objec
     """parts_update for ``parts`` kept already (kept_parts: {name: (JSON, digest)}), the page's other outputs
     of ``names`` left as they are (no_update). Returns ({name: output}, {name: digest} of every part the
     screen shows next)."""
-    from dash import no_update
-
     outs, digests = parts_update(store, first, parts, shown)
     kept = {} if first or not isinstance(shown, dict) else dict(shown)
     return {name: outs.get(name, no_update) for name in names}, {**kept, **digests}

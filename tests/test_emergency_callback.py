@@ -29,7 +29,8 @@ def test_patch_for_the_view_shown_and_a_whole_repaint_after_a_view_change(client
     first = refresh(client, None, None, whole)
     shown, digest = first["emergency-version"]["data"], first["emergency-digest"]["data"]
     assert shown["view"] == [None, None, "dark"] and "layout" in first["emergency-map"]["figure"]
-    newer = refresh(client, {**shown, "version": shown["version"] - 1}, digest, whole)
+    # A screen a version behind whose map shows other arrays (a frame no longer kept): a Patch.
+    newer = refresh(client, {**shown, "version": shown["version"] - 1}, {**digest, "map": "older"}, whole)
     assert is_patch(newer["emergency-map"]["figure"])
     assert refresh(client, shown, digest, whole) == {}  # nothing new: nothing sent (204)
     # The whole-city answer landed on an incident's drill-down (in flight while the page changed): the
@@ -80,3 +81,5 @@ def test_screens_at_one_version_share_the_panels_drawn_once_but_each_answer_has_
     older = refresh(client, {**shown, "version": shown["version"] - 1}, a["emergency-digest"]["data"], whole)
     assert "emergency-queue" not in older and "emergency-cards" not in older  # the same as it shows
     assert older["emergency-digest"]["data"]["parts"] == a["emergency-digest"]["data"]["parts"]
+    # Its map shows these arrays already: not sent, and the version it now shows is stored.
+    assert "emergency-map" not in older and older["emergency-version"]["data"]["version"] == shown["version"]

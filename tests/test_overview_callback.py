@@ -97,9 +97,13 @@ def test_a_domain_that_moved_patches_only_its_own_layer(r, keys, redis_url, samp
     shown_air = refresh(client, None, layers=["air"])[2]["overview-version"]["data"]
     step(seeded, "emergency", time.time() + 60)
     answer = refresh(client, shown_air, layers=["air"])[2]
-    assert "overview-version" in answer
+    tokens = answer["overview-version"]["data"]["map"]
+    assert set(tokens) == {"districts", "air"} and tokens["air"] == shown_air["map"]["air"]
     figure = answer.get("overview-map", {}).get("figure")
-    assert figure is None or (is_patch(figure) and patched_traces(figure) <= {0})
+    if tokens["districts"] == shown_air["map"]["districts"]:
+        assert figure is None  # nothing this map shows moved: not sent
+    else:
+        assert is_patch(figure) and patched_traces(figure) == {0}
 
 
 def plain(value):
@@ -161,8 +165,14 @@ def test_a_new_view_or_theme_is_painted_whole(r, keys, redis_url, sample_city):
     client = client_for(redis_url, keys, sample_city)
     shown = refresh(client, None)[2]["overview-version"]["data"]
     # The answer for all layers landed on a page now showing two (a toggle in flight): paint it whole.
-    two = refresh(client, shown, layers=["traffic", "services"])[2]["overview-map"]["figure"]
+    answer = refresh(client, shown, layers=["traffic", "services"])[2]
+    two = answer["overview-map"]["figure"]
     assert not is_patch(two) and len(two["data"]) == 1 + 8 + 1
+    # It shows the groups of its own view only (no token of the other view carried on), so its next
+    # tick with nothing new sends nothing.
+    painted = answer["overview-version"]["data"]
+    assert set(painted["map"]) == {"districts", "traffic", "services"}
+    assert refresh(client, painted, layers=["traffic", "services"])[1] == 0
     focused = refresh(client, shown, focus={"lat": 39.95, "lon": -75.0, "zoom": 14})[2]["overview-map"]["figure"]
     assert focused["layout"]["map"]["center"] == {"lon": -75.0, "lat": 39.95}
 

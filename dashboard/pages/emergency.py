@@ -59,7 +59,8 @@ def layout(city: City, district: str | None, incident: str | None, annotate: boo
     return html.Div(className="emergency-page", children=[
         dcc.Store(id="emergency-focus", data={"district": district, "incident": incident}),
         dcc.Store(id="emergency-version"),
-        dcc.Store(id="emergency-digest"),  # digest of the incidents and units the lists show
+        # What the panels show: {parts: {name: digest}, board: {layout, tiles}, map: frame token, t: ages sent}
+        dcc.Store(id="emergency-digest"),
         html.Div([*heading, html.Div(id="emergency-asof", className="kpi-age")], className="page-head"),
         html.Div(id="emergency-cards", className="cards emergency-cards"),
         html.Div(id="emergency-detail", className="emergency-detail"),

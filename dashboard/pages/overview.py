@@ -35,7 +35,9 @@ def layout(layers: list[str] | None = None, focus: dict | None = None) -> html.D
     layers = list(citymap.LAYERS) if layers is None else layers
     return html.Div(className="overview", children=[
         dcc.Store(id="overview-view", data={"layers": layers, "focus": focus}),
-        dcc.Store(id="overview-version"),  # {version: {domain: v}, view, t} the page shows; None until painted
+        # What the page shows: {version: {domain: v}, view, table, map: {group: frame token},
+        # parts: {tile: digest}, t: when its ages were sent}; None until painted
+        dcc.Store(id="overview-version"),
         dcc.Store(id="overview-map-size"),  # [width, height] of the map in the browser (callbacks: measure_map)
         html.Div(id="overview-alerts", className="overview-alerts"),  # the active alerts (callbacks/alerts)
         dcc.Store(id="overview-alerts-shown"),  # which alert version (and ages) the panel shows

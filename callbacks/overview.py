@@ -151,7 +151,7 @@ def register(app, store, settings) -> None:
         theme = theme or "dark"
         layers, focus, zoom_offset, view = map_view(view_data, size, theme)
         return shared_refresh(store, "overview-refresh", view, shown, lambda p, now: respond(
-            store, settings, p, layers, focus, theme, zoom_offset, view, shown, now))
+            store, settings, p, layers, focus, theme, zoom_offset, view, shown, now), per_slot=True)
 
     map_controls(app, store, "overview")
 
@@ -167,17 +167,20 @@ def map_view(view_data, size, theme: str) -> tuple[list[str], dict | None, float
                                         zoom_offset]
 
 
-def shared_refresh(store, name: str, view: list, shown, respond) -> tuple:
+def shared_refresh(store, name: str, view: list, shown, respond, per_slot: bool = False) -> tuple:
     """One tick of a city-map page (overview, district): nothing sent when nothing is new; else
     ``respond(plan, now)``'s outputs, computed once for the screens that show the same in the same
-    second. Redis down: the last picture stays (the shell shows the banner)."""
+    second, or with ``per_slot`` in the same ages slot (an answer that depends on the time only through
+    what is drawn once per slot: the overview's content). Redis down: the last picture stays (the shell
+    shows the banner)."""
     now = time.time()
     try:
         p = plan(store, view, shown, ctx.triggered_id == "theme", now)
         if not (p["first"] or p["changed"] or p["all"] or p["ages"]):
             raise PreventUpdate  # nothing new: nothing sent
         same = {k: v for k, v in (shown or {}).items() if k != "t"}
-        key = [view, {**p, "changed": sorted(p["changed"])}, same, int(now)]
+        key = [view, {**p, "changed": sorted(p["changed"])}, same,
+               refresh_state.ages_slot(now) if per_slot else int(now)]
         *outputs, stored = sharedcache.compute(store, name, key, lambda: respond(p, now))
     except StoreUnavailable:
         raise PreventUpdate  # keep the last picture; the shell shows the banner

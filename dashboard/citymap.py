@@ -14,7 +14,7 @@ import math
 
 from dash import dcc, html
 
-from dashboard.components import STATUS_COLOUR, STATUS_LABEL, asof_attr, format_age, format_value
+from dashboard.components import STATUS_COLOUR, STATUS_LABEL, asof_attr, format_age, format_value, newest
 from dashboard.maps import SPEED_BANDS, base_layout, dense_network, district_layer
 from dashboard.pages import emergency as emergency_page
 from dashboard.pages import environment as env_page
@@ -315,11 +315,10 @@ def ages_line(kpis: dict[str, dict], layers: list[str]) -> list:
     parts = []
     for layer in layers:
         dom = LAYER_DOMAIN[layer]
-        known = [k for k in kpis.values() if k["domain"] == dom and k.get("age_s") is not None]
-        newest = min(known, key=lambda k: k["age_s"]) if known else None
+        latest = newest(k for k in kpis.values() if k["domain"] == dom)
         stale = any(k["status"] == "stale" for k in kpis.values() if k["domain"] == dom)
-        text = f"{LAYER_TITLE[layer]}: " + (("STALE " if stale else "") + format_age(newest["age_s"]) if newest else "no data")
+        text = f"{LAYER_TITLE[layer]}: " + (("STALE " if stale else "") + format_age(latest["age_s"]) if latest else "no data")
         parts.append(html.Span(text, className="layer-age" + (" stale" if stale else ""),
-                               **asof_attr(newest and newest.get("as_of"))))
+                               **asof_attr(latest and latest.get("as_of"))))
     return parts or [html.Span("No layer shown: tick one above.", className="muted")]
 

@@ -24,6 +24,12 @@ def asof_attr(as_of: str | None) -> dict:
     return {"data-asof": as_of} if as_of else {}
 
 
+def newest(kpis) -> dict | None:
+    """The KPI of ``kpis`` whose figure is the newest (the smallest age); None when none has one."""
+    known = [k for k in kpis if k.get("age_s") is not None]
+    return min(known, key=lambda k: k["age_s"]) if known else None
+
+
 def format_age(age_s: float | None) -> str:
     if age_s is None:
         return "no data yet"

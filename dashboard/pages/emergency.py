@@ -15,7 +15,8 @@ from datetime import datetime
 
 from dash import dcc, html
 
-from dashboard.components import asof_attr, district_heading, format_age, format_value, kpi_card, status_badge
+from dashboard.components import (asof_attr, district_heading, format_age, format_value, kpi_card, newest,
+                                  status_badge)
 from dashboard.maps import base_layout, district_layer, district_values, map_graph
 from dashboard.pages.timeline import can_annotate, note_box
 from feeds.adapters.emergency import BUSY, EmergencyConfig
@@ -470,7 +471,6 @@ def map_data(city: City, kpis: dict[str, dict], incidents: list[dict], units: li
 
 
 def as_of_line(kpis: dict[str, dict]) -> html.Div:
-    known = [k for k in kpis.values() if k.get("age_s") is not None]
-    newest = min(known, key=lambda k: k["age_s"]) if known else None
-    return html.Div("map and lists as of " + (format_age(newest["age_s"]) if newest else "no data yet"),
-                    className="kpi-age", **asof_attr(newest and newest.get("as_of")))
+    latest = newest(kpis.values())
+    return html.Div("map and lists as of " + (format_age(latest["age_s"]) if latest else "no data yet"),
+                    className="kpi-age", **asof_attr(latest and latest.get("as_of")))

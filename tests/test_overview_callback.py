@@ -109,12 +109,10 @@ def test_a_domain_that_moved_patches_only_its_own_layer(r, keys, redis_url, samp
 def plain(value):
     """A figure's value with plotly typed arrays decoded to lists and numbers as floats, for comparing a
     patched figure with a first paint (which sends plain lists)."""
-    import array
-    import base64
+    from tests.test_sharedcache import decoded
 
     if isinstance(value, dict) and set(value) == {"dtype", "bdata"}:
-        code = {"u1": "B", "i2": "h", "i4": "i", "f4": "f"}[value["dtype"]]
-        return [float(v) for v in array.array(code, base64.b64decode(value["bdata"]))]
+        return [float(v) for v in decoded(value)]
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
